@@ -1,0 +1,215 @@
+//! Read-only view of the graph used by both insert and search: layer search, greedy descent and
+//! the neighbour-selection heuristic.
+
+use std::{cmp::Reverse, collections::BinaryHeap};
+
+use super::Hnsw;
+use crate::{distance::DistanceKernel, visited::VisitedList};
+
+/// A (distance, id) pair ordered by distance (total order, so NaN never panics), then id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Scored {
+    pub(crate) distance: f32,
+    pub(crate) id: u32,
+}
+
+impl Eq for Scored {}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.distance.total_cmp(&other.distance).then(self.id.cmp(&other.id))
+    }
+}
+
+/// Borrowed vectors and the distance kernel: enough to measure and to select neighbours.
+#[derive(Clone, Copy)]
+pub(crate) struct VectorView<'a> {
+    pub(crate) vectors: &'a [f32],
+    pub(crate) dims: usize,
+    pub(crate) kernel: DistanceKernel,
+}
+
+/// Borrowed slices of an index, taken once per operation so hot loops index plain slices.
+#[derive(Clone, Copy)]
+pub(crate) struct GraphView<'a> {
+    pub(crate) vecs: VectorView<'a>,
+    pub(crate) layer0: &'a [u32],
+    pub(crate) stride0: usize,
+    pub(crate) upper: &'a [u32],
+    pub(crate) upper_offsets: &'a [u32],
+    pub(crate) stride_upper: usize,
+}
+
+impl Hnsw {
+    pub(crate) fn view(&self) -> GraphView<'_> {
+        GraphView {
+            vecs: self.vector_view(),
+            layer0: self.layer0.as_slice(),
+            stride0: self.stride0(),
+            upper: self.upper_links.as_slice(),
+            upper_offsets: &self.upper_offsets,
+            stride_upper: self.stride_upper(),
+        }
+    }
+
+    pub(crate) fn vector_view(&self) -> VectorView<'_> {
+        VectorView { vectors: self.vectors.as_slice(), dims: self.dims, kernel: self.kernel }
+    }
+}
+
+impl<'a> VectorView<'a> {
+    #[inline(always)]
+    pub(crate) fn vector(&self, id: u32) -> &'a [f32] {
+        let start = id as usize * self.dims;
+        &self.vectors[start..start + self.dims]
+    }
+
+    #[inline(always)]
+    pub(crate) fn distance_to(&self, query: &[f32], id: u32) -> f32 {
+        self.kernel.distance(query, self.vector(id))
+    }
+
+    #[inline(always)]
+    pub(crate) fn prefetch_vector(&self, id: u32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let start = id as usize * self.dims;
+            if let Some(v) = self.vectors.get(start..start + self.dims) {
+                // Two cache lines ahead covers the first 32 floats; the hardware prefetcher
+                // follows the rest of a sequential 1.5 KB read.
+                let p = v.as_ptr().cast::<i8>();
+                // SAFETY: prefetching is a hint with no memory effects; the pointer is in bounds.
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(p);
+                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = id;
+    }
+
+    /// The paper's neighbour-selection heuristic: walk candidates nearest first and keep one only
+    /// if it is closer to the base point than to every neighbour already kept. This keeps
+    /// neighbours in different directions, which keeps clustered data connected.
+    /// `candidates` must be sorted nearest first.
+    pub(crate) fn select_neighbours(&self, candidates: &[Scored], m: usize) -> Vec<Scored> {
+        if candidates.len() <= m {
+            return candidates.to_vec();
+        }
+        let mut kept: Vec<Scored> = Vec::with_capacity(m);
+        for &candidate in candidates {
+            if kept.len() >= m {
+                break;
+            }
+            let cv = self.vector(candidate.id);
+            let diverse = kept.iter().all(|k| self.kernel.distance(cv, self.vector(k.id)) >= candidate.distance);
+            if diverse {
+                kept.push(candidate);
+            }
+        }
+        kept
+    }
+}
+
+impl<'a> GraphView<'a> {
+    #[inline(always)]
+    pub(crate) fn distance_to(&self, query: &[f32], id: u32) -> f32 {
+        self.vecs.distance_to(query, id)
+    }
+
+    #[inline(always)]
+    pub(crate) fn neighbours(&self, id: u32, layer: usize) -> &'a [u32] {
+        let (row, start) = if layer == 0 {
+            (self.layer0, id as usize * self.stride0)
+        } else {
+            let start = self.upper_offsets[id as usize] as usize + (layer - 1) * self.stride_upper;
+            (self.upper, start)
+        };
+        let count = row[start] as usize;
+        &row[start + 1..start + 1 + count]
+    }
+
+    /// Greedy walk on one layer: move to a closer neighbour until none is closer (ef = 1).
+    pub(crate) fn greedy(&self, query: &[f32], mut best: Scored, layer: usize) -> Scored {
+        loop {
+            let mut improved = false;
+            for &nb in self.neighbours(best.id, layer) {
+                let distance = self.distance_to(query, nb);
+                if distance < best.distance {
+                    best = Scored { distance, id: nb };
+                    improved = true;
+                }
+            }
+            if !improved {
+                return best;
+            }
+        }
+    }
+
+    /// Beam search on one layer. Every reached node is traversed, but only nodes for which
+    /// `accept` holds enter the results. Returns up to `ef` accepted nodes, nearest first.
+    pub(crate) fn search_layer(
+        &self,
+        query: &[f32],
+        entry_points: &[Scored],
+        ef: usize,
+        layer: usize,
+        visited: &mut VisitedList,
+        mut accept: impl FnMut(u32) -> bool,
+    ) -> Vec<Scored> {
+        let mut candidates: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(ef * 2);
+        let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+        for &ep in entry_points {
+            if visited.insert(ep.id) {
+                candidates.push(Reverse(ep));
+                if accept(ep.id) {
+                    results.push(ep);
+                }
+            }
+        }
+        while results.len() > ef {
+            results.pop();
+        }
+        let mut bound = if results.len() >= ef { results.peek().map_or(f32::INFINITY, |w| w.distance) } else { f32::INFINITY };
+        while let Some(Reverse(current)) = candidates.pop() {
+            if current.distance > bound {
+                break;
+            }
+            let neighbours = self.neighbours(current.id, layer);
+            if let Some(&first) = neighbours.first() {
+                self.vecs.prefetch_vector(first);
+            }
+            for (i, &nb) in neighbours.iter().enumerate() {
+                if let Some(&next) = neighbours.get(i + 1) {
+                    self.vecs.prefetch_vector(next);
+                }
+                if !visited.insert(nb) {
+                    continue;
+                }
+                let distance = self.distance_to(query, nb);
+                if results.len() < ef || distance < bound {
+                    let scored = Scored { distance, id: nb };
+                    candidates.push(Reverse(scored));
+                    if accept(nb) {
+                        results.push(scored);
+                        if results.len() > ef {
+                            results.pop();
+                        }
+                        if results.len() >= ef {
+                            bound = results.peek().map_or(f32::INFINITY, |w| w.distance);
+                        }
+                    }
+                }
+            }
+        }
+        results.into_sorted_vec()
+    }
+}

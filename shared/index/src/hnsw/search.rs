@@ -1,0 +1,104 @@
+//! Query-time search: validation, greedy descent, filtered layer-0 beam search, and an exact
+//! scan of the allowed ids when a filter is so selective that the graph walk would cost more.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Hnsw, graph::Scored};
+use crate::{IdSet, IndexError, distance::prepare_vector, exact};
+
+/// The most results one search returns.
+pub const MAX_K: usize = 1000;
+
+/// A search result: an id and its distance (smaller is closer; see [`crate::Metric::score`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Neighbor {
+    pub id: u32,
+    pub distance: f32,
+}
+
+/// How much work a search does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchParams {
+    /// Results wanted, 1..=1000.
+    pub k: usize,
+    /// Beam width on layer 0; raised to at least `k`.
+    pub ef: usize,
+    /// When a filter allows at most this fraction of entries, the allowed ids are scanned exactly
+    /// instead of walking the graph (see docs/benchmarks.md for how it was measured).
+    pub exact_fraction: f64,
+    /// ...and likewise when it allows at most this many entries.
+    pub exact_count: usize,
+}
+
+impl SearchParams {
+    pub fn new(k: usize, ef: usize) -> Self {
+        Self { k, ef, exact_fraction: 0.02, exact_count: 2_000 }
+    }
+}
+
+pub(crate) fn check_k(k: usize) -> Result<(), IndexError> {
+    if k == 0 || k > MAX_K {
+        return Err(IndexError::InvalidK { got: k, max: MAX_K });
+    }
+    Ok(())
+}
+
+impl Hnsw {
+    /// The `k` nearest live entries to `query` that `filter` allows (all when `None`).
+    pub fn search(
+        &self,
+        query: &[f32],
+        params: SearchParams,
+        filter: Option<&IdSet>,
+    ) -> Result<Vec<Neighbor>, IndexError> {
+        check_k(params.k)?;
+        let query = prepare_vector(query, self.dims, self.metric)?;
+        let Some(entry) = self.entry else {
+            return Ok(Vec::new());
+        };
+        let allowed = |id: u32| !self.deleted.contains(id) && filter.is_none_or(|f| f.contains(id));
+        if let Some(filter) = filter {
+            let n = self.len();
+            let budget = params.exact_count.max((params.exact_fraction * n as f64) as usize);
+            if filter.len() <= budget {
+                let ids = filter.iter().filter(|&id| (id as usize) < n && !self.deleted.contains(id));
+                return Ok(exact::top_k(&query, ids, params.k, |id| self.distance_to_stored(&query, id)));
+            }
+        }
+
+        let view = self.view();
+        let mut nearest = Scored { distance: view.distance_to(&query, entry), id: entry };
+        for layer in (1..=usize::from(self.max_level)).rev() {
+            nearest = view.greedy(&query, nearest, layer);
+        }
+        let ef = params.ef.max(params.k);
+        let mut visited = self.visited.take(self.len());
+        let found = view.search_layer(&query, &[nearest], ef, 0, &mut visited, allowed);
+        self.visited.give_back(visited);
+        Ok(found
+            .into_iter()
+            .take(params.k)
+            .map(|s| Neighbor { id: s.id, distance: s.distance })
+            .collect())
+    }
+
+    /// Exact nearest neighbours by scanning every live allowed entry (ground truth, and the
+    /// fallback for selective filters).
+    pub fn search_exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&IdSet>,
+    ) -> Result<Vec<Neighbor>, IndexError> {
+        check_k(k)?;
+        let query = prepare_vector(query, self.dims, self.metric)?;
+        let ids = (0..self.len() as u32)
+            .filter(|&id| !self.deleted.contains(id) && filter.is_none_or(|f| f.contains(id)));
+        Ok(exact::top_k(&query, ids, k, |id| self.distance_to_stored(&query, id)))
+    }
+
+    #[inline]
+    fn distance_to_stored(&self, query: &[f32], id: u32) -> f32 {
+        self.vector_view().distance_to(query, id)
+    }
+}

@@ -1,0 +1,79 @@
+//! Seeded synthetic vector sets for tests and benchmarks: Gaussian clusters on the unit sphere,
+//! the shape (many tight topics) on which HNSW without the selection heuristic falls apart.
+
+use rand::{Rng, SeedableRng, rngs::SmallRng};
+
+/// Parameters of a clustered data set.
+#[derive(Debug, Clone, Copy)]
+pub struct Clustered {
+    pub dims: usize,
+    pub centres: usize,
+    /// Norm of the noise added to a centre, relative to the centre's unit norm.
+    pub spread: f32,
+    pub seed: u64,
+}
+
+impl Default for Clustered {
+    fn default() -> Self {
+        Self { dims: 384, centres: 1000, spread: 1.0, seed: 7 }
+    }
+}
+
+impl Clustered {
+    /// `n` normalized vectors, `n × dims` values. Points are drawn round-robin over the centres
+    /// with per-point noise, so any prefix is itself clustered. Different `stream`s give
+    /// different points around the same centres (e.g. base vectors and queries).
+    pub fn generate(&self, n: usize, stream: u64) -> Vec<f32> {
+        let mut centre_rng = SmallRng::seed_from_u64(self.seed);
+        let mut centres = vec![0.0f32; self.centres * self.dims];
+        for c in centres.chunks_exact_mut(self.dims) {
+            fill_gaussian(&mut centre_rng, c, 1.0);
+            normalize(c);
+        }
+        let mut rng = SmallRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let sigma = self.spread / (self.dims as f32).sqrt();
+        let mut out = vec![0.0f32; n * self.dims];
+        for (i, v) in out.chunks_exact_mut(self.dims).enumerate() {
+            fill_gaussian(&mut rng, v, sigma);
+            let c = &centres[(i % self.centres) * self.dims..][..self.dims];
+            for (x, y) in v.iter_mut().zip(c) {
+                *x += y;
+            }
+            normalize(v);
+        }
+        out
+    }
+}
+
+fn fill_gaussian(rng: &mut SmallRng, out: &mut [f32], sigma: f32) {
+    // Box–Muller: two uniforms give two independent standard normals.
+    for pair in out.chunks_mut(2) {
+        let u1: f64 = 1.0 - rng.random::<f64>();
+        let u2: f64 = rng.random::<f64>();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let t = std::f64::consts::TAU * u2;
+        pair[0] = (r * t.cos()) as f32 * sigma;
+        if let Some(second) = pair.get_mut(1) {
+            *second = (r * t.sin()) as f32 * sigma;
+        }
+    }
+}
+
+fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+/// Recall@k of `found` against the exact answer `truth` (ids), averaged over queries.
+pub fn recall(found: &[Vec<u32>], truth: &[Vec<u32>], k: usize) -> f64 {
+    let mut hits = 0usize;
+    let mut total = 0usize;
+    for (f, t) in found.iter().zip(truth) {
+        let t = &t[..t.len().min(k)];
+        hits += f.iter().take(k).filter(|id| t.contains(id)).count();
+        total += t.len();
+    }
+    if total == 0 { 1.0 } else { hits as f64 / total as f64 }
+}
