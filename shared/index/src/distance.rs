@@ -1,10 +1,9 @@
 //! Distance metrics and the kernels that compute them.
 //!
-//! The kernels are plain Rust written so that the compiler vectorizes them: 32 independent
-//! accumulators break the floating-point dependency chain (LLVM may not reassociate float adds),
-//! so each step becomes a few wide multiply-adds. On x86-64 a copy compiled for AVX2 + FMA is
-//! chosen at run time when the CPU has them; elsewhere (wasm32, aarch64) the portable copy is
-//! used, with fused multiply-add where the target always has it (aarch64).
+//! The portable kernels are plain Rust written so that the compiler vectorizes them: 16
+//! independent accumulators break the floating-point dependency chain (LLVM may not reassociate
+//! float adds). On x86-64 an explicit AVX2 + FMA kernel is chosen at run time when the CPU has
+//! both; elsewhere (wasm32, aarch64) the portable kernel is used.
 
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +95,7 @@ pub fn kernel_name() -> &'static str {
     DistanceKernel::select(Metric::Cosine).name()
 }
 
-const LANES: usize = 32;
+const LANES: usize = 16;
 
 #[inline(always)]
 fn reduce(mut acc: [f32; LANES]) -> f32 {
@@ -110,15 +109,16 @@ fn reduce(mut acc: [f32; LANES]) -> f32 {
     acc[0]
 }
 
+/// Portable dot product: 16 independent accumulators that LLVM turns into SIMD adds.
 #[inline(always)]
-fn dot_lanes<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
+fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a_chunks, a_tail) = a[..n].as_chunks::<LANES>();
     let (b_chunks, b_tail) = b[..n].as_chunks::<LANES>();
     let mut acc = [0.0f32; LANES];
     for (x, y) in a_chunks.iter().zip(b_chunks) {
         for i in 0..LANES {
-            acc[i] = if FMA { x[i].mul_add(y[i], acc[i]) } else { acc[i] + x[i] * y[i] };
+            acc[i] += x[i] * y[i];
         }
     }
     let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
@@ -126,7 +126,7 @@ fn dot_lanes<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[inline(always)]
-fn l2_lanes<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
+fn l2_lanes(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a_chunks, a_tail) = a[..n].as_chunks::<LANES>();
     let (b_chunks, b_tail) = b[..n].as_chunks::<LANES>();
@@ -134,50 +134,113 @@ fn l2_lanes<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
     for (x, y) in a_chunks.iter().zip(b_chunks) {
         for i in 0..LANES {
             let d = x[i] - y[i];
-            acc[i] = if FMA { d.mul_add(d, acc[i]) } else { acc[i] + d * d };
+            acc[i] += d * d;
         }
     }
     let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| (x - y) * (x - y)).sum();
     reduce(acc) + tail
 }
 
-/// Fused multiply-add is part of every aarch64 CPU; elsewhere the portable copy must not use it
-/// (without the instruction `mul_add` becomes a slow library call).
-const PORTABLE_FMA: bool = cfg!(target_arch = "aarch64");
-const PORTABLE_NAME: &str = if PORTABLE_FMA { "portable+fma" } else { "portable" };
+const PORTABLE_NAME: &str = "portable";
 
 mod portable {
-    use super::{PORTABLE_FMA, RawKernel, dot_lanes, l2_lanes};
+    use super::{RawKernel, dot_lanes, l2_lanes};
 
     unsafe fn cosine(a: &[f32], b: &[f32]) -> f32 {
-        1.0 - dot_lanes::<PORTABLE_FMA>(a, b)
+        1.0 - dot_lanes(a, b)
     }
     unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
-        -dot_lanes::<PORTABLE_FMA>(a, b)
+        -dot_lanes(a, b)
     }
     unsafe fn l2(a: &[f32], b: &[f32]) -> f32 {
-        l2_lanes::<PORTABLE_FMA>(a, b)
+        l2_lanes(a, b)
     }
     pub(super) const COSINE: RawKernel = cosine;
     pub(super) const DOT: RawKernel = dot;
     pub(super) const L2: RawKernel = l2;
 }
 
+/// Explicit AVX2 + FMA: four 8-wide accumulators. Left to itself LLVM vectorizes the portable
+/// loop with FMA only two lanes wide (measured: 40 ns vs 21 ns per 384-dim dot product).
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{RawKernel, dot_lanes, l2_lanes};
+    use std::arch::x86_64::{
+        __m256, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
+        _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps,
+        _mm256_loadu_ps, _mm256_setzero_ps, _mm256_sub_ps,
+    };
+
+    use super::RawKernel;
+
+    #[inline(always)]
+    fn horizontal_sum(acc: [__m256; 4]) -> f32 {
+        // SAFETY (for the intrinsics below): only reached from functions compiled with AVX2.
+        unsafe {
+            let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+            let q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s));
+            let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+            _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps::<1>(q, q)))
+        }
+    }
+
+    /// Sum over i of `term(a[i], b[i])`, eight lanes at a time with four accumulators (eight
+    /// measured no faster).
+    #[inline(always)]
+    fn accumulate(
+        a: &[f32],
+        b: &[f32],
+        step: impl Fn(__m256, __m256, __m256) -> __m256,
+        scalar: impl Fn(f32, f32) -> f32,
+    ) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        // SAFETY: every load reads 8 floats at an index i with i + 8 <= n, inside both slices.
+        unsafe {
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut i = 0;
+            while i + 32 <= n {
+                for (j, lane) in acc.iter_mut().enumerate() {
+                    let x = _mm256_loadu_ps(pa.add(i + 8 * j));
+                    let y = _mm256_loadu_ps(pb.add(i + 8 * j));
+                    *lane = step(x, y, *lane);
+                }
+                i += 32;
+            }
+            while i + 8 <= n {
+                acc[0] = step(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[0]);
+                i += 8;
+            }
+            let tail: f32 = a[i..n].iter().zip(&b[i..n]).map(|(&x, &y)| scalar(x, y)).sum();
+            horizontal_sum(acc) + tail
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot_product(a: &[f32], b: &[f32]) -> f32 {
+        accumulate(a, b, |x, y, acc| _mm256_fmadd_ps(x, y, acc), |x, y| x * y)
+    }
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn cosine(a: &[f32], b: &[f32]) -> f32 {
-        1.0 - dot_lanes::<true>(a, b)
+        // SAFETY: this function is itself compiled for (and only called with) AVX2 + FMA.
+        1.0 - unsafe { dot_product(a, b) }
     }
     #[target_feature(enable = "avx2,fma")]
     unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
-        -dot_lanes::<true>(a, b)
+        // SAFETY: as above.
+        -unsafe { dot_product(a, b) }
     }
     #[target_feature(enable = "avx2,fma")]
     unsafe fn l2(a: &[f32], b: &[f32]) -> f32 {
-        l2_lanes::<true>(a, b)
+        accumulate(
+            a,
+            b,
+            |x, y, acc| {
+                let d = _mm256_sub_ps(x, y);
+                _mm256_fmadd_ps(d, d, acc)
+            },
+            |x, y| (x - y) * (x - y),
+        )
     }
     pub(super) const COSINE: RawKernel = cosine;
     pub(super) const DOT: RawKernel = dot;

@@ -75,6 +75,9 @@ impl<'a> VectorView<'a> {
         self.kernel.distance(query, self.vector(id))
     }
 
+    /// Asks the CPU to start loading a vector we are about to measure, so the load overlaps
+    /// the current distance computation. Prefetching the whole vector measured best (20k × 384:
+    /// ef=64 mean 249 µs without, 205–218 µs with 2, 8 or 24 cache lines; build 2.0k → 2.3k/s).
     #[inline(always)]
     pub(crate) fn prefetch_vector(&self, id: u32) {
         #[cfg(target_arch = "x86_64")]
@@ -82,13 +85,9 @@ impl<'a> VectorView<'a> {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             let start = id as usize * self.dims;
             if let Some(v) = self.vectors.get(start..start + self.dims) {
-                // Two cache lines ahead covers the first 32 floats; the hardware prefetcher
-                // follows the rest of a sequential 1.5 KB read.
-                let p = v.as_ptr().cast::<i8>();
-                // SAFETY: prefetching is a hint with no memory effects; the pointer is in bounds.
-                unsafe {
-                    _mm_prefetch::<_MM_HINT_T0>(p);
-                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
+                for line in v.chunks(16) {
+                    // SAFETY: a prefetch is a hint with no memory effects; the address is valid.
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast::<i8>()) };
                 }
             }
         }
