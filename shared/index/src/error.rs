@@ -20,6 +20,8 @@ pub enum IndexError {
     Full { max: usize },
     #[error("id {id} is not in the index (len {len})")]
     UnknownId { id: u32, len: usize },
+    #[error("chunk id `{0}` appears more than once")]
+    DuplicateChunkId(String),
     #[error("vectors have {got} dimensions, the index expects {expected}")]
     IncompatibleIndex { expected: usize, got: usize },
 }

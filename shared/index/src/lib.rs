@@ -5,16 +5,23 @@
 //! No I/O and no async runtime: the crate builds for `wasm32-unknown-unknown` as well as for
 //! servers, and everything it decodes is validated so hostile bytes give errors, not panics.
 
+mod chunks;
 mod distance;
 mod error;
 mod exact;
+mod filter;
+mod fusion;
 pub mod hnsw;
 mod idset;
+pub mod keyword;
 mod slab;
 pub mod synthetic;
 mod visited;
 
 pub use crate::{
+    chunks::{ChunkRecord, ChunkTable, ChunkTableBuilder, MetaValue, Metadata},
+    filter::{Filter, TAGS_FIELD},
+    fusion::{RRF_K, reciprocal_rank_fusion},
     distance::{Metric, kernel_name},
     error::{DecodeError, IndexError},
     exact::{FlatIndex, merge_nearest},
