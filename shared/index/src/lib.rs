@@ -6,6 +6,7 @@
 //! servers, and everything it decodes is validated so hostile bytes give errors, not panics.
 
 mod chunks;
+mod codec;
 mod distance;
 mod error;
 mod exact;
@@ -19,6 +20,10 @@ pub mod synthetic;
 mod visited;
 
 pub use crate::{
+    codec::{
+        snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, Snapshot, SnapshotInfo},
+        wal::{WAL_FORMAT_VERSION, WAL_MAGIC, WalHeader, WalSegment},
+    },
     chunks::{ChunkRecord, ChunkTable, ChunkTableBuilder, MetaValue, Metadata},
     filter::{Filter, TAGS_FIELD},
     fusion::{RRF_K, reciprocal_rank_fusion},

@@ -4,6 +4,8 @@
 //! targets a loaded index reads its vectors and adjacency in place: loading is a checksum and a
 //! validation pass, not a copy. The first mutation (an insert after load) copies into a `Vec`.
 
+use std::borrow::Cow;
+
 use bytemuck::Pod;
 use bytes::Bytes;
 
@@ -100,11 +102,6 @@ impl<T: LeElement> Slab<T> {
         }
     }
 
-    /// Appends the little-endian encoding of the elements to `out`.
-    pub(crate) fn write_le(&self, out: &mut Vec<u8>) {
-        write_le(self.as_slice(), out);
-    }
-
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
             Slab::Owned(v) => v.capacity() * std::mem::size_of::<T>(),
@@ -113,14 +110,12 @@ impl<T: LeElement> Slab<T> {
     }
 }
 
-/// Appends the little-endian encoding of `values` to `out`.
-pub(crate) fn write_le<T: LeElement>(values: &[T], out: &mut Vec<u8>) {
+/// The little-endian encoding of `values`: the values' own bytes on little-endian targets.
+pub(crate) fn le_bytes<T: LeElement>(values: &[T]) -> Cow<'_, [u8]> {
     if cfg!(target_endian = "little") {
-        out.extend_from_slice(bytemuck::cast_slice(values));
+        Cow::Borrowed(bytemuck::cast_slice(values))
     } else {
-        for v in values {
-            out.extend_from_slice(bytemuck::bytes_of(&v.from_le()));
-        }
+        Cow::Owned(values.iter().flat_map(|v| bytemuck::bytes_of(&v.from_le()).to_vec()).collect())
     }
 }
 
@@ -130,8 +125,7 @@ mod tests {
 
     #[test]
     fn aligned_bytes_are_borrowed_and_copied_on_first_write() {
-        let mut le = Vec::new();
-        write_le(&[1.5f32, -2.0, 3.25], &mut le);
+        let le = le_bytes(&[1.5f32, -2.0, 3.25]).into_owned();
         let mut slab = Slab::<f32>::from_le_bytes(Bytes::from(le)).unwrap();
         assert_eq!(slab.as_slice(), &[1.5, -2.0, 3.25]);
         slab.make_mut().push(4.0);
@@ -142,7 +136,7 @@ mod tests {
     #[test]
     fn misaligned_bytes_are_copied_and_ragged_lengths_rejected() {
         let mut le = vec![0u8];
-        write_le(&[7u32, 9], &mut le);
+        le.extend_from_slice(&le_bytes(&[7u32, 9]));
         let shifted = Bytes::from(le).slice(1..);
         let slab = Slab::<u32>::from_le_bytes(shifted.clone()).unwrap();
         assert_eq!(slab.as_slice(), &[7, 9]);

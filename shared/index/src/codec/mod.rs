@@ -1,0 +1,8 @@
+//! Binary formats: the checksummed CBOR envelope, index snapshots and WAL segments.
+
+mod envelope;
+pub(crate) mod snapshot;
+pub(crate) mod wal;
+
+#[cfg(test)]
+mod tests;
