@@ -4,7 +4,7 @@
 use std::{fs, io, path::Path};
 
 /// Reads a `.fbin` file into (dims, values), checking that the size matches the header.
-pub fn read(path: &Path) -> io::Result<(usize, Vec<f32>)> {
+pub(crate) fn read(path: &Path) -> io::Result<(usize, Vec<f32>)> {
     let bytes = fs::read(path)?;
     let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {msg}", path.display()));
     if bytes.len() < 8 {
@@ -21,7 +21,7 @@ pub fn read(path: &Path) -> io::Result<(usize, Vec<f32>)> {
 }
 
 /// Writes values as a `.fbin` file.
-pub fn write(path: &Path, dims: usize, values: &[f32]) -> io::Result<()> {
+pub(crate) fn write(path: &Path, dims: usize, values: &[f32]) -> io::Result<()> {
     let mut out = Vec::with_capacity(8 + values.len() * 4);
     out.extend_from_slice(&((values.len() / dims) as u32).to_le_bytes());
     out.extend_from_slice(&(dims as u32).to_le_bytes());

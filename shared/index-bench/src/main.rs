@@ -34,6 +34,12 @@ struct Args {
     /// Dimensions of generated data.
     #[arg(long, default_value_t = 384)]
     dims: usize,
+    /// Noise norm of generated clusters relative to their unit centres.
+    #[arg(long, default_value_t = 1.0)]
+    spread: f32,
+    /// Directions each generated cluster varies along (0: isotropic noise, the hard case).
+    #[arg(long, default_value_t = 16)]
+    intrinsic_dims: usize,
     #[arg(long, default_value_t = 10)]
     k: usize,
     /// Beam widths to measure.
@@ -50,11 +56,15 @@ struct Args {
     #[arg(long)]
     no_baseline: bool,
     /// Filter selectivities to measure (fraction of ids a filter allows).
-    #[arg(long, value_delimiter = ',', default_value = "0.5,0.1,0.03,0.01,0.003")]
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.2,0.1,0.05,0.01,0.003")]
     filter_selectivity: Vec<f64>,
     /// Where to write the snapshot for the fresh-process load test (a temp file by default).
     #[arg(long)]
     snapshot_path: Option<PathBuf>,
+    /// Also write the base and query vectors used as .fbin files into this folder (to run other
+    /// engines on exactly the same data, e.g. scripts/hnswlib_same_data.py).
+    #[arg(long)]
+    save_data: Option<PathBuf>,
     /// Internal: load this snapshot in a fresh process, answer one query, print timings.
     #[arg(long, hide = true)]
     load_and_query: Option<PathBuf>,
@@ -134,7 +144,12 @@ fn summarize(mut latencies_us: Vec<f64>) -> (f64, f64, f64) {
 }
 
 fn load_data(args: &Args) -> Result<(usize, Vec<f32>, Vec<f32>), String> {
-    let generated = Clustered { dims: args.dims, ..Clustered::default() };
+    let generated = Clustered {
+        dims: args.dims,
+        spread: args.spread,
+        intrinsic_dims: args.intrinsic_dims,
+        ..Clustered::default()
+    };
     let (dims, base) = match &args.base {
         Some(path) => fbin::read(path).map_err(|e| e.to_string())?,
         None => (args.dims, generated.generate(args.n, 0)),
@@ -169,6 +184,11 @@ fn run(args: &Args) -> Result<(), String> {
     let (dims, base, queries) = load_data(args)?;
     let n = base.len() / dims;
     let nq = queries.len() / dims;
+    if let Some(dir) = &args.save_data {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        fbin::write(&dir.join("base.fbin"), dims, &base).map_err(|e| e.to_string())?;
+        fbin::write(&dir.join("queries.fbin"), dims, &queries).map_err(|e| e.to_string())?;
+    }
     let k = args.k;
     eprintln!("data: {n} × {dims} base, {nq} queries, k = {k}, kernel {}", snapkb_index::kernel_name());
 
@@ -214,7 +234,8 @@ fn run(args: &Args) -> Result<(), String> {
     }
 
     let filtered = measure_filters(&index, &queries, dims, k, &args.filter_selectivity)?;
-    let snapshot = load::measure(&index, &queries[..dims], k, args.snapshot_path.as_deref())?;
+    let memory_bytes = index.memory_bytes();
+    let (_index, snapshot) = load::measure(index, k, args.snapshot_path.as_deref())?;
 
     let hnsw_0_11 = if args.no_baseline {
         None
@@ -241,7 +262,7 @@ fn run(args: &Args) -> Result<(), String> {
         kernel: snapkb_index::kernel_name(),
         build_s,
         build_vectors_per_s: n as f64 / build_s,
-        memory_bytes: index.memory_bytes(),
+        memory_bytes,
         raw_vector_bytes: n * dims * 4,
         results,
         filtered,
@@ -276,8 +297,7 @@ fn measure_filters(
             (0..n as u32).filter(|id| u64::from(id.wrapping_mul(2_654_435_761)) < threshold),
         );
         let mut graph_only = SearchParams::new(k, 64);
-        graph_only.exact_count = 0;
-        graph_only.exact_fraction = 0.0;
+        graph_only.exact_cost_ratio = 0.0;
         let (mut graph_lat, mut exact_lat, mut found, mut truth) = (vec![], vec![], vec![], vec![]);
         for q in queries.chunks_exact(dims).take(200) {
             let t = Instant::now();
@@ -289,8 +309,7 @@ fn measure_filters(
             found.push(g.iter().map(|x| x.id).collect::<Vec<_>>());
             truth.push(e.iter().map(|x| x.id).collect::<Vec<_>>());
         }
-        let defaults = SearchParams::new(k, 64);
-        let budget = defaults.exact_count.max((defaults.exact_fraction * n as f64) as usize);
+        let budget = SearchParams::new(k, 64).exact_scan_limit(n);
         out.push(FilteredResult {
             selectivity,
             allowed: filter.len(),
@@ -328,13 +347,21 @@ fn print_table(r: &Report) {
     }
     let s = &r.snapshot;
     eprintln!(
-        "snapshot: {:.1} MB, encode {:.0} ms, decode {:.1} ms ({:.0} MB/s); fresh process load+query {:.0} ms, RSS {:.1} MB",
+        "snapshot: {:.1} MB, encode {:.0} ms, decode {:.1} ms ({:.0} MB/s)",
         s.bytes as f64 / 1e6,
         s.encode_ms,
         s.decode_ms,
         s.decode_mb_per_s,
+    );
+    eprintln!(
+        "fresh process: load+query {:.0} ms wall (read {:.0} ms, decode {:.0} ms, query {:.2} ms), RSS {:.1} MB = {:.2} × raw vectors, peak {:.1} MB",
         s.fresh_process_load_and_query_ms,
-        s.fresh_process_rss_bytes as f64 / 1e6
+        s.fresh_process.read_ms,
+        s.fresh_process.decode_ms,
+        s.fresh_process.query_ms,
+        s.fresh_process_rss_bytes as f64 / 1e6,
+        s.fresh_process_rss_ratio,
+        s.fresh_process.peak_rss_bytes as f64 / 1e6,
     );
     if let Some(b) = &r.baselines.hnsw_0_11 {
         eprintln!("hnsw 0.11: build {:.1} s = {:.0} vectors/s", b.build_s, b.build_vectors_per_s);

@@ -33,3 +33,6 @@ pub use crate::{
     hnsw::{Hnsw, HnswParams, MAX_K, Neighbor, SearchParams},
     idset::IdSet,
 };
+
+#[cfg(all(test, target_os = "wasi"))]
+mod wasi_test_shims;

@@ -1,5 +1,11 @@
 //! Seeded synthetic vector sets for tests and benchmarks: Gaussian clusters on the unit sphere,
 //! the shape (many tight topics) on which HNSW without the selection heuristic falls apart.
+//!
+//! By default each cluster varies along its own few random directions (`intrinsic_dims`), as
+//! real embeddings do (a topic spans a low-dimensional manifold). With `intrinsic_dims = 0` the
+//! noise is isotropic in all dimensions: then every point of a cluster is almost equidistant
+//! from every other (distance concentration), a much harder and less realistic case that the
+//! benchmark also reports (docs/benchmarks.md).
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 
@@ -10,12 +16,14 @@ pub struct Clustered {
     pub centres: usize,
     /// Norm of the noise added to a centre, relative to the centre's unit norm.
     pub spread: f32,
+    /// Directions each cluster varies along; 0 means isotropic noise in all `dims`.
+    pub intrinsic_dims: usize,
     pub seed: u64,
 }
 
 impl Default for Clustered {
     fn default() -> Self {
-        Self { dims: 384, centres: 1000, spread: 1.0, seed: 7 }
+        Self { dims: 384, centres: 1000, spread: 1.0, intrinsic_dims: 16, seed: 7 }
     }
 }
 
@@ -30,12 +38,30 @@ impl Clustered {
             fill_gaussian(&mut centre_rng, c, 1.0);
             normalize(c);
         }
+        // Each cluster's own unit directions (only used with intrinsic_dims > 0).
+        let k = self.intrinsic_dims;
+        let mut directions = vec![0.0f32; self.centres * k * self.dims];
+        for d in directions.chunks_exact_mut(self.dims) {
+            fill_gaussian(&mut centre_rng, d, 1.0);
+            normalize(d);
+        }
         let mut rng = SmallRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let sigma = self.spread / (self.dims as f32).sqrt();
         let mut out = vec![0.0f32; n * self.dims];
+        let mut weights = vec![0.0f32; k];
         for (i, v) in out.chunks_exact_mut(self.dims).enumerate() {
-            fill_gaussian(&mut rng, v, sigma);
-            let c = &centres[(i % self.centres) * self.dims..][..self.dims];
+            let cluster = i % self.centres;
+            if k == 0 {
+                fill_gaussian(&mut rng, v, self.spread / (self.dims as f32).sqrt());
+            } else {
+                fill_gaussian(&mut rng, &mut weights, self.spread / (k as f32).sqrt());
+                let dirs = &directions[cluster * k * self.dims..][..k * self.dims];
+                for (w, d) in weights.iter().zip(dirs.chunks_exact(self.dims)) {
+                    for (x, y) in v.iter_mut().zip(d) {
+                        *x += w * y;
+                    }
+                }
+            }
+            let c = &centres[cluster * self.dims..][..self.dims];
             for (x, y) in v.iter_mut().zip(c) {
                 *x += y;
             }

@@ -6,3 +6,6 @@ pub(crate) mod wal;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod golden;

@@ -25,14 +25,14 @@ pub(crate) fn sample_records(n: usize) -> Vec<ChunkRecord> {
 
 pub(crate) fn sample_snapshot(n: usize, dims: usize) -> Snapshot {
     let info = SnapshotInfo { project_id: "p1".into(), shard: 0, manifest_version: 7, model_id: "test-model".into() };
-    let vectors = Clustered { dims, centres: 8, spread: 0.5, seed: 1 }.generate(n, 0);
+    let vectors = Clustered { dims, centres: 8, spread: 0.5, intrinsic_dims: 0, seed: 1 }.generate(n, 0);
     let params = HnswParams { m: 4, m0: 8, ef_construction: 32, seed: 3 };
     let mut snapshot = Snapshot::build(info, dims, Metric::Cosine, params, &sample_records(n), &vectors).unwrap();
     snapshot.vectors.delete(1).unwrap();
     snapshot
 }
 
-fn sample_wal() -> WalSegment {
+pub(crate) fn sample_wal() -> WalSegment {
     let header = WalHeader {
         project_id: "p1".into(),
         shard: 0,
@@ -41,7 +41,7 @@ fn sample_wal() -> WalSegment {
         dims: 4,
         metric: Metric::Cosine,
     };
-    let vectors = Clustered { dims: 4, centres: 2, spread: 0.5, seed: 1 }.generate(5, 0);
+    let vectors = Clustered { dims: 4, centres: 2, spread: 0.5, intrinsic_dims: 0, seed: 1 }.generate(5, 0);
     WalSegment::new(header, &sample_records(5), vectors, vec!["old#1".into(), "old#2".into()]).unwrap()
 }
 

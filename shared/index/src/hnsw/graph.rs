@@ -166,6 +166,7 @@ impl<'a> GraphView<'a> {
     ) -> Vec<Scored> {
         let mut candidates: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(ef * 2);
         let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+        let mut fresh: Vec<u32> = Vec::with_capacity(64);
         for &ep in entry_points {
             if visited.insert(ep.id) {
                 candidates.push(Reverse(ep));
@@ -182,16 +183,16 @@ impl<'a> GraphView<'a> {
             if current.distance > bound {
                 break;
             }
-            let neighbours = self.neighbours(current.id, layer);
-            if let Some(&first) = neighbours.first() {
+            // Mark and collect the unvisited neighbours first, so prefetches go only to vectors
+            // that will be read, then measure them while the next one loads.
+            fresh.clear();
+            fresh.extend(self.neighbours(current.id, layer).iter().copied().filter(|&nb| visited.insert(nb)));
+            if let Some(&first) = fresh.first() {
                 self.vecs.prefetch_vector(first);
             }
-            for (i, &nb) in neighbours.iter().enumerate() {
-                if let Some(&next) = neighbours.get(i + 1) {
+            for (i, &nb) in fresh.iter().enumerate() {
+                if let Some(&next) = fresh.get(i + 1) {
                     self.vecs.prefetch_vector(next);
-                }
-                if !visited.insert(nb) {
-                    continue;
                 }
                 let distance = self.distance_to(query, nb);
                 if results.len() < ef || distance < bound {

@@ -23,16 +23,22 @@ pub struct SearchParams {
     pub k: usize,
     /// Beam width on layer 0; raised to at least `k`.
     pub ef: usize,
-    /// When a filter allows at most this fraction of entries, the allowed ids are scanned exactly
-    /// instead of walking the graph (see docs/benchmarks.md for how it was measured).
-    pub exact_fraction: f64,
-    /// ...and likewise when it allows at most this many entries.
-    pub exact_count: usize,
+    /// Relative cost of one graph step and one exact distance, used to decide when a filter is
+    /// selective enough that scanning the allowed ids beats walking the graph. A filtered walk
+    /// costs about `ef / selectivity` steps and a scan `allowed = n × selectivity` distances,
+    /// so the scan wins while `allowed ≤ sqrt(exact_cost_ratio × ef × n)`. Measured at 20k and
+    /// 100k × 384 (docs/benchmarks.md); 0 always walks the graph.
+    pub exact_cost_ratio: f64,
 }
 
 impl SearchParams {
     pub fn new(k: usize, ef: usize) -> Self {
-        Self { k, ef, exact_fraction: 0.02, exact_count: 2_000 }
+        Self { k, ef, exact_cost_ratio: 22.0 }
+    }
+
+    /// The most allowed ids for which a filtered search scans instead of walking the graph.
+    pub fn exact_scan_limit(&self, n: usize) -> usize {
+        (self.exact_cost_ratio * self.ef.max(self.k) as f64 * n as f64).sqrt() as usize
     }
 }
 
@@ -59,8 +65,7 @@ impl Hnsw {
         let allowed = |id: u32| !self.deleted.contains(id) && filter.is_none_or(|f| f.contains(id));
         if let Some(filter) = filter {
             let n = self.len();
-            let budget = params.exact_count.max((params.exact_fraction * n as f64) as usize);
-            if filter.len() <= budget {
+            if filter.len() <= params.exact_scan_limit(n) {
                 let ids = filter.iter().filter(|&id| (id as usize) < n && !self.deleted.contains(id));
                 return Ok(exact::top_k(&query, ids, params.k, |id| self.distance_to_stored(&query, id)));
             }

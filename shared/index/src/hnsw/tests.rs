@@ -38,7 +38,7 @@ fn heuristic_drops_a_candidate_that_hides_behind_a_kept_one() {
 
 #[test]
 fn layer_zero_rows_never_exceed_m0_and_every_node_is_linked() {
-    let data = Clustered { dims: 16, centres: 20, spread: 0.5, seed: 3 }.generate(2000, 0);
+    let data = Clustered { dims: 16, centres: 20, spread: 0.5, intrinsic_dims: 0, seed: 3 }.generate(2000, 0);
     let index = build(&data, 16, Metric::Cosine);
     let view = index.view();
     for id in 0..index.len() as u32 {
@@ -82,7 +82,7 @@ fn bad_inserts_leave_the_index_unchanged() {
 
 #[test]
 fn ef_below_k_is_raised_to_k() {
-    let data = Clustered { dims: 8, centres: 5, spread: 0.5, seed: 9 }.generate(500, 0);
+    let data = Clustered { dims: 8, centres: 5, spread: 0.5, intrinsic_dims: 0, seed: 9 }.generate(500, 0);
     let index = build(&data, 8, Metric::Cosine);
     let found = index.search(&data[..8], SearchParams::new(50, 1), None).unwrap();
     assert_eq!(found.len(), 50);
@@ -91,7 +91,7 @@ fn ef_below_k_is_raised_to_k() {
 
 #[test]
 fn tombstoned_ids_are_skipped_but_still_route_the_search() {
-    let data = Clustered { dims: 16, centres: 10, spread: 0.6, seed: 5 }.generate(3000, 0);
+    let data = Clustered { dims: 16, centres: 10, spread: 0.6, intrinsic_dims: 0, seed: 5 }.generate(3000, 0);
     let mut index = build(&data, 16, Metric::Cosine);
     for id in (0..3000).step_by(2) {
         assert!(index.delete(id).unwrap());
@@ -99,7 +99,7 @@ fn tombstoned_ids_are_skipped_but_still_route_the_search() {
     assert!(!index.delete(0).unwrap(), "second delete reports it was already gone");
     assert!(index.delete(3000).is_err());
     assert_eq!(index.live_len(), 1500);
-    let queries = Clustered { dims: 16, centres: 10, spread: 0.6, seed: 5 }.generate(50, 1);
+    let queries = Clustered { dims: 16, centres: 10, spread: 0.6, intrinsic_dims: 0, seed: 5 }.generate(50, 1);
     let mut hits = 0;
     for q in queries.chunks_exact(16) {
         let found = index.search(q, SearchParams::new(10, 64), None).unwrap();
@@ -112,12 +112,14 @@ fn tombstoned_ids_are_skipped_but_still_route_the_search() {
 
 #[test]
 fn filtered_search_returns_only_allowed_ids_at_any_selectivity() {
-    let data = Clustered { dims: 16, centres: 10, spread: 0.6, seed: 11 }.generate(5000, 0);
+    let data = Clustered { dims: 16, centres: 10, spread: 0.6, intrinsic_dims: 0, seed: 11 }.generate(5000, 0);
     let index = build(&data, 16, Metric::Cosine);
     let q = &data[16 * 7..16 * 8];
+    let mut graph_only = SearchParams::new(10, 64);
+    graph_only.exact_cost_ratio = 0.0;
     for keep_every in [2u32, 10, 100, 2500] {
         let filter = IdSet::from_ids(5000, (0..5000).filter(|id| id % keep_every == 0));
-        let found = index.search(q, SearchParams::new(10, 64), Some(&filter)).unwrap();
+        let found = index.search(q, graph_only, Some(&filter)).unwrap();
         assert!(found.iter().all(|n| n.id % keep_every == 0), "keep every {keep_every}");
         let truth = index.search_exact(q, 10, Some(&filter)).unwrap();
         assert_eq!(found.len(), truth.len().min(10));
@@ -130,19 +132,19 @@ fn filtered_search_returns_only_allowed_ids_at_any_selectivity() {
 
 #[test]
 fn selective_filters_switch_to_an_exact_scan() {
-    let data = Clustered { dims: 8, centres: 4, spread: 0.8, seed: 2 }.generate(4000, 0);
+    let data = Clustered { dims: 8, centres: 4, spread: 0.8, intrinsic_dims: 0, seed: 2 }.generate(4000, 0);
     let index = build(&data, 8, Metric::L2);
     let allowed = IdSet::from_ids(4000, [5, 900, 1800, 3999]);
     let q = &data[..8];
-    let mut params = SearchParams::new(3, 16);
-    params.exact_count = 10;
+    let params = SearchParams::new(3, 16);
+    assert!(params.exact_scan_limit(4000) >= 4, "four allowed ids out of 4000 must be scanned");
     let found = index.search(q, params, Some(&allowed)).unwrap();
     assert_eq!(found, index.search_exact(q, 3, Some(&allowed)).unwrap());
 }
 
 #[test]
 fn rebuild_drops_tombstones_and_maps_ids() {
-    let data = Clustered { dims: 8, centres: 4, spread: 0.5, seed: 4 }.generate(400, 0);
+    let data = Clustered { dims: 8, centres: 4, spread: 0.5, intrinsic_dims: 0, seed: 4 }.generate(400, 0);
     let mut index = build(&data, 8, Metric::Cosine);
     for id in 0..100 {
         index.delete(id).unwrap();
@@ -160,7 +162,7 @@ fn rebuild_drops_tombstones_and_maps_ids() {
 
 #[test]
 fn inserts_after_search_keep_results_consistent() {
-    let set = Clustered { dims: 8, centres: 4, spread: 0.5, seed: 6 };
+    let set = Clustered { dims: 8, centres: 4, spread: 0.5, intrinsic_dims: 0, seed: 6 };
     let data = set.generate(600, 0);
     let mut index = build(&data[..8 * 300], 8, Metric::Dot);
     for v in data[8 * 300..].chunks_exact(8) {
