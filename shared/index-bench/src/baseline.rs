@@ -14,7 +14,10 @@ struct CosineBits;
 impl Metric<Vec<f32>> for CosineBits {
     type Unit = u32;
     fn distance(&self, a: &Vec<f32>, b: &Vec<f32>) -> u32 {
-        snapkb_index::Metric::Cosine.distance(a, b).max(0.0).to_bits()
+        snapkb_index::Metric::Cosine
+            .distance(a, b)
+            .max(0.0)
+            .to_bits()
     }
 }
 
@@ -25,7 +28,14 @@ pub(crate) struct BaselineRun {
 }
 
 /// Builds the crate's index (M = 16, M0 = 32 are compile-time constants there) and searches.
-pub(crate) fn run(base: &[f32], queries: &[f32], dims: usize, k: usize, efs: &[usize], ef_construction: usize) -> BaselineRun {
+pub(crate) fn run(
+    base: &[f32],
+    queries: &[f32],
+    dims: usize,
+    k: usize,
+    efs: &[usize],
+    ef_construction: usize,
+) -> BaselineRun {
     let mut index: Hnsw<CosineBits, Vec<f32>, Pcg64, 16, 32> =
         Hnsw::new_params(CosineBits, Params::new().ef_construction(ef_construction));
     let mut searcher = Searcher::default();
@@ -42,7 +52,13 @@ pub(crate) fn run(base: &[f32], queries: &[f32], dims: usize, k: usize, efs: &[u
         let mut latencies = Vec::new();
         for q in queries.chunks_exact(dims) {
             let q = q.to_vec();
-            let mut dest = vec![Neighbor { index: !0, distance: !0 }; k];
+            let mut dest = vec![
+                Neighbor {
+                    index: !0,
+                    distance: !0
+                };
+                k
+            ];
             let t = Instant::now();
             let found = index.nearest(&q, ef, &mut searcher, &mut dest);
             latencies.push(t.elapsed().as_secs_f64() * 1e6);

@@ -6,17 +6,31 @@ use std::{fs, io, path::Path};
 /// Reads a `.fbin` file into (dims, values), checking that the size matches the header.
 pub(crate) fn read(path: &Path) -> io::Result<(usize, Vec<f32>)> {
     let bytes = fs::read(path)?;
-    let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {msg}", path.display()));
+    let invalid = |msg: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {msg}", path.display()),
+        )
+    };
     if bytes.len() < 8 {
         return Err(invalid("shorter than the 8-byte header".into()));
     }
     let count = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
     let dims = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
-    let expected = count.checked_mul(dims).and_then(|v| v.checked_mul(4)).and_then(|v| v.checked_add(8));
+    let expected = count
+        .checked_mul(dims)
+        .and_then(|v| v.checked_mul(4))
+        .and_then(|v| v.checked_add(8));
     if dims == 0 || expected != Some(bytes.len()) {
-        return Err(invalid(format!("header says {count} × {dims} but the file has {} bytes", bytes.len())));
+        return Err(invalid(format!(
+            "header says {count} × {dims} but the file has {} bytes",
+            bytes.len()
+        )));
     }
-    let values = bytes[8..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let values = bytes[8..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     Ok((dims, values))
 }
 

@@ -1,11 +1,7 @@
 //! Snapshot codec speed, and the time a fresh process takes from start to answering one query
 //! on a snapshot file (read + decode + search), with its resident memory.
 
-use std::{
-    path::Path,
-    process::Command,
-    time::Instant,
-};
+use std::{path::Path, process::Command, time::Instant};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -74,11 +70,26 @@ pub(crate) fn child_main(path: &Path) {
     };
     let decode_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    let query = snapshot.vectors.vector(0).map(<[f32]>::to_vec).unwrap_or_default();
-    let results = snapshot.vectors.search(&query, SearchParams::new(10, 64), None).map(|r| r.len()).unwrap_or(0);
+    let query = snapshot
+        .vectors
+        .vector(0)
+        .map(<[f32]>::to_vec)
+        .unwrap_or_default();
+    let results = snapshot
+        .vectors
+        .search(&query, SearchParams::new(10, 64), None)
+        .map(|r| r.len())
+        .unwrap_or(0);
     let query_ms = t.elapsed().as_secs_f64() * 1e3;
     let (rss_bytes, peak_rss_bytes) = rss();
-    let report = ChildReport { read_ms, decode_ms, query_ms, rss_bytes, peak_rss_bytes, results };
+    let report = ChildReport {
+        read_ms,
+        decode_ms,
+        query_ms,
+        rss_bytes,
+        peak_rss_bytes,
+        results,
+    };
     #[allow(clippy::print_stdout)]
     {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
@@ -87,7 +98,11 @@ pub(crate) fn child_main(path: &Path) {
 
 /// Wraps the built index in a snapshot with one short record per vector, measures encode and
 /// decode, then the fresh-process load. Returns the index back to the caller.
-pub(crate) fn measure(index: Hnsw, k: usize, path: Option<&Path>) -> Result<(Hnsw, SnapshotReport), String> {
+pub(crate) fn measure(
+    index: Hnsw,
+    k: usize,
+    path: Option<&Path>,
+) -> Result<(Hnsw, SnapshotReport), String> {
     let n = index.len();
     let raw_vector_bytes = (n * index.dims() * 4) as f64;
     let mut table = ChunkTableBuilder::default();
@@ -104,12 +119,19 @@ pub(crate) fn measure(index: Hnsw, k: usize, path: Option<&Path>) -> Result<(Hns
         table.push(&record).map_err(|e| e.to_string())?;
         keywords.add(&record.text);
     }
-    let info = SnapshotInfo { project_id: "bench".into(), shard: 0, manifest_version: 1, model_id: "synthetic".into() };
+    let info = SnapshotInfo {
+        project_id: "bench".into(),
+        shard: 0,
+        manifest_version: 1,
+        model_id: "synthetic".into(),
+    };
     let snapshot = Snapshot::new(
         info,
         table.build().map_err(|e| e.to_string())?,
         index,
-        keywords.build(Bm25Params::default()).map_err(|e| e.to_string())?,
+        keywords
+            .build(Bm25Params::default())
+            .map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
 
@@ -128,7 +150,8 @@ pub(crate) fn measure(index: Hnsw, k: usize, path: Option<&Path>) -> Result<(Hns
         }
     }
 
-    let default_path = std::env::temp_dir().join(format!("snapkb-bench-{}.snapshot", std::process::id()));
+    let default_path =
+        std::env::temp_dir().join(format!("snapkb-bench-{}.snapshot", std::process::id()));
     let file = path.map_or(default_path.clone(), Path::to_path_buf);
     std::fs::write(&file, &bytes).map_err(|e| format!("writing {}: {e}", file.display()))?;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -137,10 +160,17 @@ pub(crate) fn measure(index: Hnsw, k: usize, path: Option<&Path>) -> Result<(Hns
     let mut best: Option<(f64, ChildReport)> = None;
     for _ in 0..3 {
         let t = Instant::now();
-        let out = Command::new(&exe).arg("--load-and-query").arg(&file).output().map_err(|e| e.to_string())?;
+        let out = Command::new(&exe)
+            .arg("--load-and-query")
+            .arg(&file)
+            .output()
+            .map_err(|e| e.to_string())?;
         let wall_ms = t.elapsed().as_secs_f64() * 1e3;
         if !out.status.success() {
-            return Err(format!("child failed: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         let child: ChildReport = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
         if child.results != k.min(n) && n > 0 {

@@ -17,7 +17,10 @@ use snapkb_index::{
 };
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Benchmark snapkb's vector index against exact scan and hnsw 0.11")]
+#[command(
+    version,
+    about = "Benchmark snapkb's vector index against exact scan and hnsw 0.11"
+)]
 struct Args {
     /// Base vectors as .fbin (u32 count, u32 dims, f32 LE values); generated when absent.
     #[arg(long)]
@@ -56,7 +59,11 @@ struct Args {
     #[arg(long)]
     no_baseline: bool,
     /// Filter selectivities to measure (fraction of ids a filter allows).
-    #[arg(long, value_delimiter = ',', default_value = "0.5,0.2,0.1,0.05,0.01,0.003")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.5,0.2,0.1,0.05,0.01,0.003"
+    )]
     filter_selectivity: Vec<f64>,
     /// Where to write the snapshot for the fresh-process load test (a temp file by default).
     #[arg(long)]
@@ -139,8 +146,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn summarize(mut latencies_us: Vec<f64>) -> (f64, f64, f64) {
     let total_s: f64 = latencies_us.iter().sum::<f64>() / 1e6;
     latencies_us.sort_by(f64::total_cmp);
-    let qps = if total_s > 0.0 { latencies_us.len() as f64 / total_s } else { 0.0 };
-    (percentile(&latencies_us, 50.0), percentile(&latencies_us, 99.0), qps)
+    let qps = if total_s > 0.0 {
+        latencies_us.len() as f64 / total_s
+    } else {
+        0.0
+    };
+    (
+        percentile(&latencies_us, 50.0),
+        percentile(&latencies_us, 99.0),
+        qps,
+    )
 }
 
 fn load_data(args: &Args) -> Result<(usize, Vec<f32>, Vec<f32>), String> {
@@ -190,7 +205,10 @@ fn run(args: &Args) -> Result<(), String> {
         fbin::write(&dir.join("queries.fbin"), dims, &queries).map_err(|e| e.to_string())?;
     }
     let k = args.k;
-    eprintln!("data: {n} × {dims} base, {nq} queries, k = {k}, kernel {}", snapkb_index::kernel_name());
+    eprintln!(
+        "data: {n} × {dims} base, {nq} queries, k = {k}, kernel {}",
+        snapkb_index::kernel_name()
+    );
 
     let params = HnswParams::new(args.m, args.ef_construction);
     let mut index = Hnsw::new(dims, Metric::Cosine, params).map_err(|e| e.to_string())?;
@@ -200,7 +218,10 @@ fn run(args: &Args) -> Result<(), String> {
         index.insert(v).map_err(|e| e.to_string())?;
     }
     let build_s = start.elapsed().as_secs_f64();
-    eprintln!("build: {build_s:.1} s ({:.0} vectors/s)", n as f64 / build_s);
+    eprintln!(
+        "build: {build_s:.1} s ({:.0} vectors/s)",
+        n as f64 / build_s
+    );
 
     let mut truth = Vec::with_capacity(nq);
     let mut exact_lat = Vec::with_capacity(nq);
@@ -211,26 +232,40 @@ fn run(args: &Args) -> Result<(), String> {
         truth.push(found.iter().map(|n| n.id).collect::<Vec<_>>());
     }
     let (p50, p99, qps) = summarize(exact_lat);
-    let exact_scan = ExactBaseline { p50_us: p50, p99_us: p99, qps };
+    let exact_scan = ExactBaseline {
+        p50_us: p50,
+        p99_us: p99,
+        qps,
+    };
 
     let mut results = Vec::new();
     for &ef in &args.ef {
         // One warm-up pass so the first ef does not pay for page faults in scratch buffers.
         if results.is_empty() {
             for q in queries.chunks_exact(dims).take(100) {
-                index.search(q, SearchParams::new(k, ef), None).map_err(|e| e.to_string())?;
+                index
+                    .search(q, SearchParams::new(k, ef), None)
+                    .map_err(|e| e.to_string())?;
             }
         }
         let mut found = Vec::with_capacity(nq);
         let mut lat = Vec::with_capacity(nq);
         for q in queries.chunks_exact(dims) {
             let t = Instant::now();
-            let r = index.search(q, SearchParams::new(k, ef), None).map_err(|e| e.to_string())?;
+            let r = index
+                .search(q, SearchParams::new(k, ef), None)
+                .map_err(|e| e.to_string())?;
             lat.push(t.elapsed().as_secs_f64() * 1e6);
             found.push(r.iter().map(|n| n.id).collect::<Vec<_>>());
         }
         let (p50_us, p99_us, qps) = summarize(lat);
-        results.push(EfResult { ef, recall_at_10: recall(&found, &truth, k), p50_us, p99_us, qps });
+        results.push(EfResult {
+            ef,
+            recall_at_10: recall(&found, &truth, k),
+            p50_us,
+            p99_us,
+            qps,
+        });
     }
 
     let filtered = measure_filters(&index, &queries, dims, k, &args.filter_selectivity)?;
@@ -241,16 +276,33 @@ fn run(args: &Args) -> Result<(), String> {
         None
     } else {
         eprintln!("baseline: building hnsw 0.11 …");
-        let run = baseline::run(&base, &queries, dims, k, &args.ef, args.ef_construction as usize);
+        let run = baseline::run(
+            &base,
+            &queries,
+            dims,
+            k,
+            &args.ef,
+            args.ef_construction as usize,
+        );
         let results = run
             .runs
             .into_iter()
             .map(|(ef, found, lat)| {
                 let (p50_us, p99_us, qps) = summarize(lat);
-                EfResult { ef, recall_at_10: recall(&found, &truth, k), p50_us, p99_us, qps }
+                EfResult {
+                    ef,
+                    recall_at_10: recall(&found, &truth, k),
+                    p50_us,
+                    p99_us,
+                    qps,
+                }
             })
             .collect();
-        Some(HnswBaseline { build_s: run.build_s, build_vectors_per_s: n as f64 / run.build_s, results })
+        Some(HnswBaseline {
+            build_s: run.build_s,
+            build_vectors_per_s: n as f64 / run.build_s,
+            results,
+        })
     };
 
     let report = Report {
@@ -267,7 +319,10 @@ fn run(args: &Args) -> Result<(), String> {
         results,
         filtered,
         snapshot,
-        baselines: Baselines { exact_scan, hnsw_0_11 },
+        baselines: Baselines {
+            exact_scan,
+            hnsw_0_11,
+        },
     };
     print_table(&report);
     if args.json {
@@ -301,10 +356,14 @@ fn measure_filters(
         let (mut graph_lat, mut exact_lat, mut found, mut truth) = (vec![], vec![], vec![], vec![]);
         for q in queries.chunks_exact(dims).take(200) {
             let t = Instant::now();
-            let g = index.search(q, graph_only, Some(&filter)).map_err(|e| e.to_string())?;
+            let g = index
+                .search(q, graph_only, Some(&filter))
+                .map_err(|e| e.to_string())?;
             graph_lat.push(t.elapsed().as_secs_f64() * 1e6);
             let t = Instant::now();
-            let e = index.search_exact(q, k, Some(&filter)).map_err(|e| e.to_string())?;
+            let e = index
+                .search_exact(q, k, Some(&filter))
+                .map_err(|e| e.to_string())?;
             exact_lat.push(t.elapsed().as_secs_f64() * 1e6);
             found.push(g.iter().map(|x| x.id).collect::<Vec<_>>());
             truth.push(e.iter().map(|x| x.id).collect::<Vec<_>>());
@@ -316,7 +375,11 @@ fn measure_filters(
             graph_recall: recall(&found, &truth, k),
             graph_p50_us: summarize(graph_lat).0,
             exact_p50_us: summarize(exact_lat).0,
-            default_path: if filter.len() <= budget { "exact" } else { "graph" },
+            default_path: if filter.len() <= budget {
+                "exact"
+            } else {
+                "graph"
+            },
         });
     }
     Ok(out)
@@ -324,7 +387,10 @@ fn measure_filters(
 
 fn print_table(r: &Report) {
     eprintln!();
-    eprintln!("snapkb-index  n={} dims={} M={} ef_construction={} kernel={}", r.n, r.dims, r.m, r.ef_construction, r.kernel);
+    eprintln!(
+        "snapkb-index  n={} dims={} M={} ef_construction={} kernel={}",
+        r.n, r.dims, r.m, r.ef_construction, r.kernel
+    );
     eprintln!(
         "build {:.1} s = {:.0} vectors/s; index memory {:.1} MB = {:.2} × raw vectors",
         r.build_s,
@@ -332,17 +398,34 @@ fn print_table(r: &Report) {
         r.memory_bytes as f64 / 1e6,
         r.memory_bytes as f64 / r.raw_vector_bytes as f64
     );
-    eprintln!("{:>6} {:>10} {:>9} {:>9} {:>9}", "ef", "recall@10", "p50 µs", "p99 µs", "qps");
+    eprintln!(
+        "{:>6} {:>10} {:>9} {:>9} {:>9}",
+        "ef", "recall@10", "p50 µs", "p99 µs", "qps"
+    );
     for e in &r.results {
-        eprintln!("{:>6} {:>10.4} {:>9.1} {:>9.1} {:>9.0}", e.ef, e.recall_at_10, e.p50_us, e.p99_us, e.qps);
+        eprintln!(
+            "{:>6} {:>10.4} {:>9.1} {:>9.1} {:>9.0}",
+            e.ef, e.recall_at_10, e.p50_us, e.p99_us, e.qps
+        );
     }
     let x = &r.baselines.exact_scan;
-    eprintln!("exact scan: p50 {:.0} µs, p99 {:.0} µs, {:.0} qps", x.p50_us, x.p99_us, x.qps);
-    eprintln!("{:>11} {:>8} {:>12} {:>12} {:>12} {:>8}", "selectivity", "allowed", "graph recall", "graph p50", "exact p50", "default");
+    eprintln!(
+        "exact scan: p50 {:.0} µs, p99 {:.0} µs, {:.0} qps",
+        x.p50_us, x.p99_us, x.qps
+    );
+    eprintln!(
+        "{:>11} {:>8} {:>12} {:>12} {:>12} {:>8}",
+        "selectivity", "allowed", "graph recall", "graph p50", "exact p50", "default"
+    );
     for f in &r.filtered {
         eprintln!(
             "{:>11} {:>8} {:>12.4} {:>12.1} {:>12.1} {:>8}",
-            f.selectivity, f.allowed, f.graph_recall, f.graph_p50_us, f.exact_p50_us, f.default_path
+            f.selectivity,
+            f.allowed,
+            f.graph_recall,
+            f.graph_p50_us,
+            f.exact_p50_us,
+            f.default_path
         );
     }
     let s = &r.snapshot;
@@ -364,9 +447,15 @@ fn print_table(r: &Report) {
         s.fresh_process.peak_rss_bytes as f64 / 1e6,
     );
     if let Some(b) = &r.baselines.hnsw_0_11 {
-        eprintln!("hnsw 0.11: build {:.1} s = {:.0} vectors/s", b.build_s, b.build_vectors_per_s);
+        eprintln!(
+            "hnsw 0.11: build {:.1} s = {:.0} vectors/s",
+            b.build_s, b.build_vectors_per_s
+        );
         for e in &b.results {
-            eprintln!("{:>6} {:>10.4} {:>9.1} {:>9.1} {:>9.0}", e.ef, e.recall_at_10, e.p50_us, e.p99_us, e.qps);
+            eprintln!(
+                "{:>6} {:>10.4} {:>9.1} {:>9.1} {:>9.0}",
+                e.ef, e.recall_at_10, e.p50_us, e.p99_us, e.qps
+            );
         }
     }
 }

@@ -52,14 +52,18 @@ pub(crate) struct Column {
 
 impl Column {
     pub(crate) fn new() -> Self {
-        Self { offsets: Slab::Owned(vec![0]), data: Slab::default() }
+        Self {
+            offsets: Slab::Owned(vec![0]),
+            data: Slab::default(),
+        }
     }
 
     pub(crate) fn push(&mut self, value: &[u8]) -> Result<(), IndexError> {
         let data = self.data.make_mut();
         data.extend_from_slice(value);
-        let end = u32::try_from(data.len())
-            .map_err(|_| IndexError::Full { max: u32::MAX as usize })?;
+        let end = u32::try_from(data.len()).map_err(|_| IndexError::Full {
+            max: u32::MAX as usize,
+        })?;
         self.offsets.make_mut().push(end);
         Ok(())
     }
@@ -95,10 +99,16 @@ impl Column {
             .ok_or_else(|| DecodeError::section(section, "data is malformed"))?;
         let o = offsets.as_slice();
         if o.len() != expected_len + 1 {
-            return Err(DecodeError::section(section, format!("{} offsets for {expected_len} values", o.len())));
+            return Err(DecodeError::section(
+                section,
+                format!("{} offsets for {expected_len} values", o.len()),
+            ));
         }
         if o[0] != 0 || o[o.len() - 1] as usize != data.len() || o.windows(2).any(|w| w[0] > w[1]) {
-            return Err(DecodeError::section(section, "offsets are out of order or out of range"));
+            return Err(DecodeError::section(
+                section,
+                "offsets are out of order or out of range",
+            ));
         }
         let column = Self { offsets, data };
         if utf8 && (0..expected_len).any(|i| column.get_str(i).is_none()) {
@@ -125,7 +135,9 @@ pub struct ChunkTable {
 
 impl Default for ChunkTable {
     fn default() -> Self {
-        ChunkTableBuilder::default().build().unwrap_or_else(|_| unreachable!("empty table"))
+        ChunkTableBuilder::default()
+            .build()
+            .unwrap_or_else(|_| unreachable!("empty table"))
     }
 }
 
@@ -173,7 +185,12 @@ impl ChunkTable {
     pub fn find(&self, id: &str) -> Option<u32> {
         let order = self.id_order.as_slice();
         let pos = order
-            .binary_search_by(|&row| self.ids.get(row as usize).unwrap_or_default().cmp(id.as_bytes()))
+            .binary_search_by(|&row| {
+                self.ids
+                    .get(row as usize)
+                    .unwrap_or_default()
+                    .cmp(id.as_bytes())
+            })
             .ok()?;
         Some(order[pos])
     }
@@ -191,18 +208,31 @@ impl ChunkTable {
     pub(crate) fn validate_id_order(&self) -> Result<(), DecodeError> {
         let order = self.id_order.as_slice();
         if order.len() != self.len() {
-            return Err(DecodeError::section("chunks.id_order", "length differs from the row count"));
+            return Err(DecodeError::section(
+                "chunks.id_order",
+                "length differs from the row count",
+            ));
         }
         let mut seen = vec![false; order.len()];
         for &row in order {
             match seen.get_mut(row as usize) {
                 Some(s) if !*s => *s = true,
-                _ => return Err(DecodeError::section("chunks.id_order", "not a permutation of the rows")),
+                _ => {
+                    return Err(DecodeError::section(
+                        "chunks.id_order",
+                        "not a permutation of the rows",
+                    ));
+                }
             }
         }
-        let sorted = order.windows(2).all(|w| self.ids.get(w[0] as usize) < self.ids.get(w[1] as usize));
+        let sorted = order
+            .windows(2)
+            .all(|w| self.ids.get(w[0] as usize) < self.ids.get(w[1] as usize));
         if !sorted {
-            return Err(DecodeError::section("chunks.id_order", "ids are not strictly ascending"));
+            return Err(DecodeError::section(
+                "chunks.id_order",
+                "ids are not strictly ascending",
+            ));
         }
         Ok(())
     }
@@ -219,22 +249,35 @@ pub struct ChunkTableBuilder {
 
 impl Default for ChunkTableBuilder {
     fn default() -> Self {
-        Self { ids: Column::new(), document_ids: Column::new(), texts: Column::new(), attributes: Column::new() }
+        Self {
+            ids: Column::new(),
+            document_ids: Column::new(),
+            texts: Column::new(),
+            attributes: Column::new(),
+        }
     }
 }
 
 impl ChunkTableBuilder {
     pub fn push(&mut self, record: &ChunkRecord) -> Result<u32, IndexError> {
-        let attrs = Attributes { metadata: record.metadata.clone(), tags: record.tags.clone() };
+        let attrs = Attributes {
+            metadata: record.metadata.clone(),
+            tags: record.tags.clone(),
+        };
         let mut encoded = Vec::new();
-        ciborium::into_writer(&attrs, &mut encoded)
-            .map_err(|e| IndexError::InvalidParameter { name: "metadata", reason: e.to_string() })?;
+        ciborium::into_writer(&attrs, &mut encoded).map_err(|e| IndexError::InvalidParameter {
+            name: "metadata",
+            reason: e.to_string(),
+        })?;
         self.push_raw(&record.id, &record.document_id, &record.text, &encoded)
     }
 
     /// Copies a row from another table without decoding its attributes.
     pub fn push_row(&mut self, table: &ChunkTable, row: u32) -> Result<u32, IndexError> {
-        let missing = || IndexError::UnknownId { id: row, len: table.len() };
+        let missing = || IndexError::UnknownId {
+            id: row,
+            len: table.len(),
+        };
         self.push_raw(
             table.id(row).ok_or_else(missing)?,
             table.document_id(row).ok_or_else(missing)?,
@@ -243,8 +286,16 @@ impl ChunkTableBuilder {
         )
     }
 
-    fn push_raw(&mut self, id: &str, document_id: &str, text: &str, attrs: &[u8]) -> Result<u32, IndexError> {
-        let row = u32::try_from(self.ids.len()).map_err(|_| IndexError::Full { max: u32::MAX as usize })?;
+    fn push_raw(
+        &mut self,
+        id: &str,
+        document_id: &str,
+        text: &str,
+        attrs: &[u8],
+    ) -> Result<u32, IndexError> {
+        let row = u32::try_from(self.ids.len()).map_err(|_| IndexError::Full {
+            max: u32::MAX as usize,
+        })?;
         self.ids.push(id.as_bytes())?;
         self.document_ids.push(document_id.as_bytes())?;
         self.texts.push(text.as_bytes())?;
@@ -264,8 +315,15 @@ impl ChunkTableBuilder {
     pub fn build(self) -> Result<ChunkTable, IndexError> {
         let mut order: Vec<u32> = (0..self.ids.len() as u32).collect();
         order.sort_unstable_by(|&a, &b| self.ids.get(a as usize).cmp(&self.ids.get(b as usize)));
-        if let Some(w) = order.windows(2).find(|w| self.ids.get(w[0] as usize) == self.ids.get(w[1] as usize)) {
-            let id = self.ids.get_str(w[0] as usize).unwrap_or_default().to_string();
+        if let Some(w) = order
+            .windows(2)
+            .find(|w| self.ids.get(w[0] as usize) == self.ids.get(w[1] as usize))
+        {
+            let id = self
+                .ids
+                .get_str(w[0] as usize)
+                .unwrap_or_default()
+                .to_string();
             return Err(IndexError::DuplicateChunkId(id));
         }
         Ok(ChunkTable {
@@ -286,14 +344,23 @@ mod tests {
         let mut metadata = Metadata::new();
         metadata.insert("lang".into(), MetaValue::Text("en".into()));
         metadata.insert("year".into(), MetaValue::Int(2024));
-        ChunkRecord { id: id.into(), document_id: doc.into(), text: text.into(), metadata, tags: vec!["t".into()] }
+        ChunkRecord {
+            id: id.into(),
+            document_id: doc.into(),
+            text: text.into(),
+            metadata,
+            tags: vec!["t".into()],
+        }
     }
 
     #[test]
     fn rows_round_trip_and_ids_are_found_by_binary_search() {
         let mut b = ChunkTableBuilder::default();
         for (i, id) in ["c", "a", "b", "ü"].iter().enumerate() {
-            assert_eq!(b.push(&record(id, "doc", &format!("text {i}"))).unwrap(), i as u32);
+            assert_eq!(
+                b.push(&record(id, "doc", &format!("text {i}"))).unwrap(),
+                i as u32
+            );
         }
         let table = b.build().unwrap();
         assert_eq!(table.len(), 4);
@@ -310,7 +377,10 @@ mod tests {
         let mut b = ChunkTableBuilder::default();
         b.push(&record("x", "d", "1")).unwrap();
         b.push(&record("x", "d", "2")).unwrap();
-        assert_eq!(b.build().unwrap_err(), IndexError::DuplicateChunkId("x".into()));
+        assert_eq!(
+            b.build().unwrap_err(),
+            IndexError::DuplicateChunkId("x".into())
+        );
     }
 
     #[test]
@@ -320,10 +390,17 @@ mod tests {
             ("b".into(), MetaValue::Int(-3)),
             ("c".into(), MetaValue::Float(2.5)),
             ("d".into(), MetaValue::Text("x".into())),
-            ("e".into(), MetaValue::List(vec![MetaValue::Text("p".into()), MetaValue::Int(1)])),
+            (
+                "e".into(),
+                MetaValue::List(vec![MetaValue::Text("p".into()), MetaValue::Int(1)]),
+            ),
         ]);
         let mut b = ChunkTableBuilder::default();
-        b.push(&ChunkRecord { metadata: m.clone(), ..record("1", "d", "t") }).unwrap();
+        b.push(&ChunkRecord {
+            metadata: m.clone(),
+            ..record("1", "d", "t")
+        })
+        .unwrap();
         assert_eq!(b.build().unwrap().attributes(0).unwrap().0, m);
     }
 }

@@ -60,7 +60,13 @@ impl DistanceKernel {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             return Self::from_module(metric, "avx2+fma", avx2::COSINE, avx2::DOT, avx2::L2);
         }
-        Self::from_module(metric, PORTABLE_NAME, portable::COSINE, portable::DOT, portable::L2)
+        Self::from_module(
+            metric,
+            PORTABLE_NAME,
+            portable::COSINE,
+            portable::DOT,
+            portable::L2,
+        )
     }
 
     fn from_module(
@@ -137,7 +143,11 @@ fn l2_lanes(a: &[f32], b: &[f32]) -> f32 {
             acc[i] += d * d;
         }
     }
-    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| (x - y) * (x - y)).sum();
+    let tail: f32 = a_tail
+        .iter()
+        .zip(b_tail)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
     reduce(acc) + tail
 }
 
@@ -207,10 +217,18 @@ mod avx2 {
                 i += 32;
             }
             while i + 8 <= n {
-                acc[0] = step(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[0]);
+                acc[0] = step(
+                    _mm256_loadu_ps(pa.add(i)),
+                    _mm256_loadu_ps(pb.add(i)),
+                    acc[0],
+                );
                 i += 8;
             }
-            let tail: f32 = a[i..n].iter().zip(&b[i..n]).map(|(&x, &y)| scalar(x, y)).sum();
+            let tail: f32 = a[i..n]
+                .iter()
+                .zip(&b[i..n])
+                .map(|(&x, &y)| scalar(x, y))
+                .sum();
             horizontal_sum(acc) + tail
         }
     }
@@ -248,9 +266,16 @@ mod avx2 {
 }
 
 /// Checks a caller's vector: right length, finite values and, for cosine, a direction.
-pub(crate) fn validate_vector(vector: &[f32], dims: usize, metric: Metric) -> Result<(), IndexError> {
+pub(crate) fn validate_vector(
+    vector: &[f32],
+    dims: usize,
+    metric: Metric,
+) -> Result<(), IndexError> {
     if vector.len() != dims {
-        return Err(IndexError::DimensionMismatch { expected: dims, got: vector.len() });
+        return Err(IndexError::DimensionMismatch {
+            expected: dims,
+            got: vector.len(),
+        });
     }
     if let Some(position) = vector.iter().position(|x| !x.is_finite()) {
         return Err(IndexError::NonFiniteValue { position });
@@ -277,7 +302,11 @@ pub(crate) fn prepare_vector(
 
 /// Scales a vector to unit length in f64 so tiny or huge inputs stay finite.
 pub(crate) fn normalize(vector: &mut [f32]) -> Result<(), IndexError> {
-    let norm = vector.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+    let norm = vector
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
     if norm == 0.0 || !norm.is_finite() {
         return Err(IndexError::ZeroVector);
     }
@@ -298,14 +327,27 @@ mod tests {
     #[test]
     fn kernels_agree_with_naive_sums_for_every_length() {
         for len in [0, 1, 7, 31, 32, 33, 100, 384, 385, 1536] {
-            let a: Vec<f32> = (0..len).map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0).collect();
-            let b: Vec<f32> = (0..len).map(|i| ((i * 3 % 11) as f32 - 5.0) / 4.0).collect();
+            let a: Vec<f32> = (0..len)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0)
+                .collect();
+            let b: Vec<f32> = (0..len)
+                .map(|i| ((i * 3 % 11) as f32 - 5.0) / 4.0)
+                .collect();
             let dot = naive_dot(&a, &b);
             let l2: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
             let tol = 1e-4 * (1.0 + len as f32);
-            assert!((Metric::Dot.distance(&a, &b) + dot).abs() < tol, "dot len {len}");
-            assert!((Metric::Cosine.distance(&a, &b) - (1.0 - dot)).abs() < tol, "cos len {len}");
-            assert!((Metric::L2.distance(&a, &b) - l2).abs() < tol, "l2 len {len}");
+            assert!(
+                (Metric::Dot.distance(&a, &b) + dot).abs() < tol,
+                "dot len {len}"
+            );
+            assert!(
+                (Metric::Cosine.distance(&a, &b) - (1.0 - dot)).abs() < tol,
+                "cos len {len}"
+            );
+            assert!(
+                (Metric::L2.distance(&a, &b) - l2).abs() < tol,
+                "l2 len {len}"
+            );
             let portable = portable::DOT;
             // SAFETY: the portable kernel has no CPU requirements.
             let p = unsafe { portable(&a, &b) };
@@ -326,7 +368,10 @@ mod tests {
     fn validation_names_the_problem() {
         assert_eq!(
             validate_vector(&[1.0, 2.0], 3, Metric::L2),
-            Err(IndexError::DimensionMismatch { expected: 3, got: 2 })
+            Err(IndexError::DimensionMismatch {
+                expected: 3,
+                got: 2
+            })
         );
         assert_eq!(
             validate_vector(&[1.0, f32::NAN, 0.0], 3, Metric::L2),
@@ -336,7 +381,10 @@ mod tests {
             validate_vector(&[f32::INFINITY, 0.0, 0.0], 3, Metric::Dot),
             Err(IndexError::NonFiniteValue { position: 0 })
         );
-        assert_eq!(validate_vector(&[0.0; 3], 3, Metric::Cosine), Err(IndexError::ZeroVector));
+        assert_eq!(
+            validate_vector(&[0.0; 3], 3, Metric::Cosine),
+            Err(IndexError::ZeroVector)
+        );
         assert_eq!(validate_vector(&[0.0; 3], 3, Metric::L2), Ok(()));
     }
 

@@ -35,9 +35,16 @@ pub enum DecodeError {
     #[error("checksum mismatch: the bytes are corrupt or truncated")]
     Checksum,
     #[error("not a {expected} (magic {found:?})")]
-    WrongMagic { expected: &'static str, found: String },
+    WrongMagic {
+        expected: &'static str,
+        found: String,
+    },
     #[error("unsupported {kind} format version {found} (this build reads {supported})")]
-    UnsupportedVersion { kind: &'static str, found: u64, supported: u64 },
+    UnsupportedVersion {
+        kind: &'static str,
+        found: u64,
+        supported: u64,
+    },
     #[error("malformed CBOR at byte {offset}: {reason}")]
     Cbor { offset: usize, reason: String },
     #[error("missing section `{0}`")]
@@ -45,17 +52,26 @@ pub enum DecodeError {
     #[error("section `{name}` appears more than once")]
     DuplicateSection { name: String },
     #[error("section `{section}` is invalid: {reason}")]
-    InvalidSection { section: &'static str, reason: String },
+    InvalidSection {
+        section: &'static str,
+        reason: String,
+    },
     #[error("header field `{field}` is invalid: {reason}")]
     InvalidHeader { field: &'static str, reason: String },
 }
 
 impl DecodeError {
     pub(crate) fn section(section: &'static str, reason: impl Into<String>) -> Self {
-        Self::InvalidSection { section, reason: reason.into() }
+        Self::InvalidSection {
+            section,
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn header(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::InvalidHeader { field, reason: reason.into() }
+        Self::InvalidHeader {
+            field,
+            reason: reason.into(),
+        }
     }
 }

@@ -6,8 +6,8 @@ use std::collections::BinaryHeap;
 use crate::{
     IdSet, IndexError, Metric,
     distance::{DistanceKernel, prepare_vector},
-    hnsw::{Neighbor, check_k},
     hnsw::Scored,
+    hnsw::{Neighbor, check_k},
 };
 
 /// The `k` ids with the smallest `distance`, nearest first.
@@ -27,7 +27,13 @@ pub(crate) fn top_k(
             heap.push(Scored { distance: d, id });
         }
     }
-    heap.into_sorted_vec().into_iter().map(|s| Neighbor { id: s.id, distance: s.distance }).collect()
+    heap.into_sorted_vec()
+        .into_iter()
+        .map(|s| Neighbor {
+            id: s.id,
+            distance: s.distance,
+        })
+        .collect()
 }
 
 /// Vectors searched by exact scan, for small sets such as the WAL segments of a project that
@@ -42,13 +48,20 @@ pub struct FlatIndex {
 
 impl FlatIndex {
     pub fn new(dims: usize, metric: Metric) -> Self {
-        Self { dims, metric, kernel: DistanceKernel::select(metric), vectors: Vec::new() }
+        Self {
+            dims,
+            metric,
+            kernel: DistanceKernel::select(metric),
+            vectors: Vec::new(),
+        }
     }
 
     /// Adds a vector and returns its id (ids are dense, in insertion order).
     pub fn insert(&mut self, vector: &[f32]) -> Result<u32, IndexError> {
         let prepared = prepare_vector(vector, self.dims, self.metric)?;
-        let id = u32::try_from(self.len()).map_err(|_| IndexError::Full { max: u32::MAX as usize })?;
+        let id = u32::try_from(self.len()).map_err(|_| IndexError::Full {
+            max: u32::MAX as usize,
+        })?;
         self.vectors.extend_from_slice(&prepared);
         Ok(id)
     }
@@ -78,7 +91,8 @@ impl FlatIndex {
         let ids = (0..self.len() as u32).filter(|&id| filter.is_none_or(|f| f.contains(id)));
         Ok(top_k(&query, ids, k, |id| {
             let start = id as usize * self.dims;
-            self.kernel.distance(&query, &self.vectors[start..start + self.dims])
+            self.kernel
+                .distance(&query, &self.vectors[start..start + self.dims])
         }))
     }
 }
@@ -108,17 +122,26 @@ mod tests {
             flat.insert(&[i as f32, 0.0]).unwrap();
         }
         let found = flat.search(&[3.2, 0.0], 3, None).unwrap();
-        assert_eq!(found.iter().map(|n| n.id).collect::<Vec<_>>(), vec![3, 4, 2]);
+        assert_eq!(
+            found.iter().map(|n| n.id).collect::<Vec<_>>(),
+            vec![3, 4, 2]
+        );
         let odd = IdSet::from_ids(10, [1, 5, 7, 9]);
         let found = flat.search(&[3.2, 0.0], 2, Some(&odd)).unwrap();
         assert_eq!(found.iter().map(|n| n.id).collect::<Vec<_>>(), vec![5, 1]);
-        assert!(matches!(flat.search(&[0.0, 0.0], 0, None), Err(IndexError::InvalidK { .. })));
+        assert!(matches!(
+            flat.search(&[0.0, 0.0], 0, None),
+            Err(IndexError::InvalidK { .. })
+        ));
         assert!(flat.insert(&[1.0]).is_err());
     }
 
     #[test]
     fn merge_keeps_the_best_of_duplicates_and_truncates() {
-        let merged = merge_nearest(vec![vec![("a", 0.5), ("b", 0.9)], vec![("c", 0.1), ("a", 0.3)]], 2);
+        let merged = merge_nearest(
+            vec![vec![("a", 0.5), ("b", 0.9)], vec![("c", 0.1), ("a", 0.3)]],
+            2,
+        );
         assert_eq!(merged, vec![("c", 0.1), ("a", 0.3)]);
     }
 }

@@ -15,9 +15,18 @@ pub const TAGS_FIELD: &str = "tags";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Filter {
-    Eq { field: String, value: MetaValue },
-    Ne { field: String, value: MetaValue },
-    In { field: String, values: Vec<MetaValue> },
+    Eq {
+        field: String,
+        value: MetaValue,
+    },
+    Ne {
+        field: String,
+        value: MetaValue,
+    },
+    In {
+        field: String,
+        values: Vec<MetaValue>,
+    },
     Range {
         field: String,
         #[serde(default)]
@@ -29,7 +38,9 @@ pub enum Filter {
         #[serde(default)]
         lte: Option<MetaValue>,
     },
-    Exists { field: String },
+    Exists {
+        field: String,
+    },
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
@@ -72,9 +83,17 @@ impl Filter {
             Filter::Eq { field, value } => any(field, &|v| equal(v, value)),
             Filter::Ne { field, value } => !any(field, &|v| equal(v, value)),
             Filter::In { field, values } => any(field, &|v| values.iter().any(|w| equal(v, w))),
-            Filter::Range { field, gt, gte, lt, lte } => any(field, &|v| {
+            Filter::Range {
+                field,
+                gt,
+                gte,
+                lt,
+                lte,
+            } => any(field, &|v| {
                 let within = |bound: &Option<MetaValue>, accept: fn(Ordering) -> bool| {
-                    bound.as_ref().is_none_or(|b| compare(v, b).is_some_and(accept))
+                    bound
+                        .as_ref()
+                        .is_none_or(|b| compare(v, b).is_some_and(accept))
                 };
                 within(gt, Ordering::is_gt)
                     && within(gte, Ordering::is_ge)
@@ -93,7 +112,11 @@ impl Filter {
         let n = table.len();
         IdSet::from_ids(
             n,
-            (0..n as u32).filter(|&row| table.attributes(row).is_some_and(|(m, t)| self.matches(&m, &t))),
+            (0..n as u32).filter(|&row| {
+                table
+                    .attributes(row)
+                    .is_some_and(|(m, t)| self.matches(&m, &t))
+            }),
         )
     }
 }
@@ -104,7 +127,10 @@ mod tests {
     use crate::{ChunkRecord, ChunkTableBuilder};
 
     fn meta(pairs: &[(&str, MetaValue)]) -> Metadata {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     fn text(s: &str) -> MetaValue {
@@ -113,20 +139,51 @@ mod tests {
 
     #[test]
     fn equality_in_and_lists() {
-        let m = meta(&[("lang", text("en")), ("topics", MetaValue::List(vec![text("a"), text("b")]))]);
-        let eq = |f: &str, v| Filter::Eq { field: f.into(), value: v };
+        let m = meta(&[
+            ("lang", text("en")),
+            ("topics", MetaValue::List(vec![text("a"), text("b")])),
+        ]);
+        let eq = |f: &str, v| Filter::Eq {
+            field: f.into(),
+            value: v,
+        };
         assert!(eq("lang", text("en")).matches(&m, &[]));
         assert!(!eq("lang", text("de")).matches(&m, &[]));
-        assert!(eq("topics", text("b")).matches(&m, &[]), "list fields match any element");
+        assert!(
+            eq("topics", text("b")).matches(&m, &[]),
+            "list fields match any element"
+        );
         assert!(!eq("missing", text("x")).matches(&m, &[]));
-        assert!(Filter::Ne { field: "missing".into(), value: text("x") }.matches(&m, &[]));
-        assert!(Filter::In { field: "lang".into(), values: vec![text("de"), text("en")] }.matches(&m, &[]));
-        assert!(!Filter::In { field: "lang".into(), values: vec![] }.matches(&m, &[]));
+        assert!(
+            Filter::Ne {
+                field: "missing".into(),
+                value: text("x")
+            }
+            .matches(&m, &[])
+        );
+        assert!(
+            Filter::In {
+                field: "lang".into(),
+                values: vec![text("de"), text("en")]
+            }
+            .matches(&m, &[])
+        );
+        assert!(
+            !Filter::In {
+                field: "lang".into(),
+                values: vec![]
+            }
+            .matches(&m, &[])
+        );
     }
 
     #[test]
     fn ranges_compare_numbers_across_int_and_float_and_strings_lexically() {
-        let m = meta(&[("year", MetaValue::Int(2021)), ("score", MetaValue::Float(0.5)), ("date", text("2024-03-01"))]);
+        let m = meta(&[
+            ("year", MetaValue::Int(2021)),
+            ("score", MetaValue::Float(0.5)),
+            ("date", text("2024-03-01")),
+        ]);
         let range = |field: &str, gte: Option<MetaValue>, lt: Option<MetaValue>| Filter::Range {
             field: field.into(),
             gt: None,
@@ -134,25 +191,46 @@ mod tests {
             lt,
             lte: None,
         };
-        assert!(range("year", Some(MetaValue::Float(2020.5)), Some(MetaValue::Int(2022))).matches(&m, &[]));
+        assert!(
+            range(
+                "year",
+                Some(MetaValue::Float(2020.5)),
+                Some(MetaValue::Int(2022))
+            )
+            .matches(&m, &[])
+        );
         assert!(!range("year", Some(MetaValue::Int(2022)), None).matches(&m, &[]));
         assert!(range("score", None, Some(MetaValue::Int(1))).matches(&m, &[]));
         assert!(range("date", Some(text("2024-01-01")), Some(text("2024-12-31"))).matches(&m, &[]));
-        assert!(!range("date", Some(MetaValue::Int(1)), None).matches(&m, &[]), "type mismatch never matches");
+        assert!(
+            !range("date", Some(MetaValue::Int(1)), None).matches(&m, &[]),
+            "type mismatch never matches"
+        );
     }
 
     #[test]
     fn tags_and_boolean_combinators() {
         let m = meta(&[("lang", text("en"))]);
         let tags = vec!["faq".to_string(), "billing".to_string()];
-        let has = |t: &str| Filter::Eq { field: TAGS_FIELD.into(), value: text(t) };
+        let has = |t: &str| Filter::Eq {
+            field: TAGS_FIELD.into(),
+            value: text(t),
+        };
         assert!(has("faq").matches(&m, &tags));
         assert!(!has("legal").matches(&m, &tags));
         assert!(Filter::And(vec![has("faq"), has("billing")]).matches(&m, &tags));
         assert!(Filter::Or(vec![has("legal"), has("billing")]).matches(&m, &tags));
         assert!(Filter::Not(Box::new(has("legal"))).matches(&m, &tags));
-        assert!(Filter::Exists { field: "lang".into() }.matches(&m, &tags));
-        assert!(Filter::And(vec![]).matches(&m, &tags), "an empty AND allows everything");
+        assert!(
+            Filter::Exists {
+                field: "lang".into()
+            }
+            .matches(&m, &tags)
+        );
+        assert!(
+            Filter::And(vec![]).matches(&m, &tags),
+            "an empty AND allows everything"
+        );
     }
 
     #[test]
@@ -160,11 +238,23 @@ mod tests {
         let mut b = ChunkTableBuilder::default();
         for i in 0..10 {
             let metadata = meta(&[("n", MetaValue::Int(i))]);
-            b.push(&ChunkRecord { id: format!("c{i}"), document_id: "d".into(), text: String::new(), metadata, tags: vec![] })
-                .unwrap();
+            b.push(&ChunkRecord {
+                id: format!("c{i}"),
+                document_id: "d".into(),
+                text: String::new(),
+                metadata,
+                tags: vec![],
+            })
+            .unwrap();
         }
         let table = b.build().unwrap();
-        let f = Filter::Range { field: "n".into(), gt: None, gte: Some(MetaValue::Int(7)), lt: None, lte: None };
+        let f = Filter::Range {
+            field: "n".into(),
+            gt: None,
+            gte: Some(MetaValue::Int(7)),
+            lt: None,
+            lte: None,
+        };
         assert_eq!(f.select(&table).iter().collect::<Vec<_>>(), vec![7, 8, 9]);
     }
 }

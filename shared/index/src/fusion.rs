@@ -8,7 +8,10 @@ pub const RRF_K: f32 = 60.0;
 
 /// Fuses ranked lists (best first), each with a weight. Returns keys with their fused score,
 /// best first; ties keep the order in which keys were first seen.
-pub fn reciprocal_rank_fusion<K: Clone + Eq + Hash>(lists: &[(f32, Vec<K>)], k: usize) -> Vec<(K, f32)> {
+pub fn reciprocal_rank_fusion<K: Clone + Eq + Hash>(
+    lists: &[(f32, Vec<K>)],
+    k: usize,
+) -> Vec<(K, f32)> {
     let mut scores: HashMap<K, (f32, usize)> = HashMap::new();
     let mut order = 0usize;
     for (weight, list) in lists {
@@ -20,9 +23,16 @@ pub fn reciprocal_rank_fusion<K: Clone + Eq + Hash>(lists: &[(f32, Vec<K>)], k: 
             entry.0 += weight / (RRF_K + rank as f32 + 1.0);
         }
     }
-    let mut fused: Vec<(K, f32, usize)> = scores.into_iter().map(|(key, (s, o))| (key, s, o)).collect();
+    let mut fused: Vec<(K, f32, usize)> = scores
+        .into_iter()
+        .map(|(key, (s, o))| (key, s, o))
+        .collect();
     fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
-    fused.into_iter().take(k).map(|(key, s, _)| (key, s)).collect()
+    fused
+        .into_iter()
+        .take(k)
+        .map(|(key, s, _)| (key, s))
+        .collect()
 }
 
 #[cfg(test)]
@@ -41,7 +51,8 @@ mod tests {
 
     #[test]
     fn weights_shift_the_balance_and_empty_lists_are_harmless() {
-        let fused = reciprocal_rank_fusion(&[(0.1, vec![1, 2]), (1.0, vec![2, 1]), (1.0, vec![])], 2);
+        let fused =
+            reciprocal_rank_fusion(&[(0.1, vec![1, 2]), (1.0, vec![2, 1]), (1.0, vec![])], 2);
         assert_eq!(fused[0].0, 2);
         assert!(reciprocal_rank_fusion::<u32>(&[], 5).is_empty());
     }

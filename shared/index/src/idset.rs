@@ -11,17 +11,23 @@ pub struct IdSet {
 impl IdSet {
     /// An empty set able to hold ids below `capacity`.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { words: vec![0; capacity.div_ceil(64)], capacity, count: 0 }
+        Self {
+            words: vec![0; capacity.div_ceil(64)],
+            capacity,
+            count: 0,
+        }
     }
 
     /// The set of every id below `capacity`.
     pub fn full(capacity: usize) -> Self {
         let mut set = Self::with_capacity(capacity);
         set.words.fill(u64::MAX);
-        if capacity % 64 != 0 {
-            if let Some(last) = set.words.last_mut() {
-                *last = (1u64 << (capacity % 64)) - 1;
-            }
+        if let Some(last) = set
+            .words
+            .last_mut()
+            .filter(|_| !capacity.is_multiple_of(64))
+        {
+            *last = (1u64 << (capacity % 64)) - 1;
         }
         set.count = capacity;
         set
@@ -41,11 +47,15 @@ impl IdSet {
         if words.len() != capacity.div_ceil(64) {
             return None;
         }
-        if capacity % 64 != 0 && words.last().is_some_and(|w| w >> (capacity % 64) != 0) {
+        if !capacity.is_multiple_of(64) && words.last().is_some_and(|w| w >> (capacity % 64) != 0) {
             return None;
         }
         let count = words.iter().map(|w| w.count_ones() as usize).sum();
-        Some(Self { words, capacity, count })
+        Some(Self {
+            words,
+            capacity,
+            count,
+        })
     }
 
     pub(crate) fn words(&self) -> &[u64] {
@@ -149,6 +159,9 @@ mod tests {
         assert_eq!(set.len(), 70);
         assert_eq!(set.iter().count(), 70);
         assert!(IdSet::from_words(set.words().to_vec(), 70).is_some());
-        assert!(IdSet::from_words(vec![u64::MAX, u64::MAX], 70).is_none(), "stray high bits");
+        assert!(
+            IdSet::from_words(vec![u64::MAX, u64::MAX], 70).is_none(),
+            "stray high bits"
+        );
     }
 }

@@ -20,16 +20,16 @@ pub mod synthetic;
 mod visited;
 
 pub use crate::{
+    chunks::{ChunkRecord, ChunkTable, ChunkTableBuilder, MetaValue, Metadata},
     codec::{
         snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, Snapshot, SnapshotInfo},
         wal::{WAL_FORMAT_VERSION, WAL_MAGIC, WalHeader, WalSegment},
     },
-    chunks::{ChunkRecord, ChunkTable, ChunkTableBuilder, MetaValue, Metadata},
-    filter::{Filter, TAGS_FIELD},
-    fusion::{RRF_K, reciprocal_rank_fusion},
     distance::{Metric, kernel_name},
     error::{DecodeError, IndexError},
     exact::{FlatIndex, merge_nearest},
+    filter::{Filter, TAGS_FIELD},
+    fusion::{RRF_K, reciprocal_rank_fusion},
     hnsw::{Hnsw, HnswParams, MAX_K, Neighbor, SearchParams},
     idset::IdSet,
 };

@@ -11,23 +11,23 @@ use bytes::Bytes;
 
 /// An element type that has a fixed little-endian encoding.
 pub(crate) trait LeElement: Pod {
-    fn from_le(self) -> Self;
+    fn le_to_native(self) -> Self;
 }
 
 impl LeElement for u8 {
-    fn from_le(self) -> Self {
+    fn le_to_native(self) -> Self {
         self
     }
 }
 
 impl LeElement for u32 {
-    fn from_le(self) -> Self {
+    fn le_to_native(self) -> Self {
         u32::from_le(self)
     }
 }
 
 impl LeElement for f32 {
-    fn from_le(self) -> Self {
+    fn le_to_native(self) -> Self {
         f32::from_bits(u32::from_le(self.to_bits()))
     }
 }
@@ -67,7 +67,7 @@ impl<T: LeElement> Slab<T> {
     /// Returns `None` when the length is not a whole number of elements.
     pub(crate) fn from_le_bytes(bytes: Bytes) -> Option<Self> {
         let size = std::mem::size_of::<T>();
-        if bytes.len() % size != 0 {
+        if !bytes.len().is_multiple_of(size) {
             return None;
         }
         let aligned = bytemuck::try_cast_slice::<u8, T>(&bytes).is_ok();
@@ -75,7 +75,9 @@ impl<T: LeElement> Slab<T> {
             return Some(Slab::Shared(bytes));
         }
         let values: Vec<T> = bytemuck::pod_collect_to_vec::<u8, T>(&bytes);
-        Some(Slab::Owned(values.into_iter().map(T::from_le).collect()))
+        Some(Slab::Owned(
+            values.into_iter().map(T::le_to_native).collect(),
+        ))
     }
 
     #[inline]
@@ -115,7 +117,12 @@ pub(crate) fn le_bytes<T: LeElement>(values: &[T]) -> Cow<'_, [u8]> {
     if cfg!(target_endian = "little") {
         Cow::Borrowed(bytemuck::cast_slice(values))
     } else {
-        Cow::Owned(values.iter().flat_map(|v| bytemuck::bytes_of(&v.from_le()).to_vec()).collect())
+        Cow::Owned(
+            values
+                .iter()
+                .flat_map(|v| bytemuck::bytes_of(&v.le_to_native()).to_vec())
+                .collect(),
+        )
     }
 }
 

@@ -23,7 +23,13 @@ pub struct Clustered {
 
 impl Default for Clustered {
     fn default() -> Self {
-        Self { dims: 384, centres: 1000, spread: 1.0, intrinsic_dims: 16, seed: 7 }
+        Self {
+            dims: 384,
+            centres: 1000,
+            spread: 1.0,
+            intrinsic_dims: 16,
+            seed: 7,
+        }
     }
 }
 
@@ -45,7 +51,8 @@ impl Clustered {
             fill_gaussian(&mut centre_rng, d, 1.0);
             normalize(d);
         }
-        let mut rng = SmallRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            SmallRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut out = vec![0.0f32; n * self.dims];
         let mut weights = vec![0.0f32; k];
         for (i, v) in out.chunks_exact_mut(self.dims).enumerate() {
@@ -101,5 +108,9 @@ pub fn recall(found: &[Vec<u32>], truth: &[Vec<u32>], k: usize) -> f64 {
         hits += f.iter().take(k).filter(|id| t.contains(id)).count();
         total += t.len();
     }
-    if total == 0 { 1.0 } else { hits as f64 / total as f64 }
+    if total == 0 {
+        1.0
+    } else {
+        hits as f64 / total as f64
+    }
 }

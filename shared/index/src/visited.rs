@@ -43,7 +43,13 @@ pub(crate) struct VisitedPool {
 
 impl VisitedPool {
     pub(crate) fn take(&self, n: usize) -> VisitedList {
-        let mut list = self.free.lock().map(|mut free| free.pop()).ok().flatten().unwrap_or_default();
+        let mut list = self
+            .free
+            .lock()
+            .map(|mut free| free.pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         list.reset(n);
         list
     }
@@ -55,7 +61,10 @@ impl VisitedPool {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.free.lock().map(|f| f.iter().map(VisitedList::heap_bytes).sum()).unwrap_or(0)
+        self.free
+            .lock()
+            .map(|f| f.iter().map(VisitedList::heap_bytes).sum())
+            .unwrap_or(0)
     }
 }
 
@@ -81,6 +90,9 @@ mod tests {
         for _ in 0..u16::MAX {
             v.reset(2);
         }
-        assert!(v.insert(1), "a mark from 65,535 searches ago must not look current");
+        assert!(
+            v.insert(1),
+            "a mark from 65,535 searches ago must not look current"
+        );
     }
 }

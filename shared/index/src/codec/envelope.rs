@@ -105,16 +105,20 @@ impl<H> Envelope<H> {
     /// Where a section's data lies in the input (tests use it to forge hostile files).
     #[cfg(test)]
     pub(crate) fn section_range(&self, name: &str) -> Option<Range<usize>> {
-        self.sections.iter().find(|(n, _)| n == name).map(|(_, r)| r.clone())
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r.clone())
     }
 }
 
 /// Reads one CBOR header at `pos`; returns it and the position after it.
 fn next_header(bytes: &[u8], pos: usize) -> Result<(Header, usize), DecodeError> {
     let mut decoder = Decoder::from(bytes.get(pos..).unwrap_or_default());
-    let header = decoder
-        .pull()
-        .map_err(|err| DecodeError::Cbor { offset: pos, reason: format!("{err:?}") })?;
+    let header = decoder.pull().map_err(|err| DecodeError::Cbor {
+        offset: pos,
+        reason: format!("{err:?}"),
+    })?;
     Ok((header, pos + decoder.offset()))
 }
 
@@ -124,21 +128,38 @@ fn next_string(bytes: &[u8], pos: usize, text: bool) -> Result<(Range<usize>, us
     let len = match (header, text) {
         (Header::Text(Some(len)), true) | (Header::Bytes(Some(len)), false) => len,
         (other, _) => {
-            let want = if text { "a text string" } else { "a byte string" };
-            return Err(DecodeError::Cbor { offset: pos, reason: format!("expected {want}, found {other:?}") });
+            let want = if text {
+                "a text string"
+            } else {
+                "a byte string"
+            };
+            return Err(DecodeError::Cbor {
+                offset: pos,
+                reason: format!("expected {want}, found {other:?}"),
+            });
         }
     };
-    let end = start.checked_add(len).filter(|&end| end <= bytes.len()).ok_or(DecodeError::Cbor {
-        offset: pos,
-        reason: format!("a string of {len} bytes runs past the end of the input"),
-    })?;
+    let end = start
+        .checked_add(len)
+        .filter(|&end| end <= bytes.len())
+        .ok_or(DecodeError::Cbor {
+            offset: pos,
+            reason: format!("a string of {len} bytes runs past the end of the input"),
+        })?;
     Ok((start..end, end))
 }
 
-fn expect_array(bytes: &[u8], pos: usize, len: Option<usize>) -> Result<(usize, usize), DecodeError> {
+fn expect_array(
+    bytes: &[u8],
+    pos: usize,
+    len: Option<usize>,
+) -> Result<(usize, usize), DecodeError> {
     match next_header(bytes, pos)? {
         (Header::Array(Some(n)), next) if len.is_none_or(|l| l == n) => Ok((n, next)),
-        (other, _) => Err(DecodeError::Cbor { offset: pos, reason: format!("expected an array, found {other:?}") }),
+        (other, _) => Err(DecodeError::Cbor {
+            offset: pos,
+            reason: format!("expected an array, found {other:?}"),
+        }),
     }
 }
 
@@ -164,39 +185,68 @@ pub(crate) fn decode<H: DeserializeOwned>(
     let (_, pos) = expect_array(body, 0, Some(5))?;
     let (magic_range, pos) = next_string(body, pos, true)?;
     if &body[magic_range.clone()] != magic.as_bytes() {
-        let found = String::from_utf8_lossy(&body[magic_range]).chars().take(32).collect();
-        return Err(DecodeError::WrongMagic { expected: magic, found });
+        let found = String::from_utf8_lossy(&body[magic_range])
+            .chars()
+            .take(32)
+            .collect();
+        return Err(DecodeError::WrongMagic {
+            expected: magic,
+            found,
+        });
     }
     let (found_version, pos) = match next_header(body, pos)? {
         (Header::Positive(v), next) => (v, next),
-        (other, _) => return Err(DecodeError::Cbor { offset: pos, reason: format!("expected a version, found {other:?}") }),
+        (other, _) => {
+            return Err(DecodeError::Cbor {
+                offset: pos,
+                reason: format!("expected a version, found {other:?}"),
+            });
+        }
     };
     if found_version != version {
-        return Err(DecodeError::UnsupportedVersion { kind, found: found_version, supported: version });
+        return Err(DecodeError::UnsupportedVersion {
+            kind,
+            found: found_version,
+            supported: version,
+        });
     }
 
     let mut rest = &body[pos..];
-    let header: H = ciborium::from_reader(&mut rest)
-        .map_err(|err| DecodeError::Cbor { offset: pos, reason: format!("header: {err}") })?;
+    let header: H = ciborium::from_reader(&mut rest).map_err(|err| DecodeError::Cbor {
+        offset: pos,
+        reason: format!("header: {err}"),
+    })?;
     let pos = body_len - rest.len();
 
     let (count, mut pos) = expect_array(body, pos, None)?;
     if count > MAX_SECTIONS {
-        return Err(DecodeError::Cbor { offset: pos, reason: format!("{count} sections is more than {MAX_SECTIONS}") });
+        return Err(DecodeError::Cbor {
+            offset: pos,
+            reason: format!("{count} sections is more than {MAX_SECTIONS}"),
+        });
     }
     let mut sections: Vec<(String, Range<usize>)> = Vec::with_capacity(count);
     for _ in 0..count {
         let (_, next) = expect_array(body, pos, Some(3))?;
         let (name_range, next) = next_string(body, next, true)?;
         if name_range.len() > MAX_NAME_LEN {
-            return Err(DecodeError::Cbor { offset: next, reason: "section name too long".into() });
+            return Err(DecodeError::Cbor {
+                offset: next,
+                reason: "section name too long".into(),
+            });
         }
         let name = std::str::from_utf8(&body[name_range])
-            .map_err(|_| DecodeError::Cbor { offset: next, reason: "section name is not UTF-8".into() })?
+            .map_err(|_| DecodeError::Cbor {
+                offset: next,
+                reason: "section name is not UTF-8".into(),
+            })?
             .to_string();
         let (padding, next) = next_string(body, next, false)?;
         if padding.len() >= ALIGN {
-            return Err(DecodeError::Cbor { offset: next, reason: "section padding too long".into() });
+            return Err(DecodeError::Cbor {
+                offset: next,
+                reason: "section padding too long".into(),
+            });
         }
         let (data, next) = next_string(body, next, false)?;
         if sections.iter().any(|(n, _)| *n == name) {
@@ -206,9 +256,16 @@ pub(crate) fn decode<H: DeserializeOwned>(
         pos = next;
     }
     if pos != body_len {
-        return Err(DecodeError::Cbor { offset: pos, reason: "unexpected bytes after the sections".into() });
+        return Err(DecodeError::Cbor {
+            offset: pos,
+            reason: "unexpected bytes after the sections".into(),
+        });
     }
-    Ok(Envelope { header, bytes: input, sections })
+    Ok(Envelope {
+        header,
+        bytes: input,
+        sections,
+    })
 }
 
 #[cfg(test)]
@@ -225,15 +282,29 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         let data: Vec<u8> = (0..=255u8).collect();
-        let head = Head { name: "x".into(), count: 2 };
-        encode("test.magic", 1, &head, &[("a", &data[..3]), ("b", &data), ("empty", &[])])
+        let head = Head {
+            name: "x".into(),
+            count: 2,
+        };
+        encode(
+            "test.magic",
+            1,
+            &head,
+            &[("a", &data[..3]), ("b", &data), ("empty", &[])],
+        )
     }
 
     #[test]
     fn sections_round_trip_aligned_to_16_bytes() {
         let bytes = Bytes::from(sample());
         let env: Envelope<Head> = decode(bytes.clone(), "test", "test.magic", 1).unwrap();
-        assert_eq!(env.header, Head { name: "x".into(), count: 2 });
+        assert_eq!(
+            env.header,
+            Head {
+                name: "x".into(),
+                count: 2
+            }
+        );
         assert_eq!(&env.section("a").unwrap()[..], &[0, 1, 2]);
         assert_eq!(env.section("b").unwrap().len(), 256);
         assert!(env.section("empty").unwrap().is_empty());
@@ -250,7 +321,10 @@ mod tests {
             for bit in 0..8 {
                 let mut bad = good.clone();
                 bad[i] ^= 1 << bit;
-                assert!(decode::<Head>(Bytes::from(bad), "test", "test.magic", 1).is_err(), "byte {i} bit {bit}");
+                assert!(
+                    decode::<Head>(Bytes::from(bad), "test", "test.magic", 1).is_err(),
+                    "byte {i} bit {bit}"
+                );
             }
         }
     }
@@ -259,7 +333,15 @@ mod tests {
     fn every_truncation_is_rejected() {
         let good = sample();
         for len in 0..good.len() {
-            assert!(decode::<Head>(Bytes::copy_from_slice(&good[..len]), "test", "test.magic", 1).is_err());
+            assert!(
+                decode::<Head>(
+                    Bytes::copy_from_slice(&good[..len]),
+                    "test",
+                    "test.magic",
+                    1
+                )
+                .is_err()
+            );
         }
     }
 
@@ -272,7 +354,11 @@ mod tests {
         ));
         assert!(matches!(
             decode::<Head>(bytes, "test", "test.magic", 2),
-            Err(DecodeError::UnsupportedVersion { found: 1, supported: 2, .. })
+            Err(DecodeError::UnsupportedVersion {
+                found: 1,
+                supported: 2,
+                ..
+            })
         ));
     }
 }

@@ -18,23 +18,36 @@ fn xxh3_of_floats(values: &[f32]) -> u64 {
 #[test]
 fn golden_snapshot_decodes_to_the_same_values_on_every_target() {
     let snapshot = Snapshot::decode(Bytes::from_static(SNAPSHOT)).expect("golden snapshot decodes");
-    assert_eq!(snapshot.encode(), SNAPSHOT, "re-encoding reproduces the file byte for byte");
+    assert_eq!(
+        snapshot.encode(),
+        SNAPSHOT,
+        "re-encoding reproduces the file byte for byte"
+    );
     assert_eq!(snapshot.info.project_id, "p1");
     assert_eq!(snapshot.info.manifest_version, 7);
     assert_eq!(snapshot.vectors.len(), 40);
     assert_eq!(snapshot.live_len(), 39);
     assert!(snapshot.vectors.is_deleted(1));
-    assert_eq!(xxh3_of_floats(snapshot.vectors.vectors()), GOLDEN_VECTORS_XXH3);
+    assert_eq!(
+        xxh3_of_floats(snapshot.vectors.vectors()),
+        GOLDEN_VECTORS_XXH3
+    );
     let record = snapshot.chunks.record(13).expect("row 13");
     assert_eq!(record.id, "doc4#1");
     assert_eq!(record.text, "chunk 13 about dogs and ünïcode");
     assert_eq!(snapshot.chunks.find("doc12#2"), Some(38));
     let query = snapshot.vectors.vector(21).expect("row 21").to_vec();
-    let found = snapshot.vectors.search(&query, SearchParams::new(3, 16), None).unwrap();
+    let found = snapshot
+        .vectors
+        .search(&query, SearchParams::new(3, 16), None)
+        .unwrap();
     assert_eq!(found[0].id, 21);
     assert!(found[0].distance.abs() < 1e-5);
     let hits = snapshot.keywords.search("trains", 3, |_| true).unwrap();
-    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![3, 7, 11]);
+    assert_eq!(
+        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![3, 7, 11]
+    );
 }
 
 #[test]
@@ -42,7 +55,10 @@ fn golden_wal_decodes_to_the_same_values_on_every_target() {
     let wal = WalSegment::decode(Bytes::from_static(WAL)).expect("golden WAL decodes");
     assert_eq!(wal.encode(), WAL);
     assert_eq!(wal.header.sequence, 12);
-    assert_eq!(wal.tombstones, vec!["old#1".to_string(), "old#2".to_string()]);
+    assert_eq!(
+        wal.tombstones,
+        vec!["old#1".to_string(), "old#2".to_string()]
+    );
     assert_eq!(wal.chunks.record(4).unwrap().document_id, "doc1");
     assert_eq!(xxh3_of_floats(&wal.vectors), GOLDEN_WAL_VECTORS_XXH3);
 }
@@ -56,9 +72,19 @@ const GOLDEN_WAL_VECTORS_XXH3: u64 = 0xa5df_ef98_d602_4515;
 #[ignore = "writes the committed fixtures; run by hand when the format version changes"]
 fn write_golden_fixtures() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-    std::fs::write(format!("{dir}/golden-v1.snapshot"), sample_snapshot(40, 8).encode()).unwrap();
+    std::fs::write(
+        format!("{dir}/golden-v1.snapshot"),
+        sample_snapshot(40, 8).encode(),
+    )
+    .unwrap();
     std::fs::write(format!("{dir}/golden-v1.wal"), sample_wal().encode()).unwrap();
     let snapshot = sample_snapshot(40, 8);
-    eprintln!("vectors xxh3 {:#x}", xxh3_of_floats(snapshot.vectors.vectors()));
-    eprintln!("wal vectors xxh3 {:#x}", xxh3_of_floats(&sample_wal().vectors));
+    eprintln!(
+        "vectors xxh3 {:#x}",
+        xxh3_of_floats(snapshot.vectors.vectors())
+    );
+    eprintln!(
+        "wal vectors xxh3 {:#x}",
+        xxh3_of_floats(&sample_wal().vectors)
+    );
 }

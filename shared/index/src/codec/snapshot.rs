@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::envelope;
 use crate::{
-    ChunkRecord, ChunkTable, ChunkTableBuilder, DecodeError, Hnsw, HnswParams, IdSet, IndexError, Metric,
+    ChunkRecord, ChunkTable, ChunkTableBuilder, DecodeError, Hnsw, HnswParams, IdSet, IndexError,
+    Metric,
     chunks::Column,
     hnsw::HnswParts,
     keyword::{Bm25Builder, Bm25Index, Bm25Params},
@@ -60,7 +61,12 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Puts the three parts together, checking they describe the same rows.
-    pub fn new(info: SnapshotInfo, chunks: ChunkTable, vectors: Hnsw, keywords: Bm25Index) -> Result<Self, IndexError> {
+    pub fn new(
+        info: SnapshotInfo,
+        chunks: ChunkTable,
+        vectors: Hnsw,
+        keywords: Bm25Index,
+    ) -> Result<Self, IndexError> {
         if chunks.len() != vectors.len() || keywords.len() != vectors.len() {
             return Err(IndexError::InvalidParameter {
                 name: "snapshot",
@@ -72,7 +78,12 @@ impl Snapshot {
                 ),
             });
         }
-        Ok(Self { info, chunks, vectors, keywords })
+        Ok(Self {
+            info,
+            chunks,
+            vectors,
+            keywords,
+        })
     }
 
     /// Builds a snapshot from records and their vectors (`records.len() × dims` values).
@@ -85,7 +96,10 @@ impl Snapshot {
         vectors: &[f32],
     ) -> Result<Self, IndexError> {
         if vectors.len() != records.len() * dims {
-            return Err(IndexError::DimensionMismatch { expected: records.len() * dims, got: vectors.len() });
+            return Err(IndexError::DimensionMismatch {
+                expected: records.len() * dims,
+                got: vectors.len(),
+            });
         }
         let mut table = ChunkTableBuilder::default();
         let mut keywords = Bm25Builder::default();
@@ -96,7 +110,12 @@ impl Snapshot {
             keywords.add(&record.text);
             index.insert(vector)?;
         }
-        Self::new(info, table.build()?, index, keywords.build(Bm25Params::default())?)
+        Self::new(
+            info,
+            table.build()?,
+            index,
+            keywords.build(Bm25Params::default())?,
+        )
     }
 
     /// Rows that are not tombstoned.
@@ -111,39 +130,60 @@ impl Snapshot {
 
     /// The snapshot's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let (vectors, layer0, levels, upper, entry) = self.vectors.parts();
+        let arrays = self.vectors.arrays();
         let header = StoredHeader {
             info: self.info.clone(),
             dims: self.vectors.dims() as u32,
             metric: self.vectors.metric(),
             hnsw: self.vectors.params(),
             entries: self.vectors.len() as u64,
-            entry_point: entry,
+            entry_point: arrays.entry,
             bm25: self.keywords.params,
             bm25_terms: self.keywords.terms.len() as u64,
             bm25_total_len: self.keywords.total_len,
         };
-        let deleted: Vec<u8> = self.vectors.deleted().words().iter().flat_map(|w| w.to_le_bytes()).collect();
+        let deleted: Vec<u8> = self
+            .vectors
+            .deleted()
+            .words()
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
         let c = &self.chunks;
         let k = &self.keywords;
         let sections: Vec<(&str, Cow<'_, [u8]>)> = vec![
-            ("hnsw.vectors", le_bytes(vectors.as_slice())),
-            ("hnsw.layer0", le_bytes(layer0.as_slice())),
-            ("hnsw.levels", le_bytes(levels.as_slice())),
-            ("hnsw.upper", le_bytes(upper.as_slice())),
+            ("hnsw.vectors", le_bytes(arrays.vectors.as_slice())),
+            ("hnsw.layer0", le_bytes(arrays.layer0.as_slice())),
+            ("hnsw.levels", le_bytes(arrays.levels.as_slice())),
+            ("hnsw.upper", le_bytes(arrays.upper_links.as_slice())),
             ("hnsw.deleted", Cow::Owned(deleted)),
             ("chunks.ids.offsets", le_bytes(c.ids.offsets.as_slice())),
             ("chunks.ids.data", le_bytes(c.ids.data.as_slice())),
-            ("chunks.documents.offsets", le_bytes(c.document_ids.offsets.as_slice())),
-            ("chunks.documents.data", le_bytes(c.document_ids.data.as_slice())),
+            (
+                "chunks.documents.offsets",
+                le_bytes(c.document_ids.offsets.as_slice()),
+            ),
+            (
+                "chunks.documents.data",
+                le_bytes(c.document_ids.data.as_slice()),
+            ),
             ("chunks.texts.offsets", le_bytes(c.texts.offsets.as_slice())),
             ("chunks.texts.data", le_bytes(c.texts.data.as_slice())),
-            ("chunks.attributes.offsets", le_bytes(c.attributes.offsets.as_slice())),
-            ("chunks.attributes.data", le_bytes(c.attributes.data.as_slice())),
+            (
+                "chunks.attributes.offsets",
+                le_bytes(c.attributes.offsets.as_slice()),
+            ),
+            (
+                "chunks.attributes.data",
+                le_bytes(c.attributes.data.as_slice()),
+            ),
             ("chunks.id_order", le_bytes(c.id_order.as_slice())),
             ("bm25.terms.offsets", le_bytes(k.terms.offsets.as_slice())),
             ("bm25.terms.data", le_bytes(k.terms.data.as_slice())),
-            ("bm25.postings.offsets", le_bytes(k.postings.offsets.as_slice())),
+            (
+                "bm25.postings.offsets",
+                le_bytes(k.postings.offsets.as_slice()),
+            ),
             ("bm25.postings.data", le_bytes(k.postings.data.as_slice())),
             ("bm25.doc_freq", le_bytes(k.doc_freq.as_slice())),
             ("bm25.doc_lens", le_bytes(k.doc_lens.as_slice())),
@@ -155,20 +195,33 @@ impl Snapshot {
     /// Decodes and validates a snapshot. Arrays are borrowed from `bytes` where alignment
     /// allows (always, for buffers from the system allocator).
     pub fn decode(bytes: Bytes) -> Result<Self, DecodeError> {
-        let env = envelope::decode::<StoredHeader>(bytes, "snapshot", SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION)?;
+        let env = envelope::decode::<StoredHeader>(
+            bytes,
+            "snapshot",
+            SNAPSHOT_MAGIC,
+            SNAPSHOT_FORMAT_VERSION,
+        )?;
         let h = &env.header;
-        let n = usize::try_from(h.entries).map_err(|_| DecodeError::header("entries", "too large"))?;
+        let n =
+            usize::try_from(h.entries).map_err(|_| DecodeError::header("entries", "too large"))?;
         let slab_u32 = |name: &'static str| {
-            Slab::<u32>::from_le_bytes(env.section(name)?).ok_or_else(|| DecodeError::section(name, "not whole u32 values"))
+            Slab::<u32>::from_le_bytes(env.section(name)?)
+                .ok_or_else(|| DecodeError::section(name, "not whole u32 values"))
         };
         let levels = Slab::<u8>::from_le_bytes(env.section("hnsw.levels")?)
             .ok_or_else(|| DecodeError::section("hnsw.levels", "malformed"))?;
         if levels.len() != n {
-            return Err(DecodeError::section("hnsw.levels", format!("{} levels for {n} entries", levels.len())));
+            return Err(DecodeError::section(
+                "hnsw.levels",
+                format!("{} levels for {n} entries", levels.len()),
+            ));
         }
         let deleted_bytes = env.section("hnsw.deleted")?;
         if deleted_bytes.len() != n.div_ceil(64) * 8 {
-            return Err(DecodeError::section("hnsw.deleted", "length does not match the entry count"));
+            return Err(DecodeError::section(
+                "hnsw.deleted",
+                "length does not match the entry count",
+            ));
         }
         let words: Vec<u64> = deleted_bytes
             .chunks_exact(8)
@@ -189,31 +242,86 @@ impl Snapshot {
             deleted,
         })?;
 
-        let column = |section: &'static str, offsets: &'static str, data: &'static str, len: usize, utf8: bool| {
-            Column::from_sections(section, env.section(offsets)?, env.section(data)?, len, utf8)
+        let column = |section: &'static str,
+                      offsets: &'static str,
+                      data: &'static str,
+                      len: usize,
+                      utf8: bool| {
+            Column::from_sections(
+                section,
+                env.section(offsets)?,
+                env.section(data)?,
+                len,
+                utf8,
+            )
         };
         let chunks = ChunkTable {
-            ids: column("chunks.ids", "chunks.ids.offsets", "chunks.ids.data", n, true)?,
-            document_ids: column("chunks.documents", "chunks.documents.offsets", "chunks.documents.data", n, true)?,
-            texts: column("chunks.texts", "chunks.texts.offsets", "chunks.texts.data", n, true)?,
-            attributes: column("chunks.attributes", "chunks.attributes.offsets", "chunks.attributes.data", n, false)?,
+            ids: column(
+                "chunks.ids",
+                "chunks.ids.offsets",
+                "chunks.ids.data",
+                n,
+                true,
+            )?,
+            document_ids: column(
+                "chunks.documents",
+                "chunks.documents.offsets",
+                "chunks.documents.data",
+                n,
+                true,
+            )?,
+            texts: column(
+                "chunks.texts",
+                "chunks.texts.offsets",
+                "chunks.texts.data",
+                n,
+                true,
+            )?,
+            attributes: column(
+                "chunks.attributes",
+                "chunks.attributes.offsets",
+                "chunks.attributes.data",
+                n,
+                false,
+            )?,
             id_order: slab_u32("chunks.id_order")?,
         };
         chunks.validate_id_order()?;
 
-        let terms = usize::try_from(h.bm25_terms).map_err(|_| DecodeError::header("bm25_terms", "too large"))?;
+        let terms = usize::try_from(h.bm25_terms)
+            .map_err(|_| DecodeError::header("bm25_terms", "too large"))?;
         let keywords = Bm25Index {
             params: h.bm25,
-            terms: column("bm25.terms", "bm25.terms.offsets", "bm25.terms.data", terms, true)?,
-            postings: column("bm25.postings", "bm25.postings.offsets", "bm25.postings.data", terms, false)?,
+            terms: column(
+                "bm25.terms",
+                "bm25.terms.offsets",
+                "bm25.terms.data",
+                terms,
+                true,
+            )?,
+            postings: column(
+                "bm25.postings",
+                "bm25.postings.offsets",
+                "bm25.postings.data",
+                terms,
+                false,
+            )?,
             doc_freq: slab_u32("bm25.doc_freq")?,
             doc_lens: slab_u32("bm25.doc_lens")?,
             total_len: h.bm25_total_len,
         };
         if keywords.doc_lens.len() != n {
-            return Err(DecodeError::section("bm25.doc_lens", "length does not match the entry count"));
+            return Err(DecodeError::section(
+                "bm25.doc_lens",
+                "length does not match the entry count",
+            ));
         }
         keywords.validate()?;
-        Ok(Self { info: env.header.info.clone(), chunks, vectors, keywords })
+        Ok(Self {
+            info: env.header.info.clone(),
+            chunks,
+            vectors,
+            keywords,
+        })
     }
 }

@@ -4,8 +4,8 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use crate::{
-    ChunkRecord, DecodeError, HnswParams, MetaValue, Metadata, Metric, SearchParams, Snapshot, SnapshotInfo,
-    WalHeader, WalSegment, synthetic::Clustered,
+    ChunkRecord, DecodeError, HnswParams, MetaValue, Metadata, Metric, SearchParams, Snapshot,
+    SnapshotInfo, WalHeader, WalSegment, synthetic::Clustered,
 };
 
 pub(crate) fn sample_records(n: usize) -> Vec<ChunkRecord> {
@@ -13,21 +13,56 @@ pub(crate) fn sample_records(n: usize) -> Vec<ChunkRecord> {
         .map(|i| ChunkRecord {
             id: format!("doc{}#{}", i / 3, i % 3),
             document_id: format!("doc{}", i / 3),
-            text: format!("chunk {i} about {} and ünïcode", ["cats", "dogs", "boats", "trains"][i % 4]),
+            text: format!(
+                "chunk {i} about {} and ünïcode",
+                ["cats", "dogs", "boats", "trains"][i % 4]
+            ),
             metadata: Metadata::from([
                 ("n".to_string(), MetaValue::Int(i as i64)),
-                ("kind".to_string(), MetaValue::Text(["a", "b"][i % 2].into())),
+                (
+                    "kind".to_string(),
+                    MetaValue::Text(["a", "b"][i % 2].into()),
+                ),
             ]),
-            tags: if i % 5 == 0 { vec!["five".into()] } else { vec![] },
+            tags: if i % 5 == 0 {
+                vec!["five".into()]
+            } else {
+                vec![]
+            },
         })
         .collect()
 }
 
 pub(crate) fn sample_snapshot(n: usize, dims: usize) -> Snapshot {
-    let info = SnapshotInfo { project_id: "p1".into(), shard: 0, manifest_version: 7, model_id: "test-model".into() };
-    let vectors = Clustered { dims, centres: 8, spread: 0.5, intrinsic_dims: 0, seed: 1 }.generate(n, 0);
-    let params = HnswParams { m: 4, m0: 8, ef_construction: 32, seed: 3 };
-    let mut snapshot = Snapshot::build(info, dims, Metric::Cosine, params, &sample_records(n), &vectors).unwrap();
+    let info = SnapshotInfo {
+        project_id: "p1".into(),
+        shard: 0,
+        manifest_version: 7,
+        model_id: "test-model".into(),
+    };
+    let vectors = Clustered {
+        dims,
+        centres: 8,
+        spread: 0.5,
+        intrinsic_dims: 0,
+        seed: 1,
+    }
+    .generate(n, 0);
+    let params = HnswParams {
+        m: 4,
+        m0: 8,
+        ef_construction: 32,
+        seed: 3,
+    };
+    let mut snapshot = Snapshot::build(
+        info,
+        dims,
+        Metric::Cosine,
+        params,
+        &sample_records(n),
+        &vectors,
+    )
+    .unwrap();
     snapshot.vectors.delete(1).unwrap();
     snapshot
 }
@@ -41,8 +76,21 @@ pub(crate) fn sample_wal() -> WalSegment {
         dims: 4,
         metric: Metric::Cosine,
     };
-    let vectors = Clustered { dims: 4, centres: 2, spread: 0.5, intrinsic_dims: 0, seed: 1 }.generate(5, 0);
-    WalSegment::new(header, &sample_records(5), vectors, vec!["old#1".into(), "old#2".into()]).unwrap()
+    let vectors = Clustered {
+        dims: 4,
+        centres: 2,
+        spread: 0.5,
+        intrinsic_dims: 0,
+        seed: 1,
+    }
+    .generate(5, 0);
+    WalSegment::new(
+        header,
+        &sample_records(5),
+        vectors,
+        vec!["old#1".into(), "old#2".into()],
+    )
+    .unwrap()
 }
 
 /// Rewrites the trailing checksum so a deliberately edited file passes the first check and
@@ -56,8 +104,13 @@ fn reseal(mut bytes: Vec<u8>) -> Vec<u8> {
 
 /// The byte range of a section's data in an encoded file.
 fn section(bytes: &[u8], magic: &'static str, name: &str) -> std::ops::Range<usize> {
-    let env = super::envelope::decode::<serde::de::IgnoredAny>(Bytes::copy_from_slice(bytes), "test", magic, 1)
-        .expect("valid file");
+    let env = super::envelope::decode::<serde::de::IgnoredAny>(
+        Bytes::copy_from_slice(bytes),
+        "test",
+        magic,
+        1,
+    )
+    .expect("valid file");
     env.section_range(name).expect("section present")
 }
 
@@ -73,7 +126,11 @@ fn snapshot_round_trip_is_byte_identical_and_answers_the_same() {
     let original = sample_snapshot(60, 8);
     let bytes = original.encode();
     let decoded = Snapshot::decode(Bytes::from(bytes.clone())).unwrap();
-    assert_eq!(decoded.encode(), bytes, "re-encoding a decoded snapshot changes nothing");
+    assert_eq!(
+        decoded.encode(),
+        bytes,
+        "re-encoding a decoded snapshot changes nothing"
+    );
     assert_eq!(decoded.info, original.info);
     assert_eq!(decoded.live_len(), 59);
     for row in 0..60 {
@@ -83,7 +140,10 @@ fn snapshot_round_trip_is_byte_identical_and_answers_the_same() {
     assert_eq!(decoded.chunks.find("doc3#1"), Some(10));
     let q = original.vectors.vector(10).unwrap().to_vec();
     let params = SearchParams::new(5, 16);
-    assert_eq!(decoded.vectors.search(&q, params, None), original.vectors.search(&q, params, None));
+    assert_eq!(
+        decoded.vectors.search(&q, params, None),
+        original.vectors.search(&q, params, None)
+    );
     let kw = |s: &Snapshot| s.keywords.search("boats ünïcode", 10, |_| true).unwrap();
     assert_eq!(kw(&decoded), kw(&original));
     assert!(!kw(&decoded).is_empty());
@@ -97,17 +157,31 @@ fn decoded_snapshot_borrows_its_arrays_and_accepts_inserts() {
     let v = decoded.vectors.vector(3).unwrap().to_vec();
     let id = decoded.vectors.insert(&v).unwrap();
     assert_eq!(id as usize, before);
-    let found = decoded.vectors.search(&v, SearchParams::new(2, 16), None).unwrap();
+    let found = decoded
+        .vectors
+        .search(&v, SearchParams::new(2, 16), None)
+        .unwrap();
     assert!(found.iter().any(|n| n.id == id));
 }
 
 #[test]
 fn empty_snapshot_round_trips() {
-    let info = SnapshotInfo { project_id: "p".into(), shard: 1, manifest_version: 0, model_id: "m".into() };
+    let info = SnapshotInfo {
+        project_id: "p".into(),
+        shard: 1,
+        manifest_version: 0,
+        model_id: "m".into(),
+    };
     let empty = Snapshot::build(info, 3, Metric::L2, HnswParams::default(), &[], &[]).unwrap();
     let decoded = Snapshot::decode(Bytes::from(empty.encode())).unwrap();
     assert_eq!(decoded.vectors.len(), 0);
-    assert!(decoded.vectors.search(&[1.0, 0.0, 0.0], SearchParams::new(3, 8), None).unwrap().is_empty());
+    assert!(
+        decoded
+            .vectors
+            .search(&[1.0, 0.0, 0.0], SearchParams::new(3, 8), None)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -116,10 +190,16 @@ fn every_bit_flip_and_truncation_of_a_snapshot_is_rejected() {
     for i in 0..good.len() {
         let mut bad = good.clone();
         bad[i] ^= 1 << (i % 8);
-        assert!(Snapshot::decode(Bytes::from(bad)).is_err(), "flip at byte {i} accepted");
+        assert!(
+            Snapshot::decode(Bytes::from(bad)).is_err(),
+            "flip at byte {i} accepted"
+        );
     }
     for len in 0..good.len() {
-        assert!(Snapshot::decode(Bytes::copy_from_slice(&good[..len])).is_err(), "prefix {len} accepted");
+        assert!(
+            Snapshot::decode(Bytes::copy_from_slice(&good[..len])).is_err(),
+            "prefix {len} accepted"
+        );
     }
 }
 
@@ -127,14 +207,28 @@ fn every_bit_flip_and_truncation_of_a_snapshot_is_rejected() {
 fn hostile_snapshots_with_valid_checksums_are_rejected_without_panicking() {
     use crate::SNAPSHOT_MAGIC as M;
     let good = sample_snapshot(12, 4).encode();
-    let put_u32 = |bytes: &mut Vec<u8>, at: usize, v: u32| bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let put_u32 = |bytes: &mut Vec<u8>, at: usize, v: u32| {
+        bytes[at..at + 4].copy_from_slice(&v.to_le_bytes())
+    };
 
     let layer0 = section(&good, M, "hnsw.layer0");
     // Row 0: a neighbour id far past the end of the graph, then a count above m0.
     let forged = forge(&good, |b| put_u32(b, layer0.start + 4, u32::MAX));
-    assert!(matches!(Snapshot::decode(forged), Err(DecodeError::InvalidSection { section: "hnsw", .. })));
+    assert!(matches!(
+        Snapshot::decode(forged),
+        Err(DecodeError::InvalidSection {
+            section: "hnsw",
+            ..
+        })
+    ));
     let forged = forge(&good, |b| put_u32(b, layer0.start, 1000));
-    assert!(matches!(Snapshot::decode(forged), Err(DecodeError::InvalidSection { section: "hnsw", .. })));
+    assert!(matches!(
+        Snapshot::decode(forged),
+        Err(DecodeError::InvalidSection {
+            section: "hnsw",
+            ..
+        })
+    ));
 
     // An upper-layer level the graph does not have room for.
     let levels = section(&good, M, "hnsw.levels");
@@ -144,17 +238,35 @@ fn hostile_snapshots_with_valid_checksums_are_rejected_without_panicking() {
     // A text offset pointing past the data, and offsets out of order.
     let offsets = section(&good, M, "chunks.texts.offsets");
     let forged = forge(&good, |b| put_u32(b, offsets.start + 4, 0x7fff_ffff));
-    assert!(matches!(Snapshot::decode(forged), Err(DecodeError::InvalidSection { section: "chunks.texts", .. })));
+    assert!(matches!(
+        Snapshot::decode(forged),
+        Err(DecodeError::InvalidSection {
+            section: "chunks.texts",
+            ..
+        })
+    ));
 
     // Invalid UTF-8 inside a chunk id.
     let ids = section(&good, M, "chunks.ids.data");
     let forged = forge(&good, |b| b[ids.start] = 0xff);
-    assert!(matches!(Snapshot::decode(forged), Err(DecodeError::InvalidSection { section: "chunks.ids", .. })));
+    assert!(matches!(
+        Snapshot::decode(forged),
+        Err(DecodeError::InvalidSection {
+            section: "chunks.ids",
+            ..
+        })
+    ));
 
     // The id order no longer a permutation.
     let order = section(&good, M, "chunks.id_order");
     let forged = forge(&good, |b| put_u32(b, order.start, 11_000));
-    assert!(matches!(Snapshot::decode(forged), Err(DecodeError::InvalidSection { section: "chunks.id_order", .. })));
+    assert!(matches!(
+        Snapshot::decode(forged),
+        Err(DecodeError::InvalidSection {
+            section: "chunks.id_order",
+            ..
+        })
+    ));
 
     // A byte-string header claiming far more bytes than exist: rejected before any allocation.
     let vectors = section(&good, M, "hnsw.vectors");
@@ -163,13 +275,19 @@ fn hostile_snapshots_with_valid_checksums_are_rejected_without_panicking() {
         b[header] = 0x5b;
         b[header + 1] = 0xff;
     });
-    assert!(matches!(Snapshot::decode(forged), Err(DecodeError::Cbor { .. })));
+    assert!(matches!(
+        Snapshot::decode(forged),
+        Err(DecodeError::Cbor { .. })
+    ));
 
     // Postings that decode past the document count are ignored at query time, not a panic.
     let postings = section(&good, M, "bm25.postings.data");
     let forged = forge(&good, |b| b[postings.start] = 0x7f);
     if let Ok(s) = Snapshot::decode(forged) {
-        let _ = s.keywords.search("about cats dogs boats trains chunk", 10, |_| true).unwrap();
+        let _ = s
+            .keywords
+            .search("about cats dogs boats trains chunk", 10, |_| true)
+            .unwrap();
     }
 }
 
@@ -180,28 +298,56 @@ fn wal_round_trips_and_rejects_bad_vectors() {
     let decoded = WalSegment::decode(Bytes::from(bytes.clone())).unwrap();
     assert_eq!(decoded.encode(), bytes);
     assert_eq!(decoded.header, wal.header);
-    assert_eq!(decoded.tombstones, vec!["old#1".to_string(), "old#2".to_string()]);
+    assert_eq!(
+        decoded.tombstones,
+        vec!["old#1".to_string(), "old#2".to_string()]
+    );
     assert_eq!(decoded.vector(4), wal.vector(4));
     assert_eq!(decoded.chunks.record(2), wal.chunks.record(2));
 
     // NaN smuggled into the vectors section behind a valid checksum.
     let vectors = section(&bytes, crate::WAL_MAGIC, "vectors");
-    let forged = forge(&bytes, |b| b[vectors.start..vectors.start + 4].copy_from_slice(&f32::NAN.to_le_bytes()));
+    let forged = forge(&bytes, |b| {
+        b[vectors.start..vectors.start + 4].copy_from_slice(&f32::NAN.to_le_bytes())
+    });
     let err = WalSegment::decode(forged).unwrap_err();
-    assert!(matches!(err, DecodeError::InvalidSection { section: "vectors", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DecodeError::InvalidSection {
+                section: "vectors",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 
     // Wrong vector count and bad values are refused when building, too.
     let header = wal.header.clone();
     assert!(WalSegment::new(header.clone(), &sample_records(2), vec![0.5; 7], vec![]).is_err());
-    assert!(WalSegment::new(header, &sample_records(1), vec![f32::INFINITY, 0.0, 0.0, 1.0], vec![]).is_err());
+    assert!(
+        WalSegment::new(
+            header,
+            &sample_records(1),
+            vec![f32::INFINITY, 0.0, 0.0, 1.0],
+            vec![]
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn a_snapshot_is_not_a_wal_segment() {
     let snapshot = sample_snapshot(3, 4).encode();
-    assert!(matches!(WalSegment::decode(Bytes::from(snapshot)), Err(DecodeError::WrongMagic { .. })));
+    assert!(matches!(
+        WalSegment::decode(Bytes::from(snapshot)),
+        Err(DecodeError::WrongMagic { .. })
+    ));
     let wal = sample_wal().encode();
-    assert!(matches!(Snapshot::decode(Bytes::from(wal)), Err(DecodeError::WrongMagic { .. })));
+    assert!(matches!(
+        Snapshot::decode(Bytes::from(wal)),
+        Err(DecodeError::WrongMagic { .. })
+    ));
 }
 
 proptest! {

@@ -59,7 +59,10 @@ impl WalSegment {
     ) -> Result<Self, IndexError> {
         let dims = header.dims as usize;
         if dims == 0 || vectors.len() != records.len() * dims {
-            return Err(IndexError::DimensionMismatch { expected: records.len() * dims, got: vectors.len() });
+            return Err(IndexError::DimensionMismatch {
+                expected: records.len() * dims,
+                got: vectors.len(),
+            });
         }
         for v in vectors.chunks_exact(dims) {
             validate_vector(v, dims, header.metric)?;
@@ -68,7 +71,12 @@ impl WalSegment {
         for r in records {
             table.push(r)?;
         }
-        Ok(Self { header, chunks: table.build()?, vectors, tombstones })
+        Ok(Self {
+            header,
+            chunks: table.build()?,
+            vectors,
+            tombstones,
+        })
     }
 
     /// The vector of row `row`.
@@ -97,14 +105,29 @@ impl WalSegment {
             ("vectors", le_bytes(&self.vectors)),
             ("chunks.ids.offsets", le_bytes(c.ids.offsets.as_slice())),
             ("chunks.ids.data", le_bytes(c.ids.data.as_slice())),
-            ("chunks.documents.offsets", le_bytes(c.document_ids.offsets.as_slice())),
-            ("chunks.documents.data", le_bytes(c.document_ids.data.as_slice())),
+            (
+                "chunks.documents.offsets",
+                le_bytes(c.document_ids.offsets.as_slice()),
+            ),
+            (
+                "chunks.documents.data",
+                le_bytes(c.document_ids.data.as_slice()),
+            ),
             ("chunks.texts.offsets", le_bytes(c.texts.offsets.as_slice())),
             ("chunks.texts.data", le_bytes(c.texts.data.as_slice())),
-            ("chunks.attributes.offsets", le_bytes(c.attributes.offsets.as_slice())),
-            ("chunks.attributes.data", le_bytes(c.attributes.data.as_slice())),
+            (
+                "chunks.attributes.offsets",
+                le_bytes(c.attributes.offsets.as_slice()),
+            ),
+            (
+                "chunks.attributes.data",
+                le_bytes(c.attributes.data.as_slice()),
+            ),
             ("chunks.id_order", le_bytes(c.id_order.as_slice())),
-            ("tombstones.offsets", le_bytes(tombstones.offsets.as_slice())),
+            (
+                "tombstones.offsets",
+                le_bytes(tombstones.offsets.as_slice()),
+            ),
             ("tombstones.data", le_bytes(tombstones.data.as_slice())),
         ];
         let refs: Vec<(&str, &[u8])> = sections.iter().map(|(n, d)| (*n, d.as_ref())).collect();
@@ -112,38 +135,98 @@ impl WalSegment {
     }
 
     pub fn decode(bytes: Bytes) -> Result<Self, DecodeError> {
-        let env = envelope::decode::<StoredWalHeader>(bytes, "WAL segment", WAL_MAGIC, WAL_FORMAT_VERSION)?;
+        let env = envelope::decode::<StoredWalHeader>(
+            bytes,
+            "WAL segment",
+            WAL_MAGIC,
+            WAL_FORMAT_VERSION,
+        )?;
         let h = &env.header;
-        let n = usize::try_from(h.chunks).map_err(|_| DecodeError::header("chunks", "too large"))?;
+        let n =
+            usize::try_from(h.chunks).map_err(|_| DecodeError::header("chunks", "too large"))?;
         let dims = h.header.dims as usize;
         if dims == 0 || dims > crate::hnsw::MAX_DIMS {
-            return Err(DecodeError::header("dims", format!("{dims} is out of range")));
+            return Err(DecodeError::header(
+                "dims",
+                format!("{dims} is out of range"),
+            ));
         }
         let vectors = Slab::<f32>::from_le_bytes(env.section("vectors")?)
             .ok_or_else(|| DecodeError::section("vectors", "not whole f32 values"))?;
         if Some(vectors.len()) != n.checked_mul(dims) {
-            return Err(DecodeError::section("vectors", format!("{} values for {n} chunks of {dims}", vectors.len())));
+            return Err(DecodeError::section(
+                "vectors",
+                format!("{} values for {n} chunks of {dims}", vectors.len()),
+            ));
         }
         let vectors = vectors.as_slice().to_vec();
         for (row, v) in vectors.chunks_exact(dims).enumerate() {
             validate_vector(v, dims, h.header.metric)
                 .map_err(|e| DecodeError::section("vectors", format!("row {row}: {e}")))?;
         }
-        let column = |section: &'static str, offsets: &'static str, data: &'static str, len: usize, utf8: bool| {
-            Column::from_sections(section, env.section(offsets)?, env.section(data)?, len, utf8)
+        let column = |section: &'static str,
+                      offsets: &'static str,
+                      data: &'static str,
+                      len: usize,
+                      utf8: bool| {
+            Column::from_sections(
+                section,
+                env.section(offsets)?,
+                env.section(data)?,
+                len,
+                utf8,
+            )
         };
         let chunks = ChunkTable {
-            ids: column("chunks.ids", "chunks.ids.offsets", "chunks.ids.data", n, true)?,
-            document_ids: column("chunks.documents", "chunks.documents.offsets", "chunks.documents.data", n, true)?,
-            texts: column("chunks.texts", "chunks.texts.offsets", "chunks.texts.data", n, true)?,
-            attributes: column("chunks.attributes", "chunks.attributes.offsets", "chunks.attributes.data", n, false)?,
+            ids: column(
+                "chunks.ids",
+                "chunks.ids.offsets",
+                "chunks.ids.data",
+                n,
+                true,
+            )?,
+            document_ids: column(
+                "chunks.documents",
+                "chunks.documents.offsets",
+                "chunks.documents.data",
+                n,
+                true,
+            )?,
+            texts: column(
+                "chunks.texts",
+                "chunks.texts.offsets",
+                "chunks.texts.data",
+                n,
+                true,
+            )?,
+            attributes: column(
+                "chunks.attributes",
+                "chunks.attributes.offsets",
+                "chunks.attributes.data",
+                n,
+                false,
+            )?,
             id_order: Slab::<u32>::from_le_bytes(env.section("chunks.id_order")?)
                 .ok_or_else(|| DecodeError::section("chunks.id_order", "not whole u32 values"))?,
         };
         chunks.validate_id_order()?;
-        let count = usize::try_from(h.tombstones).map_err(|_| DecodeError::header("tombstones", "too large"))?;
-        let tombstone_column = column("tombstones", "tombstones.offsets", "tombstones.data", count, true)?;
-        let tombstones = (0..count).filter_map(|i| tombstone_column.get_str(i).map(str::to_string)).collect();
-        Ok(Self { header: h.header.clone(), chunks, vectors, tombstones })
+        let count = usize::try_from(h.tombstones)
+            .map_err(|_| DecodeError::header("tombstones", "too large"))?;
+        let tombstone_column = column(
+            "tombstones",
+            "tombstones.offsets",
+            "tombstones.data",
+            count,
+            true,
+        )?;
+        let tombstones = (0..count)
+            .filter_map(|i| tombstone_column.get_str(i).map(str::to_string))
+            .collect();
+        Ok(Self {
+            header: h.header.clone(),
+            chunks,
+            vectors,
+            tombstones,
+        })
     }
 }

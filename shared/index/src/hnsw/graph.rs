@@ -23,7 +23,9 @@ impl PartialOrd for Scored {
 
 impl Ord for Scored {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.distance.total_cmp(&other.distance).then(self.id.cmp(&other.id))
+        self.distance
+            .total_cmp(&other.distance)
+            .then(self.id.cmp(&other.id))
     }
 }
 
@@ -59,7 +61,11 @@ impl Hnsw {
     }
 
     pub(crate) fn vector_view(&self) -> VectorView<'_> {
-        VectorView { vectors: self.vectors.as_slice(), dims: self.dims, kernel: self.kernel }
+        VectorView {
+            vectors: self.vectors.as_slice(),
+            dims: self.dims,
+            kernel: self.kernel,
+        }
     }
 }
 
@@ -109,7 +115,9 @@ impl<'a> VectorView<'a> {
                 break;
             }
             let cv = self.vector(candidate.id);
-            let diverse = kept.iter().all(|k| self.kernel.distance(cv, self.vector(k.id)) >= candidate.distance);
+            let diverse = kept
+                .iter()
+                .all(|k| self.kernel.distance(cv, self.vector(k.id)) >= candidate.distance);
             if diverse {
                 kept.push(candidate);
             }
@@ -178,7 +186,11 @@ impl<'a> GraphView<'a> {
         while results.len() > ef {
             results.pop();
         }
-        let mut bound = if results.len() >= ef { results.peek().map_or(f32::INFINITY, |w| w.distance) } else { f32::INFINITY };
+        let mut bound = if results.len() >= ef {
+            results.peek().map_or(f32::INFINITY, |w| w.distance)
+        } else {
+            f32::INFINITY
+        };
         while let Some(Reverse(current)) = candidates.pop() {
             if current.distance > bound {
                 break;
@@ -186,7 +198,12 @@ impl<'a> GraphView<'a> {
             // Mark and collect the unvisited neighbours first, so prefetches go only to vectors
             // that will be read, then measure them while the next one loads.
             fresh.clear();
-            fresh.extend(self.neighbours(current.id, layer).iter().copied().filter(|&nb| visited.insert(nb)));
+            fresh.extend(
+                self.neighbours(current.id, layer)
+                    .iter()
+                    .copied()
+                    .filter(|&nb| visited.insert(nb)),
+            );
             if let Some(&first) = fresh.first() {
                 self.vecs.prefetch_vector(first);
             }

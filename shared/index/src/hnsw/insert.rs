@@ -20,7 +20,10 @@ impl Hnsw {
         };
 
         let view = self.view();
-        let mut nearest = Scored { distance: view.distance_to(&vector, entry), id: entry };
+        let mut nearest = Scored {
+            distance: view.distance_to(&vector, entry),
+            id: entry,
+        };
         for layer in (usize::from(level) + 1..=usize::from(self.max_level)).rev() {
             nearest = view.greedy(&vector, nearest, layer);
         }
@@ -31,7 +34,8 @@ impl Hnsw {
         let mut chosen: Vec<(usize, Vec<Scored>)> = Vec::new();
         for layer in (0..=usize::from(level.min(self.max_level))).rev() {
             visited.reset(self.len());
-            let candidates = view.search_layer(&vector, &entry_points, ef, layer, &mut visited, |_| true);
+            let candidates =
+                view.search_layer(&vector, &entry_points, ef, layer, &mut visited, |_| true);
             chosen.push((layer, view.vecs.select_neighbours(&candidates, m)));
             entry_points = candidates;
         }
@@ -80,8 +84,11 @@ impl Hnsw {
                 offsets[node as usize] as usize + (layer - 1) * stride
             }
         };
-        let rows =
-            if layer == 0 { self.layer0.make_mut() } else { self.upper_links.make_mut() };
+        let rows = if layer == 0 {
+            self.layer0.make_mut()
+        } else {
+            self.upper_links.make_mut()
+        };
 
         let start = row_start(id);
         rows[start] = neighbours.len() as u32;
@@ -100,9 +107,15 @@ impl Hnsw {
             let base = vecs.vector(n.id);
             let mut candidates: Vec<Scored> = rows[start + 1..start + 1 + count]
                 .iter()
-                .map(|&other| Scored { distance: vecs.distance_to(base, other), id: other })
+                .map(|&other| Scored {
+                    distance: vecs.distance_to(base, other),
+                    id: other,
+                })
                 .collect();
-            candidates.push(Scored { distance: n.distance, id });
+            candidates.push(Scored {
+                distance: n.distance,
+                id,
+            });
             candidates.sort_unstable();
             let kept = vecs.select_neighbours(&candidates, capacity);
             rows[start] = kept.len() as u32;

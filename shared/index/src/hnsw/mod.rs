@@ -15,8 +15,8 @@ mod search;
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde::{Deserialize, Serialize};
 
-pub(crate) use self::{graph::Scored, search::check_k};
 pub use self::search::{MAX_K, Neighbor, SearchParams};
+pub(crate) use self::{graph::Scored, search::check_k};
 use crate::{
     DecodeError, IdSet, IndexError, Metric,
     distance::{DistanceKernel, prepare_vector},
@@ -44,19 +44,32 @@ pub struct HnswParams {
 
 impl Default for HnswParams {
     fn default() -> Self {
-        Self { m: 16, m0: 32, ef_construction: 200, seed: 0x5eed_cafe }
+        Self {
+            m: 16,
+            m0: 32,
+            ef_construction: 200,
+            seed: 0x5eed_cafe,
+        }
     }
 }
 
 impl HnswParams {
     /// Parameters with `m`, `m0 = 2·m` and the given `ef_construction`.
     pub fn new(m: u32, ef_construction: u32) -> Self {
-        Self { m, m0: m.saturating_mul(2), ef_construction, ..Self::default() }
+        Self {
+            m,
+            m0: m.saturating_mul(2),
+            ef_construction,
+            ..Self::default()
+        }
     }
 
     pub fn validate(&self) -> Result<(), IndexError> {
         let invalid = |name, reason: &str| {
-            Err(IndexError::InvalidParameter { name, reason: reason.to_string() })
+            Err(IndexError::InvalidParameter {
+                name,
+                reason: reason.to_string(),
+            })
         };
         if !(2..=128).contains(&self.m) {
             return invalid("m", "must be between 2 and 128");
@@ -127,7 +140,9 @@ impl Hnsw {
     /// Reserves room for `additional` more vectors (avoids regrowth during a bulk build).
     pub fn reserve(&mut self, additional: usize) {
         self.vectors.make_mut().reserve(additional * self.dims);
-        self.layer0.make_mut().reserve(additional * (1 + self.params.m0 as usize));
+        self.layer0
+            .make_mut()
+            .reserve(additional * (1 + self.params.m0 as usize));
         self.levels.make_mut().reserve(additional);
         self.upper_offsets.reserve(additional);
     }
@@ -173,7 +188,10 @@ impl Hnsw {
     /// connected. Returns whether it was live.
     pub fn delete(&mut self, id: u32) -> Result<bool, IndexError> {
         if id as usize >= self.len() {
-            return Err(IndexError::UnknownId { id, len: self.len() });
+            return Err(IndexError::UnknownId {
+                id,
+                len: self.len(),
+            });
         }
         Ok(self.deleted.insert(id))
     }
@@ -188,7 +206,11 @@ impl Hnsw {
 
     /// Fraction of entries that are tombstoned.
     pub fn deleted_fraction(&self) -> f64 {
-        if self.is_empty() { 0.0 } else { self.deleted.len() as f64 / self.len() as f64 }
+        if self.is_empty() {
+            0.0
+        } else {
+            self.deleted.len() as f64 / self.len() as f64
+        }
     }
 
     /// Whether tombstones have passed `threshold` (a fraction) and a rebuild would pay.
@@ -199,7 +221,9 @@ impl Hnsw {
     /// A fresh index over the live entries only. Returns it with, for each new id, the old id.
     pub fn rebuild(&self) -> Result<(Hnsw, Vec<u32>), IndexError> {
         let mut fresh = Hnsw::new(self.dims, self.metric, self.params)?;
-        let live: Vec<u32> = (0..self.len() as u32).filter(|&id| !self.is_deleted(id)).collect();
+        let live: Vec<u32> = (0..self.len() as u32)
+            .filter(|&id| !self.is_deleted(id))
+            .collect();
         fresh.reserve(live.len());
         for &id in &live {
             let start = id as usize * self.dims;
@@ -264,18 +288,40 @@ pub(crate) struct HnswParts {
     pub(crate) deleted: IdSet,
 }
 
+/// Borrowed arrays of an index, for encoding.
+#[derive(Debug)]
+pub(crate) struct HnswArrays<'a> {
+    pub(crate) vectors: &'a Slab<f32>,
+    pub(crate) layer0: &'a Slab<u32>,
+    pub(crate) levels: &'a Slab<u8>,
+    pub(crate) upper_links: &'a Slab<u32>,
+    pub(crate) entry: Option<u32>,
+}
+
 impl Hnsw {
-    pub(crate) fn parts(&self) -> (&Slab<f32>, &Slab<u32>, &Slab<u8>, &Slab<u32>, Option<u32>) {
-        (&self.vectors, &self.layer0, &self.levels, &self.upper_links, self.entry)
+    pub(crate) fn arrays(&self) -> HnswArrays<'_> {
+        HnswArrays {
+            vectors: &self.vectors,
+            layer0: &self.layer0,
+            levels: &self.levels,
+            upper_links: &self.upper_links,
+            entry: self.entry,
+        }
     }
 
     /// Rebuilds an index from stored arrays, checking every length, count and neighbour id so a
     /// corrupt or hostile snapshot yields an error instead of a panic during search.
     pub(crate) fn from_parts(parts: HnswParts) -> Result<Self, DecodeError> {
         let bad = |reason: String| DecodeError::section("hnsw", reason);
-        parts.params.validate().map_err(|e| DecodeError::header("hnsw", e.to_string()))?;
+        parts
+            .params
+            .validate()
+            .map_err(|e| DecodeError::header("hnsw", e.to_string()))?;
         if parts.dims == 0 || parts.dims > MAX_DIMS {
-            return Err(DecodeError::header("dims", format!("{} is out of range", parts.dims)));
+            return Err(DecodeError::header(
+                "dims",
+                format!("{} is out of range", parts.dims),
+            ));
         }
         let n = parts.levels.len();
         if n > MAX_ENTRIES {
@@ -284,10 +330,17 @@ impl Hnsw {
         let (m, m0) = (parts.params.m as usize, parts.params.m0 as usize);
         let (stride0, stride_up) = (1 + m0, 1 + m);
         if parts.vectors.len() != n * parts.dims {
-            return Err(bad(format!("vectors hold {} values, expected {n} × {}", parts.vectors.len(), parts.dims)));
+            return Err(bad(format!(
+                "vectors hold {} values, expected {n} × {}",
+                parts.vectors.len(),
+                parts.dims
+            )));
         }
         if parts.layer0.len() != n * stride0 {
-            return Err(bad(format!("layer 0 holds {} ids, expected {n} × {stride0}", parts.layer0.len())));
+            return Err(bad(format!(
+                "layer 0 holds {} ids, expected {n} × {stride0}",
+                parts.layer0.len()
+            )));
         }
         let levels = parts.levels.as_slice();
         let mut upper_offsets = Vec::with_capacity(n);
@@ -298,11 +351,15 @@ impl Hnsw {
                 return Err(bad(format!("level {level} exceeds {MAX_LEVEL}")));
             }
             max_level = max_level.max(level);
-            upper_offsets.push(u32::try_from(offset).map_err(|_| bad("upper layers too large".into()))?);
+            upper_offsets
+                .push(u32::try_from(offset).map_err(|_| bad("upper layers too large".into()))?);
             offset += usize::from(level) * stride_up;
         }
         if parts.upper_links.len() != offset {
-            return Err(bad(format!("upper layers hold {} ids, levels imply {offset}", parts.upper_links.len())));
+            return Err(bad(format!(
+                "upper layers hold {} ids, levels imply {offset}",
+                parts.upper_links.len()
+            )));
         }
         for (node, row) in parts.layer0.as_slice().chunks_exact(stride0).enumerate() {
             let count = row[0] as usize;
@@ -321,7 +378,9 @@ impl Hnsw {
                         .iter()
                         .all(|&nb| (nb as usize) < n && usize::from(levels[nb as usize]) >= layer);
                 if !ok {
-                    return Err(bad(format!("node {node} has a bad layer-{layer} neighbour list")));
+                    return Err(bad(format!(
+                        "node {node} has a bad layer-{layer} neighbour list"
+                    )));
                 }
             }
         }

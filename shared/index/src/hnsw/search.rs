@@ -33,7 +33,11 @@ pub struct SearchParams {
 
 impl SearchParams {
     pub fn new(k: usize, ef: usize) -> Self {
-        Self { k, ef, exact_cost_ratio: 22.0 }
+        Self {
+            k,
+            ef,
+            exact_cost_ratio: 22.0,
+        }
     }
 
     /// The most allowed ids for which a filtered search scans instead of walking the graph.
@@ -66,13 +70,20 @@ impl Hnsw {
         if let Some(filter) = filter {
             let n = self.len();
             if filter.len() <= params.exact_scan_limit(n) {
-                let ids = filter.iter().filter(|&id| (id as usize) < n && !self.deleted.contains(id));
-                return Ok(exact::top_k(&query, ids, params.k, |id| self.distance_to_stored(&query, id)));
+                let ids = filter
+                    .iter()
+                    .filter(|&id| (id as usize) < n && !self.deleted.contains(id));
+                return Ok(exact::top_k(&query, ids, params.k, |id| {
+                    self.distance_to_stored(&query, id)
+                }));
             }
         }
 
         let view = self.view();
-        let mut nearest = Scored { distance: view.distance_to(&query, entry), id: entry };
+        let mut nearest = Scored {
+            distance: view.distance_to(&query, entry),
+            id: entry,
+        };
         for layer in (1..=usize::from(self.max_level)).rev() {
             nearest = view.greedy(&query, nearest, layer);
         }
@@ -83,7 +94,10 @@ impl Hnsw {
         Ok(found
             .into_iter()
             .take(params.k)
-            .map(|s| Neighbor { id: s.id, distance: s.distance })
+            .map(|s| Neighbor {
+                id: s.id,
+                distance: s.distance,
+            })
             .collect())
     }
 
@@ -99,7 +113,9 @@ impl Hnsw {
         let query = prepare_vector(query, self.dims, self.metric)?;
         let ids = (0..self.len() as u32)
             .filter(|&id| !self.deleted.contains(id) && filter.is_none_or(|f| f.contains(id)));
-        Ok(exact::top_k(&query, ids, k, |id| self.distance_to_stored(&query, id)))
+        Ok(exact::top_k(&query, ids, k, |id| {
+            self.distance_to_stored(&query, id)
+        }))
     }
 
     #[inline]

@@ -4,7 +4,12 @@ use super::{Hnsw, HnswParams, SearchParams, graph::Scored};
 use crate::{IdSet, IndexError, Metric, synthetic::Clustered};
 
 fn small_params() -> HnswParams {
-    HnswParams { m: 8, m0: 16, ef_construction: 64, seed: 1 }
+    HnswParams {
+        m: 8,
+        m0: 16,
+        ef_construction: 64,
+        seed: 1,
+    }
 }
 
 fn build(data: &[f32], dims: usize, metric: Metric) -> Hnsw {
@@ -27,7 +32,10 @@ fn heuristic_drops_a_candidate_that_hides_behind_a_kept_one() {
     let index = build(&points, 2, Metric::L2);
     let view = index.vector_view();
     let mut candidates: Vec<Scored> = (1..4)
-        .map(|id| Scored { distance: view.distance_to(&[0.0, 0.0], id), id })
+        .map(|id| Scored {
+            distance: view.distance_to(&[0.0, 0.0], id),
+            id,
+        })
         .collect();
     candidates.sort();
     let kept = view.select_neighbours(&candidates, 2);
@@ -38,7 +46,14 @@ fn heuristic_drops_a_candidate_that_hides_behind_a_kept_one() {
 
 #[test]
 fn layer_zero_rows_never_exceed_m0_and_every_node_is_linked() {
-    let data = Clustered { dims: 16, centres: 20, spread: 0.5, intrinsic_dims: 0, seed: 3 }.generate(2000, 0);
+    let data = Clustered {
+        dims: 16,
+        centres: 20,
+        spread: 0.5,
+        intrinsic_dims: 0,
+        seed: 3,
+    }
+    .generate(2000, 0);
     let index = build(&data, 16, Metric::Cosine);
     let view = index.view();
     for id in 0..index.len() as u32 {
@@ -52,19 +67,48 @@ fn layer_zero_rows_never_exceed_m0_and_every_node_is_linked() {
 #[test]
 fn empty_index_returns_no_results() {
     let index = Hnsw::new(4, Metric::Cosine, HnswParams::default()).unwrap();
-    assert_eq!(index.search(&[1.0, 0.0, 0.0, 0.0], SearchParams::new(10, 10), None).unwrap(), vec![]);
+    assert_eq!(
+        index
+            .search(&[1.0, 0.0, 0.0, 0.0], SearchParams::new(10, 10), None)
+            .unwrap(),
+        vec![]
+    );
 }
 
 #[test]
 fn bad_queries_get_typed_errors() {
     let index = build(&[1.0, 0.0, 0.0, 1.0], 2, Metric::Cosine);
     let search = |q: &[f32], k| index.search(q, SearchParams::new(k, 16), None);
-    assert_eq!(search(&[1.0, 0.0], 0), Err(IndexError::InvalidK { got: 0, max: 1000 }));
-    assert_eq!(search(&[1.0, 0.0], 1001), Err(IndexError::InvalidK { got: 1001, max: 1000 }));
-    assert!(search(&[1.0, 0.0], 1000).is_ok(), "k = 1000 is allowed even on a tiny index");
-    assert_eq!(search(&[1.0], 1), Err(IndexError::DimensionMismatch { expected: 2, got: 1 }));
-    assert_eq!(search(&[f32::NAN, 0.0], 1), Err(IndexError::NonFiniteValue { position: 0 }));
-    assert_eq!(search(&[0.0, f32::NEG_INFINITY], 1), Err(IndexError::NonFiniteValue { position: 1 }));
+    assert_eq!(
+        search(&[1.0, 0.0], 0),
+        Err(IndexError::InvalidK { got: 0, max: 1000 })
+    );
+    assert_eq!(
+        search(&[1.0, 0.0], 1001),
+        Err(IndexError::InvalidK {
+            got: 1001,
+            max: 1000
+        })
+    );
+    assert!(
+        search(&[1.0, 0.0], 1000).is_ok(),
+        "k = 1000 is allowed even on a tiny index"
+    );
+    assert_eq!(
+        search(&[1.0], 1),
+        Err(IndexError::DimensionMismatch {
+            expected: 2,
+            got: 1
+        })
+    );
+    assert_eq!(
+        search(&[f32::NAN, 0.0], 1),
+        Err(IndexError::NonFiniteValue { position: 0 })
+    );
+    assert_eq!(
+        search(&[0.0, f32::NEG_INFINITY], 1),
+        Err(IndexError::NonFiniteValue { position: 1 })
+    );
     assert_eq!(search(&[0.0, 0.0], 1), Err(IndexError::ZeroVector));
 }
 
@@ -76,43 +120,109 @@ fn bad_inserts_leave_the_index_unchanged() {
     assert!(index.insert(&[0.0, 0.0]).is_err());
     assert_eq!(index.len(), 1);
     assert!(Hnsw::new(0, Metric::L2, HnswParams::default()).is_err());
-    assert!(Hnsw::new(8, Metric::L2, HnswParams { m: 1, ..HnswParams::default() }).is_err());
-    assert!(Hnsw::new(8, Metric::L2, HnswParams { m0: 4, ..HnswParams::default() }).is_err());
+    assert!(
+        Hnsw::new(
+            8,
+            Metric::L2,
+            HnswParams {
+                m: 1,
+                ..HnswParams::default()
+            }
+        )
+        .is_err()
+    );
+    assert!(
+        Hnsw::new(
+            8,
+            Metric::L2,
+            HnswParams {
+                m0: 4,
+                ..HnswParams::default()
+            }
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn ef_below_k_is_raised_to_k() {
-    let data = Clustered { dims: 8, centres: 5, spread: 0.5, intrinsic_dims: 0, seed: 9 }.generate(500, 0);
+    let data = Clustered {
+        dims: 8,
+        centres: 5,
+        spread: 0.5,
+        intrinsic_dims: 0,
+        seed: 9,
+    }
+    .generate(500, 0);
     let index = build(&data, 8, Metric::Cosine);
-    let found = index.search(&data[..8], SearchParams::new(50, 1), None).unwrap();
+    let found = index
+        .search(&data[..8], SearchParams::new(50, 1), None)
+        .unwrap();
     assert_eq!(found.len(), 50);
-    assert!(found.windows(2).all(|w| w[0].distance <= w[1].distance), "sorted nearest first");
+    assert!(
+        found.windows(2).all(|w| w[0].distance <= w[1].distance),
+        "sorted nearest first"
+    );
 }
 
 #[test]
 fn tombstoned_ids_are_skipped_but_still_route_the_search() {
-    let data = Clustered { dims: 16, centres: 10, spread: 0.6, intrinsic_dims: 0, seed: 5 }.generate(3000, 0);
+    let data = Clustered {
+        dims: 16,
+        centres: 10,
+        spread: 0.6,
+        intrinsic_dims: 0,
+        seed: 5,
+    }
+    .generate(3000, 0);
     let mut index = build(&data, 16, Metric::Cosine);
     for id in (0..3000).step_by(2) {
         assert!(index.delete(id).unwrap());
     }
-    assert!(!index.delete(0).unwrap(), "second delete reports it was already gone");
+    assert!(
+        !index.delete(0).unwrap(),
+        "second delete reports it was already gone"
+    );
     assert!(index.delete(3000).is_err());
     assert_eq!(index.live_len(), 1500);
-    let queries = Clustered { dims: 16, centres: 10, spread: 0.6, intrinsic_dims: 0, seed: 5 }.generate(50, 1);
+    let queries = Clustered {
+        dims: 16,
+        centres: 10,
+        spread: 0.6,
+        intrinsic_dims: 0,
+        seed: 5,
+    }
+    .generate(50, 1);
     let mut hits = 0;
     for q in queries.chunks_exact(16) {
         let found = index.search(q, SearchParams::new(10, 64), None).unwrap();
-        assert!(found.iter().all(|n| n.id % 2 == 1), "a tombstoned id was returned");
+        assert!(
+            found.iter().all(|n| n.id % 2 == 1),
+            "a tombstoned id was returned"
+        );
         let truth = index.search_exact(q, 10, None).unwrap();
-        hits += ids(&found).iter().filter(|id| ids(&truth).contains(id)).count();
+        hits += ids(&found)
+            .iter()
+            .filter(|id| ids(&truth).contains(id))
+            .count();
     }
-    assert!(hits as f64 / 500.0 >= 0.9, "recall among live entries {}", hits as f64 / 500.0);
+    assert!(
+        hits as f64 / 500.0 >= 0.9,
+        "recall among live entries {}",
+        hits as f64 / 500.0
+    );
 }
 
 #[test]
 fn filtered_search_returns_only_allowed_ids_at_any_selectivity() {
-    let data = Clustered { dims: 16, centres: 10, spread: 0.6, intrinsic_dims: 0, seed: 11 }.generate(5000, 0);
+    let data = Clustered {
+        dims: 16,
+        centres: 10,
+        spread: 0.6,
+        intrinsic_dims: 0,
+        seed: 11,
+    }
+    .generate(5000, 0);
     let index = build(&data, 16, Metric::Cosine);
     let q = &data[16 * 7..16 * 8];
     let mut graph_only = SearchParams::new(10, 64);
@@ -120,31 +230,63 @@ fn filtered_search_returns_only_allowed_ids_at_any_selectivity() {
     for keep_every in [2u32, 10, 100, 2500] {
         let filter = IdSet::from_ids(5000, (0..5000).filter(|id| id % keep_every == 0));
         let found = index.search(q, graph_only, Some(&filter)).unwrap();
-        assert!(found.iter().all(|n| n.id % keep_every == 0), "keep every {keep_every}");
+        assert!(
+            found.iter().all(|n| n.id % keep_every == 0),
+            "keep every {keep_every}"
+        );
         let truth = index.search_exact(q, 10, Some(&filter)).unwrap();
         assert_eq!(found.len(), truth.len().min(10));
-        let overlap = ids(&found).iter().filter(|id| ids(&truth).contains(id)).count();
-        assert!(overlap >= found.len() * 8 / 10, "keep every {keep_every}: {overlap}/{}", found.len());
+        let overlap = ids(&found)
+            .iter()
+            .filter(|id| ids(&truth).contains(id))
+            .count();
+        assert!(
+            overlap >= found.len() * 8 / 10,
+            "keep every {keep_every}: {overlap}/{}",
+            found.len()
+        );
     }
     let none = IdSet::with_capacity(5000);
-    assert!(index.search(q, SearchParams::new(10, 64), Some(&none)).unwrap().is_empty());
+    assert!(
+        index
+            .search(q, SearchParams::new(10, 64), Some(&none))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
 fn selective_filters_switch_to_an_exact_scan() {
-    let data = Clustered { dims: 8, centres: 4, spread: 0.8, intrinsic_dims: 0, seed: 2 }.generate(4000, 0);
+    let data = Clustered {
+        dims: 8,
+        centres: 4,
+        spread: 0.8,
+        intrinsic_dims: 0,
+        seed: 2,
+    }
+    .generate(4000, 0);
     let index = build(&data, 8, Metric::L2);
     let allowed = IdSet::from_ids(4000, [5, 900, 1800, 3999]);
     let q = &data[..8];
     let params = SearchParams::new(3, 16);
-    assert!(params.exact_scan_limit(4000) >= 4, "four allowed ids out of 4000 must be scanned");
+    assert!(
+        params.exact_scan_limit(4000) >= 4,
+        "four allowed ids out of 4000 must be scanned"
+    );
     let found = index.search(q, params, Some(&allowed)).unwrap();
     assert_eq!(found, index.search_exact(q, 3, Some(&allowed)).unwrap());
 }
 
 #[test]
 fn rebuild_drops_tombstones_and_maps_ids() {
-    let data = Clustered { dims: 8, centres: 4, spread: 0.5, intrinsic_dims: 0, seed: 4 }.generate(400, 0);
+    let data = Clustered {
+        dims: 8,
+        centres: 4,
+        spread: 0.5,
+        intrinsic_dims: 0,
+        seed: 4,
+    }
+    .generate(400, 0);
     let mut index = build(&data, 8, Metric::Cosine);
     for id in 0..100 {
         index.delete(id).unwrap();
@@ -162,13 +304,21 @@ fn rebuild_drops_tombstones_and_maps_ids() {
 
 #[test]
 fn inserts_after_search_keep_results_consistent() {
-    let set = Clustered { dims: 8, centres: 4, spread: 0.5, intrinsic_dims: 0, seed: 6 };
+    let set = Clustered {
+        dims: 8,
+        centres: 4,
+        spread: 0.5,
+        intrinsic_dims: 0,
+        seed: 6,
+    };
     let data = set.generate(600, 0);
     let mut index = build(&data[..8 * 300], 8, Metric::Dot);
     for v in data[8 * 300..].chunks_exact(8) {
         index.insert(v).unwrap();
     }
-    let found = index.search(&data[8 * 450..8 * 451], SearchParams::new(1, 32), None).unwrap();
+    let found = index
+        .search(&data[8 * 450..8 * 451], SearchParams::new(1, 32), None)
+        .unwrap();
     assert_eq!(found[0].id, 450);
     assert_eq!(index.metric(), Metric::Dot);
 }

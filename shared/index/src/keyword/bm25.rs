@@ -130,7 +130,9 @@ pub struct Bm25Index {
 
 impl Default for Bm25Index {
     fn default() -> Self {
-        Bm25Builder::default().build(Bm25Params::default()).unwrap_or_else(|_| unreachable!("empty index"))
+        Bm25Builder::default()
+            .build(Bm25Params::default())
+            .unwrap_or_else(|_| unreachable!("empty index"))
     }
 }
 
@@ -154,7 +156,10 @@ impl Bm25Index {
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.terms.heap_bytes() + self.postings.heap_bytes() + self.doc_freq.heap_bytes() + self.doc_lens.heap_bytes()
+        self.terms.heap_bytes()
+            + self.postings.heap_bytes()
+            + self.doc_freq.heap_bytes()
+            + self.doc_lens.heap_bytes()
     }
 
     fn term_row(&self, term: &str) -> Option<usize> {
@@ -171,7 +176,9 @@ impl Bm25Index {
     }
 
     fn doc_freq(&self, term: &str) -> u64 {
-        self.term_row(term).and_then(|row| self.doc_freq.as_slice().get(row)).map_or(0, |&df| u64::from(df))
+        self.term_row(term)
+            .and_then(|row| self.doc_freq.as_slice().get(row))
+            .map_or(0, |&df| u64::from(df))
     }
 
     /// Calls `visit(doc, tf)` for each posting of `term`. Malformed postings (only possible in a
@@ -183,7 +190,9 @@ impl Bm25Index {
         let n = self.len() as u64;
         let (mut pos, mut doc) = (0usize, 0u64);
         while pos < bytes.len() {
-            let (Some(delta), Some(tf)) = (read_varint(bytes, &mut pos), read_varint(bytes, &mut pos)) else {
+            let (Some(delta), Some(tf)) =
+                (read_varint(bytes, &mut pos), read_varint(bytes, &mut pos))
+            else {
                 return;
             };
             doc += u64::from(delta);
@@ -195,21 +204,38 @@ impl Bm25Index {
     }
 
     /// The `k` best documents for `query` that `allow` accepts.
-    pub fn search(&self, query: &str, k: usize, allow: impl Fn(u32) -> bool) -> Result<Vec<KeywordHit>, IndexError> {
+    pub fn search(
+        &self,
+        query: &str,
+        k: usize,
+        allow: impl Fn(u32) -> bool,
+    ) -> Result<Vec<KeywordHit>, IndexError> {
         search_many(&[self], query, k, |_, id| allow(id))
     }
 
     /// Checks the lengths of a stored index so later access cannot go out of bounds.
     pub(crate) fn validate(&self) -> Result<(), DecodeError> {
         if self.doc_freq.len() != self.terms.len() || self.postings.len() != self.terms.len() {
-            return Err(DecodeError::section("bm25", "terms, frequencies and postings differ in count"));
+            return Err(DecodeError::section(
+                "bm25",
+                "terms, frequencies and postings differ in count",
+            ));
         }
         let total: u64 = self.doc_lens.as_slice().iter().map(|&l| u64::from(l)).sum();
         if total != self.total_len {
-            return Err(DecodeError::section("bm25", "document lengths do not add up to the stored total"));
+            return Err(DecodeError::section(
+                "bm25",
+                "document lengths do not add up to the stored total",
+            ));
         }
-        if !(self.params.k1.is_finite() && self.params.k1 >= 0.0 && (0.0..=1.0).contains(&self.params.b)) {
-            return Err(DecodeError::header("bm25", "k1 must be finite and non-negative, b in [0, 1]"));
+        if !(self.params.k1.is_finite()
+            && self.params.k1 >= 0.0
+            && (0.0..=1.0).contains(&self.params.b))
+        {
+            return Err(DecodeError::header(
+                "bm25",
+                "k1 must be finite and non-negative, b in [0, 1]",
+            ));
         }
         Ok(())
     }
@@ -254,9 +280,16 @@ pub fn search_many(
             });
         }
     }
-    let mut hits: Vec<KeywordHit> =
-        scores.into_iter().map(|((source, id), score)| KeywordHit { source, id, score }).collect();
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.source.cmp(&b.source)).then(a.id.cmp(&b.id)));
+    let mut hits: Vec<KeywordHit> = scores
+        .into_iter()
+        .map(|((source, id), score)| KeywordHit { source, id, score })
+        .collect();
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a.source.cmp(&b.source))
+            .then(a.id.cmp(&b.id))
+    });
     hits.truncate(k);
     Ok(hits)
 }
@@ -295,12 +328,19 @@ mod tests {
             "quantum chromodynamics",
         ]);
         let hits = idx.search("cat", 10, |_| true).unwrap();
-        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![0, 1], "shorter doc first");
+        assert_eq!(
+            hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+            vec![0, 1],
+            "shorter doc first"
+        );
         let hits = idx.search("the quantum", 10, |_| true).unwrap();
         assert_eq!(hits[0].id, 3, "a rare term outweighs a common one");
         assert!(idx.search("absent words", 10, |_| true).unwrap().is_empty());
         assert!(idx.search("", 10, |_| true).unwrap().is_empty());
-        assert!(matches!(idx.search("cat", 0, |_| true), Err(IndexError::InvalidK { .. })));
+        assert!(matches!(
+            idx.search("cat", 0, |_| true),
+            Err(IndexError::InvalidK { .. })
+        ));
     }
 
     #[test]
@@ -313,7 +353,13 @@ mod tests {
 
     #[test]
     fn several_indexes_share_statistics_like_one_corpus() {
-        let texts = ["red fox", "blue fox", "red car", "green tree", "red red sun"];
+        let texts = [
+            "red fox",
+            "blue fox",
+            "red car",
+            "green tree",
+            "red red sun",
+        ];
         let one = index(&texts);
         let (a, b) = (index(&texts[..3]), index(&texts[3..]));
         let whole = one.search("red fox", 10, |_| true).unwrap();
@@ -331,7 +377,14 @@ mod tests {
         let texts: Vec<String> = (0..1000).map(|i| format!("common word{i}")).collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let idx = index(&refs);
-        let common = idx.term_row("common").and_then(|r| idx.postings.get(r)).unwrap();
-        assert_eq!(common.len(), 2000, "one byte of delta and one of frequency per posting");
+        let common = idx
+            .term_row("common")
+            .and_then(|r| idx.postings.get(r))
+            .unwrap();
+        assert_eq!(
+            common.len(),
+            2000,
+            "one byte of delta and one of frequency per posting"
+        );
     }
 }

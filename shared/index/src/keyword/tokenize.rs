@@ -8,7 +8,9 @@ pub const MAX_TOKEN_BYTES: usize = 64;
 
 /// The lowercased words of `text`, in order.
 pub fn tokenize(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.unicode_words().filter(|w| w.len() <= MAX_TOKEN_BYTES).map(str::to_lowercase)
+    text.unicode_words()
+        .filter(|w| w.len() <= MAX_TOKEN_BYTES)
+        .map(str::to_lowercase)
 }
 
 #[cfg(test)]
@@ -17,13 +19,22 @@ mod tests {
 
     #[test]
     fn splits_on_unicode_word_boundaries_and_lowercases() {
-        let tokens: Vec<String> = tokenize("Hello, World! Grüße aus Köln; it's 3.5 km — 東京").collect();
-        assert_eq!(tokens, vec!["hello", "world", "grüße", "aus", "köln", "it's", "3.5", "km", "東", "京"]);
+        let tokens: Vec<String> =
+            tokenize("Hello, World! Grüße aus Köln; it's 3.5 km — 東京").collect();
+        assert_eq!(
+            tokens,
+            vec![
+                "hello", "world", "grüße", "aus", "köln", "it's", "3.5", "km", "東", "京"
+            ]
+        );
     }
 
     #[test]
     fn drops_overlong_tokens() {
         let long = "x".repeat(65);
-        assert_eq!(tokenize(&format!("a {long} b")).collect::<Vec<_>>(), vec!["a", "b"]);
+        assert_eq!(
+            tokenize(&format!("a {long} b")).collect::<Vec<_>>(),
+            vec!["a", "b"]
+        );
     }
 }

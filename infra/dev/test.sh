@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README gives it and as CI (.ci/run) runs it:
+# formatting, lints, the WebAssembly build and tests, a benchmark smoke run, then every
+# workspace test. Installs what it needs (Debian packages for wasm); needs no server yet.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "format"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "wasm32 (unknown-unknown build, wasip1 tests under Node)"
+infra/dev/wasm-test.sh
+
+step "benchmark smoke run (small data; numbers are not checked here)"
+cargo build --locked --release -p snapkb-index-bench
+target/release/snapkb-index-bench --n 3000 --nq 50 --dims 64 --ef 16,64 \
+  --filter-selectivity 0.2,0.01 --json > /dev/null
+
+step "workspace tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  # Doc tests first: the suite's closing summary is then nextest's count of every test.
+  cargo test --locked --workspace --doc
+  cargo nextest run --locked --workspace --no-fail-fast
+else
+  cargo test --locked --workspace --no-fail-fast
+fi

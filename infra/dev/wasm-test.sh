@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the portable crates for wasm32-unknown-unknown (Workers) and runs snapkb-index's tests
+# on wasm32-wasip1 under Node's WASI, including the golden snapshot written on x86-64.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source <(infra/dev/wasm-toolchain.sh --env)
+export CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $PWD/infra/dev/wasi-run.mjs"
+target_dir=target/wasm
+build_std=(-Zbuild-std=std,panic_abort)
+
+echo "wasm: building snapkb-index for wasm32-unknown-unknown" >&2
+"$WASM_CARGO" build --locked -p snapkb-index --release --target wasm32-unknown-unknown \
+  "${build_std[@]}" --target-dir "$target_dir"
+
+echo "wasm: running snapkb-index tests on wasm32-wasip1 (Node WASI)" >&2
+"$WASM_CARGO" test --locked -p snapkb-index --lib --target wasm32-wasip1 \
+  -Zbuild-std=std,panic_abort,test --target-dir "$target_dir"
