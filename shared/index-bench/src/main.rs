@@ -55,6 +55,10 @@ struct Args {
     /// Print the JSON report on stdout (the table always goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Also build with `insert_batch` on this many threads and report its speed and recall
+    /// (0 or 1 skips it).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
     /// Skip the hnsw 0.11 baseline (it builds a second index, slowly).
     #[arg(long)]
     no_baseline: bool,
@@ -91,6 +95,7 @@ struct Report {
     raw_vector_bytes: usize,
     results: Vec<EfResult>,
     filtered: Vec<FilteredResult>,
+    parallel_build: Option<ParallelBuild>,
     snapshot: load::SnapshotReport,
     baselines: Baselines,
 }
@@ -102,6 +107,15 @@ struct EfResult {
     p50_us: f64,
     p99_us: f64,
     qps: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct ParallelBuild {
+    threads: usize,
+    build_s: f64,
+    build_vectors_per_s: f64,
+    speedup: f64,
+    results: Vec<EfResult>,
 }
 
 #[derive(Debug, Serialize)]
@@ -238,37 +252,31 @@ fn run(args: &Args) -> Result<(), String> {
         qps,
     };
 
-    let mut results = Vec::new();
-    for &ef in &args.ef {
-        // One warm-up pass so the first ef does not pay for page faults in scratch buffers.
-        if results.is_empty() {
-            for q in queries.chunks_exact(dims).take(100) {
-                index
-                    .search(q, SearchParams::new(k, ef), None)
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        let mut found = Vec::with_capacity(nq);
-        let mut lat = Vec::with_capacity(nq);
-        for q in queries.chunks_exact(dims) {
-            let t = Instant::now();
-            let r = index
-                .search(q, SearchParams::new(k, ef), None)
-                .map_err(|e| e.to_string())?;
-            lat.push(t.elapsed().as_secs_f64() * 1e6);
-            found.push(r.iter().map(|n| n.id).collect::<Vec<_>>());
-        }
-        let (p50_us, p99_us, qps) = summarize(lat);
-        results.push(EfResult {
-            ef,
-            recall_at_10: recall(&found, &truth, k),
-            p50_us,
-            p99_us,
-            qps,
-        });
-    }
+    let results = measure_efs(&index, &queries, dims, k, &args.ef, &truth)?;
 
     let filtered = measure_filters(&index, &queries, dims, k, &args.filter_selectivity)?;
+    let parallel_build = if args.threads > 1 {
+        let mut parallel = Hnsw::new(dims, Metric::Cosine, params).map_err(|e| e.to_string())?;
+        let start = Instant::now();
+        parallel
+            .insert_batch(&base, args.threads)
+            .map_err(|e| e.to_string())?;
+        let parallel_s = start.elapsed().as_secs_f64();
+        eprintln!(
+            "parallel build ({} threads): {parallel_s:.1} s",
+            args.threads
+        );
+        let results = measure_efs(&parallel, &queries, dims, k, &args.ef, &truth)?;
+        Some(ParallelBuild {
+            threads: args.threads,
+            build_s: parallel_s,
+            build_vectors_per_s: n as f64 / parallel_s,
+            speedup: build_s / parallel_s,
+            results,
+        })
+    } else {
+        None
+    };
     let memory_bytes = index.memory_bytes();
     let (_index, snapshot) = load::measure(index, k, args.snapshot_path.as_deref())?;
 
@@ -318,6 +326,7 @@ fn run(args: &Args) -> Result<(), String> {
         raw_vector_bytes: n * dims * 4,
         results,
         filtered,
+        parallel_build,
         snapshot,
         baselines: Baselines {
             exact_scan,
@@ -333,6 +342,45 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn measure_efs(
+    index: &Hnsw,
+    queries: &[f32],
+    dims: usize,
+    k: usize,
+    efs: &[usize],
+    truth: &[Vec<u32>],
+) -> Result<Vec<EfResult>, String> {
+    // One warm-up pass so the first ef does not pay for page faults in scratch buffers.
+    for q in queries.chunks_exact(dims).take(100) {
+        let ef = efs.first().copied().unwrap_or(k);
+        index
+            .search(q, SearchParams::new(k, ef), None)
+            .map_err(|e| e.to_string())?;
+    }
+    let mut results = Vec::new();
+    for &ef in efs {
+        let mut found = Vec::with_capacity(truth.len());
+        let mut lat = Vec::with_capacity(truth.len());
+        for q in queries.chunks_exact(dims) {
+            let t = Instant::now();
+            let r = index
+                .search(q, SearchParams::new(k, ef), None)
+                .map_err(|e| e.to_string())?;
+            lat.push(t.elapsed().as_secs_f64() * 1e6);
+            found.push(r.iter().map(|n| n.id).collect::<Vec<_>>());
+        }
+        let (p50_us, p99_us, qps) = summarize(lat);
+        results.push(EfResult {
+            ef,
+            recall_at_10: recall(&found, truth, k),
+            p50_us,
+            p99_us,
+            qps,
+        });
+    }
+    Ok(results)
 }
 
 fn measure_filters(
@@ -427,6 +475,18 @@ fn print_table(r: &Report) {
             f.exact_p50_us,
             f.default_path
         );
+    }
+    if let Some(p) = &r.parallel_build {
+        eprintln!(
+            "parallel build on {} threads: {:.1} s = {:.0} vectors/s ({:.2}× single-threaded)",
+            p.threads, p.build_s, p.build_vectors_per_s, p.speedup
+        );
+        for e in &p.results {
+            eprintln!(
+                "{:>6} {:>10.4} {:>9.1} {:>9.1} {:>9.0}",
+                e.ef, e.recall_at_10, e.p50_us, e.p99_us, e.qps
+            );
+        }
     }
     let s = &r.snapshot;
     eprintln!(

@@ -322,3 +322,53 @@ fn inserts_after_search_keep_results_consistent() {
     assert_eq!(found[0].id, 450);
     assert_eq!(index.metric(), Metric::Dot);
 }
+
+#[test]
+fn batch_insert_on_two_threads_builds_a_graph_as_good_as_one_by_one() {
+    let set = Clustered {
+        dims: 32,
+        centres: 40,
+        spread: 1.0,
+        intrinsic_dims: 6,
+        seed: 21,
+    };
+    let data = set.generate(6000, 0);
+    let queries = set.generate(100, 1);
+    let recall_of = |index: &Hnsw| {
+        let mut hits = 0;
+        for q in queries.chunks_exact(32) {
+            let found = ids(&index.search(q, SearchParams::new(10, 32), None).unwrap());
+            let truth = ids(&index.search_exact(q, 10, None).unwrap());
+            hits += found.iter().filter(|id| truth.contains(id)).count();
+        }
+        hits as f64 / 1000.0
+    };
+    let sequential = build(&data, 32, Metric::Cosine);
+    let mut parallel = Hnsw::new(32, Metric::Cosine, small_params()).unwrap();
+    assert_eq!(parallel.insert_batch(&data, 2).unwrap(), 0);
+    assert_eq!(parallel.len(), 6000);
+    for id in [0u32, 2047, 2048, 5999] {
+        assert_eq!(
+            parallel.vector(id),
+            sequential.vector(id),
+            "ids keep input order"
+        );
+    }
+    let (r_seq, r_par) = (recall_of(&sequential), recall_of(&parallel));
+    assert!(
+        r_par >= r_seq - 0.02 && r_par >= 0.9,
+        "sequential {r_seq}, parallel {r_par}"
+    );
+}
+
+#[test]
+fn a_bad_vector_anywhere_in_a_batch_inserts_nothing() {
+    let mut index = build(&[1.0, 0.0, 0.0, 1.0], 2, Metric::Cosine);
+    assert!(index.insert_batch(&[1.0, 1.0, f32::NAN, 0.0], 2).is_err());
+    assert!(
+        index.insert_batch(&[1.0, 1.0, 0.5], 2).is_err(),
+        "ragged length"
+    );
+    assert_eq!(index.len(), 2);
+    assert_eq!(index.insert_batch(&[0.5, 0.5], 2).unwrap(), 2);
+}
