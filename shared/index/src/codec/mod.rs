@@ -1,5 +1,6 @@
 //! Binary formats: the checksummed CBOR envelope, index snapshots and WAL segments.
 
+mod columns;
 mod envelope;
 pub(crate) mod snapshot;
 pub(crate) mod wal;

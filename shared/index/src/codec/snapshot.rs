@@ -11,11 +11,16 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::envelope;
+use super::{
+    columns::{
+        BM25_POSTINGS, BM25_TERMS, Section, chunk_sections, column_sections, decode_chunks,
+        decode_column, decode_u32s,
+    },
+    envelope,
+};
 use crate::{
     ChunkRecord, ChunkTable, ChunkTableBuilder, DecodeError, Hnsw, HnswParams, IdSet, IndexError,
     Metric,
-    chunks::Column,
     hnsw::HnswParts,
     keyword::{Bm25Builder, Bm25Index, Bm25Params},
     slab::{Slab, le_bytes},
@@ -149,45 +154,19 @@ impl Snapshot {
             .iter()
             .flat_map(|w| w.to_le_bytes())
             .collect();
-        let c = &self.chunks;
         let k = &self.keywords;
-        let sections: Vec<(&str, Cow<'_, [u8]>)> = vec![
+        let mut sections: Vec<Section<'_>> = vec![
             ("hnsw.vectors", le_bytes(arrays.vectors.as_slice())),
             ("hnsw.layer0", le_bytes(arrays.layer0.as_slice())),
             ("hnsw.levels", le_bytes(arrays.levels.as_slice())),
             ("hnsw.upper", le_bytes(arrays.upper_links.as_slice())),
             ("hnsw.deleted", Cow::Owned(deleted)),
-            ("chunks.ids.offsets", le_bytes(c.ids.offsets.as_slice())),
-            ("chunks.ids.data", le_bytes(c.ids.data.as_slice())),
-            (
-                "chunks.documents.offsets",
-                le_bytes(c.document_ids.offsets.as_slice()),
-            ),
-            (
-                "chunks.documents.data",
-                le_bytes(c.document_ids.data.as_slice()),
-            ),
-            ("chunks.texts.offsets", le_bytes(c.texts.offsets.as_slice())),
-            ("chunks.texts.data", le_bytes(c.texts.data.as_slice())),
-            (
-                "chunks.attributes.offsets",
-                le_bytes(c.attributes.offsets.as_slice()),
-            ),
-            (
-                "chunks.attributes.data",
-                le_bytes(c.attributes.data.as_slice()),
-            ),
-            ("chunks.id_order", le_bytes(c.id_order.as_slice())),
-            ("bm25.terms.offsets", le_bytes(k.terms.offsets.as_slice())),
-            ("bm25.terms.data", le_bytes(k.terms.data.as_slice())),
-            (
-                "bm25.postings.offsets",
-                le_bytes(k.postings.offsets.as_slice()),
-            ),
-            ("bm25.postings.data", le_bytes(k.postings.data.as_slice())),
-            ("bm25.doc_freq", le_bytes(k.doc_freq.as_slice())),
-            ("bm25.doc_lens", le_bytes(k.doc_lens.as_slice())),
         ];
+        sections.extend(chunk_sections(&self.chunks));
+        sections.extend(column_sections(BM25_TERMS, &k.terms));
+        sections.extend(column_sections(BM25_POSTINGS, &k.postings));
+        sections.push(("bm25.doc_freq", le_bytes(k.doc_freq.as_slice())));
+        sections.push(("bm25.doc_lens", le_bytes(k.doc_lens.as_slice())));
         let refs: Vec<(&str, &[u8])> = sections.iter().map(|(n, d)| (*n, d.as_ref())).collect();
         envelope::encode(SNAPSHOT_MAGIC, SNAPSHOT_FORMAT_VERSION, &header, &refs)
     }
@@ -204,10 +183,6 @@ impl Snapshot {
         let h = &env.header;
         let n =
             usize::try_from(h.entries).map_err(|_| DecodeError::header("entries", "too large"))?;
-        let slab_u32 = |name: &'static str| {
-            Slab::<u32>::from_le_bytes(env.section(name)?)
-                .ok_or_else(|| DecodeError::section(name, "not whole u32 values"))
-        };
         let levels = Slab::<u8>::from_le_bytes(env.section("hnsw.levels")?)
             .ok_or_else(|| DecodeError::section("hnsw.levels", "malformed"))?;
         if levels.len() != n {
@@ -235,79 +210,23 @@ impl Snapshot {
             params: h.hnsw,
             vectors: Slab::<f32>::from_le_bytes(env.section("hnsw.vectors")?)
                 .ok_or_else(|| DecodeError::section("hnsw.vectors", "not whole f32 values"))?,
-            layer0: slab_u32("hnsw.layer0")?,
+            layer0: decode_u32s(&env, "hnsw.layer0")?,
             levels,
-            upper_links: slab_u32("hnsw.upper")?,
+            upper_links: decode_u32s(&env, "hnsw.upper")?,
             entry: h.entry_point,
             deleted,
         })?;
 
-        let column = |section: &'static str,
-                      offsets: &'static str,
-                      data: &'static str,
-                      len: usize,
-                      utf8: bool| {
-            Column::from_sections(
-                section,
-                env.section(offsets)?,
-                env.section(data)?,
-                len,
-                utf8,
-            )
-        };
-        let chunks = ChunkTable {
-            ids: column(
-                "chunks.ids",
-                "chunks.ids.offsets",
-                "chunks.ids.data",
-                n,
-                true,
-            )?,
-            document_ids: column(
-                "chunks.documents",
-                "chunks.documents.offsets",
-                "chunks.documents.data",
-                n,
-                true,
-            )?,
-            texts: column(
-                "chunks.texts",
-                "chunks.texts.offsets",
-                "chunks.texts.data",
-                n,
-                true,
-            )?,
-            attributes: column(
-                "chunks.attributes",
-                "chunks.attributes.offsets",
-                "chunks.attributes.data",
-                n,
-                false,
-            )?,
-            id_order: slab_u32("chunks.id_order")?,
-        };
-        chunks.validate_id_order()?;
+        let chunks = decode_chunks(&env, n)?;
 
         let terms = usize::try_from(h.bm25_terms)
             .map_err(|_| DecodeError::header("bm25_terms", "too large"))?;
         let keywords = Bm25Index {
             params: h.bm25,
-            terms: column(
-                "bm25.terms",
-                "bm25.terms.offsets",
-                "bm25.terms.data",
-                terms,
-                true,
-            )?,
-            postings: column(
-                "bm25.postings",
-                "bm25.postings.offsets",
-                "bm25.postings.data",
-                terms,
-                false,
-            )?,
-            doc_freq: slab_u32("bm25.doc_freq")?,
-            doc_lens: slab_u32("bm25.doc_lens")?,
+            terms: decode_column(&env, BM25_TERMS, terms, true)?,
+            postings: decode_column(&env, BM25_POSTINGS, terms, false)?,
+            doc_freq: decode_u32s(&env, "bm25.doc_freq")?,
+            doc_lens: decode_u32s(&env, "bm25.doc_lens")?,
             total_len: h.bm25_total_len,
         };
         if keywords.doc_lens.len() != n {

@@ -1,12 +1,13 @@
 //! Write-ahead segments: the chunks, vectors and tombstones of one committed ingest, written as
 //! one immutable object before the manifest commit that makes them visible.
 
-use std::borrow::Cow;
-
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::envelope;
+use super::{
+    columns::{Section, TOMBSTONES, chunk_sections, column_sections, decode_chunks, decode_column},
+    envelope,
+};
 use crate::{
     ChunkRecord, ChunkTable, ChunkTableBuilder, DecodeError, IndexError, Metric,
     chunks::Column,
@@ -100,36 +101,9 @@ impl WalSegment {
                 break;
             }
         }
-        let c = &self.chunks;
-        let sections: Vec<(&str, Cow<'_, [u8]>)> = vec![
-            ("vectors", le_bytes(&self.vectors)),
-            ("chunks.ids.offsets", le_bytes(c.ids.offsets.as_slice())),
-            ("chunks.ids.data", le_bytes(c.ids.data.as_slice())),
-            (
-                "chunks.documents.offsets",
-                le_bytes(c.document_ids.offsets.as_slice()),
-            ),
-            (
-                "chunks.documents.data",
-                le_bytes(c.document_ids.data.as_slice()),
-            ),
-            ("chunks.texts.offsets", le_bytes(c.texts.offsets.as_slice())),
-            ("chunks.texts.data", le_bytes(c.texts.data.as_slice())),
-            (
-                "chunks.attributes.offsets",
-                le_bytes(c.attributes.offsets.as_slice()),
-            ),
-            (
-                "chunks.attributes.data",
-                le_bytes(c.attributes.data.as_slice()),
-            ),
-            ("chunks.id_order", le_bytes(c.id_order.as_slice())),
-            (
-                "tombstones.offsets",
-                le_bytes(tombstones.offsets.as_slice()),
-            ),
-            ("tombstones.data", le_bytes(tombstones.data.as_slice())),
-        ];
+        let mut sections: Vec<Section<'_>> = vec![("vectors", le_bytes(&self.vectors))];
+        sections.extend(chunk_sections(&self.chunks));
+        sections.extend(column_sections(TOMBSTONES, &tombstones));
         let refs: Vec<(&str, &[u8])> = sections.iter().map(|(n, d)| (*n, d.as_ref())).collect();
         envelope::encode(WAL_MAGIC, WAL_FORMAT_VERSION, &stored, &refs)
     }
@@ -164,61 +138,10 @@ impl WalSegment {
             validate_vector(v, dims, h.header.metric)
                 .map_err(|e| DecodeError::section("vectors", format!("row {row}: {e}")))?;
         }
-        let column = |section: &'static str,
-                      offsets: &'static str,
-                      data: &'static str,
-                      len: usize,
-                      utf8: bool| {
-            Column::from_sections(
-                section,
-                env.section(offsets)?,
-                env.section(data)?,
-                len,
-                utf8,
-            )
-        };
-        let chunks = ChunkTable {
-            ids: column(
-                "chunks.ids",
-                "chunks.ids.offsets",
-                "chunks.ids.data",
-                n,
-                true,
-            )?,
-            document_ids: column(
-                "chunks.documents",
-                "chunks.documents.offsets",
-                "chunks.documents.data",
-                n,
-                true,
-            )?,
-            texts: column(
-                "chunks.texts",
-                "chunks.texts.offsets",
-                "chunks.texts.data",
-                n,
-                true,
-            )?,
-            attributes: column(
-                "chunks.attributes",
-                "chunks.attributes.offsets",
-                "chunks.attributes.data",
-                n,
-                false,
-            )?,
-            id_order: Slab::<u32>::from_le_bytes(env.section("chunks.id_order")?)
-                .ok_or_else(|| DecodeError::section("chunks.id_order", "not whole u32 values"))?,
-        };
-        chunks.validate_id_order()?;
+        let chunks = decode_chunks(&env, n)?;
         let count = usize::try_from(h.tombstones)
             .map_err(|_| DecodeError::header("tombstones", "too large"))?;
-        let tombstone_column = column(
-            "tombstones",
-            "tombstones.offsets",
-            "tombstones.data",
-            count,
-            true,
-        )?;
+        let tombstone_column = decode_column(&env, TOMBSTONES, count, true)?;
         let tombstones = (0..count)
             .filter_map(|i| tombstone_column.get_str(i).map(str::to_string))
             .collect();
