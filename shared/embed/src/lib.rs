@@ -1,0 +1,31 @@
+//! snapkb's document pipeline: turning documents into chunks measured in model word pieces,
+//! chunks into vectors (all-MiniLM-L6-v2 via candle, or vectors the caller computed), and a
+//! re-ingested document into the smallest change (unchanged chunks are never embedded again).
+//!
+//! The model is behind the `model` feature (candle + tokenizers) so edge builds can leave it out;
+//! everything else is plain Rust that also builds for wasm32.
+
+mod chunk;
+mod document;
+mod embedder;
+mod error;
+mod html;
+mod markdown;
+#[cfg(feature = "model")]
+mod minilm;
+mod pieces;
+mod upsert;
+
+#[cfg(feature = "model")]
+pub use crate::minilm::{MODEL_DIR_ENV, MiniLm, TokenizerCounter, default_model_dir};
+pub use crate::{
+    document::MAX_ID_BYTES,
+    chunk::{Chunk, ChunkConfig, chunk_text},
+    document::{ContentType, SourceDocument, TextFormat, chunk_document, parse_document},
+    embedder::{Embedded, Embedder, MINILM_DIMS, MINILM_MAX_PIECES, MINILM_MODEL_ID, Provided},
+    error::{DocumentError, EmbedError},
+    html::html_to_markdown,
+    markdown::chunk_markdown,
+    pieces::{PieceCounter, WordCounter},
+    upsert::{DocumentRecord, UpsertPlan, plan_upsert},
+};
