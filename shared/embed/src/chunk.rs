@@ -129,7 +129,8 @@ fn split_unit(text: &str, span: Range<usize>, counter: &dyn PieceCounter, budget
     let mut chars = 0;
     for (i, c) in slice.char_indices() {
         if chars == budget {
-            out.push(Unit { span: start..span.start + i, pieces: budget });
+            let run = start..span.start + i;
+            out.push(Unit { pieces: counter.count(&text[run.clone()]), span: run });
             start = span.start + i;
             chars = 0;
         }
@@ -140,6 +141,37 @@ fn split_unit(text: &str, span: Range<usize>, counter: &dyn PieceCounter, budget
         let pieces = counter.count(&text[start..span.end]).min(budget);
         out.push(Unit { span: start..span.end, pieces });
     }
+}
+
+/// The end of a chunk to repeat at the start of the next: whole trailing units while they fit
+/// in `budget` pieces, then the trailing sentences (or, failing that, words) of the unit that
+/// does not fit whole.
+fn overlap_tail(text: &str, units: &[Unit], counter: &dyn PieceCounter, budget: usize) -> Vec<Unit> {
+    let mut tail: Vec<Unit> = Vec::new();
+    let mut pieces = 0usize;
+    for unit in units.iter().rev() {
+        if pieces + unit.pieces <= budget {
+            pieces += unit.pieces;
+            tail.push(unit.clone());
+            continue;
+        }
+        let mut parts = Vec::new();
+        split_unit(text, unit.span.clone(), counter, budget.max(1), &mut parts);
+        for part in parts.into_iter().rev() {
+            if pieces + part.pieces > budget {
+                break;
+            }
+            pieces += part.pieces;
+            tail.push(part);
+        }
+        break;
+    }
+    if tail.len() >= units.len() && tail.len() > 1 {
+        // Never repeat a whole chunk: keep at least its first unit out.
+        tail.truncate(units.len() - 1);
+    }
+    tail.reverse();
+    tail
 }
 
 pub(crate) fn hex_sha256(text: &str) -> String {
@@ -174,7 +206,8 @@ pub(crate) fn chunk_range(
             document_id: document_id.to_string(),
             ordinal: chunks.len() as u32,
             sha256: hex_sha256(&chunk_text),
-            pieces: units.iter().map(|u| u.pieces).sum(),
+            // Counted on the final text: exact even where a giant word was cut into runs.
+            pieces: counter.count(&chunk_text),
             text: chunk_text,
             span,
             heading_path: heading_path.to_vec(),
@@ -183,17 +216,8 @@ pub(crate) fn chunk_range(
     for unit in units {
         if !current.is_empty() && current_pieces + unit.pieces > config.max_pieces {
             emit(&current, chunks);
-            let mut keep = 0usize;
-            let mut kept_pieces = 0usize;
-            for u in current.iter().rev() {
-                if kept_pieces + u.pieces > config.overlap_pieces || keep + 1 == current.len() {
-                    break;
-                }
-                kept_pieces += u.pieces;
-                keep += 1;
-            }
-            current.drain(..current.len() - keep);
-            current_pieces = kept_pieces;
+            current = overlap_tail(text, &current, counter, config.overlap_pieces);
+            current_pieces = current.iter().map(|u| u.pieces).sum();
             if current_pieces + unit.pieces > config.max_pieces {
                 current.clear();
                 current_pieces = 0;
@@ -278,8 +302,9 @@ mod tests {
         assert!(chunks.iter().all(|c| c.pieces <= 20));
         let blob = "x".repeat(500);
         let chunks = chunk_text("d", &blob, &WordCounter, SMALL);
-        assert!(chunks.iter().all(|c| c.pieces <= 20 && c.text.chars().count() <= 20));
+        assert!(chunks.iter().all(|c| c.pieces <= 20 && c.pieces == WordCounter.count(&c.text)));
         assert_eq!(chunks.last().unwrap().span.end, 500);
+        assert_eq!(chunks[0].span.start, 0);
     }
 
     #[test]
