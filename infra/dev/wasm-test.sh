@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the portable crates for wasm32-unknown-unknown (Workers) and runs snapkb-index's tests
+# Builds the portable crates (snapkb-index, snapkb-embed without the model) for
+# wasm32-unknown-unknown (Workers) and runs snapkb-index's tests
 # on wasm32-wasip1 under Node's WASI, including the golden snapshot written on x86-64.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,6 +11,10 @@ build_std=(-Zbuild-std=std,panic_abort)
 
 echo "wasm: building snapkb-index for wasm32-unknown-unknown" >&2
 "$WASM_CARGO" build --locked -p snapkb-index --release --target wasm32-unknown-unknown \
+  "${build_std[@]}" --target-dir "$target_dir"
+
+echo "wasm: building snapkb-embed without the model for wasm32-unknown-unknown" >&2
+"$WASM_CARGO" build --locked -p snapkb-embed --no-default-features --release --target wasm32-unknown-unknown \
   "${build_std[@]}" --target-dir "$target_dir"
 
 echo "wasm: running snapkb-index tests on wasm32-wasip1 (Node WASI)" >&2

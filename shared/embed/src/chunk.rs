@@ -21,7 +21,10 @@ pub struct ChunkConfig {
 
 impl Default for ChunkConfig {
     fn default() -> Self {
-        Self { max_pieces: 254, overlap_pieces: 32 }
+        Self {
+            max_pieces: 254,
+            overlap_pieces: 32,
+        }
     }
 }
 
@@ -30,7 +33,10 @@ impl ChunkConfig {
     /// overlap below half a chunk).
     pub fn sanitized(self) -> Self {
         let max_pieces = self.max_pieces.max(8);
-        Self { max_pieces, overlap_pieces: self.overlap_pieces.min(max_pieces / 2 - 1) }
+        Self {
+            max_pieces,
+            overlap_pieces: self.overlap_pieces.min(max_pieces / 2 - 1),
+        }
     }
 }
 
@@ -92,7 +98,13 @@ fn paragraphs(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
 }
 
 /// Units no larger than `budget` pieces covering `span`, splitting ever finer as needed.
-fn split_unit(text: &str, span: Range<usize>, counter: &dyn PieceCounter, budget: usize, out: &mut Vec<Unit>) {
+fn split_unit(
+    text: &str,
+    span: Range<usize>,
+    counter: &dyn PieceCounter,
+    budget: usize,
+    out: &mut Vec<Unit>,
+) {
     let pieces = counter.count(&text[span.clone()]);
     if pieces <= budget {
         if pieces > 0 {
@@ -130,7 +142,10 @@ fn split_unit(text: &str, span: Range<usize>, counter: &dyn PieceCounter, budget
     for (i, c) in slice.char_indices() {
         if chars == budget {
             let run = start..span.start + i;
-            out.push(Unit { pieces: counter.count(&text[run.clone()]), span: run });
+            out.push(Unit {
+                pieces: counter.count(&text[run.clone()]),
+                span: run,
+            });
             start = span.start + i;
             chars = 0;
         }
@@ -139,14 +154,22 @@ fn split_unit(text: &str, span: Range<usize>, counter: &dyn PieceCounter, budget
     }
     if start < span.end {
         let pieces = counter.count(&text[start..span.end]).min(budget);
-        out.push(Unit { span: start..span.end, pieces });
+        out.push(Unit {
+            span: start..span.end,
+            pieces,
+        });
     }
 }
 
 /// The end of a chunk to repeat at the start of the next: whole trailing units while they fit
 /// in `budget` pieces, then the trailing sentences (or, failing that, words) of the unit that
 /// does not fit whole.
-fn overlap_tail(text: &str, units: &[Unit], counter: &dyn PieceCounter, budget: usize) -> Vec<Unit> {
+fn overlap_tail(
+    text: &str,
+    units: &[Unit],
+    counter: &dyn PieceCounter,
+    budget: usize,
+) -> Vec<Unit> {
     let mut tail: Vec<Unit> = Vec::new();
     let mut pieces = 0usize;
     for unit in units.iter().rev() {
@@ -175,7 +198,10 @@ fn overlap_tail(text: &str, units: &[Unit], counter: &dyn PieceCounter, budget: 
 }
 
 pub(crate) fn hex_sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Chunks `text[range]`, appending to `chunks` with ordinals continuing from its length.
@@ -241,9 +267,22 @@ pub(crate) fn assign_ids(chunks: &mut [Chunk]) {
 }
 
 /// Chunks plain text.
-pub fn chunk_text(document_id: &str, text: &str, counter: &dyn PieceCounter, config: ChunkConfig) -> Vec<Chunk> {
+pub fn chunk_text(
+    document_id: &str,
+    text: &str,
+    counter: &dyn PieceCounter,
+    config: ChunkConfig,
+) -> Vec<Chunk> {
     let mut chunks = Vec::new();
-    chunk_range(document_id, text, 0..text.len(), &[], counter, config, &mut chunks);
+    chunk_range(
+        document_id,
+        text,
+        0..text.len(),
+        &[],
+        counter,
+        config,
+        &mut chunks,
+    );
     assign_ids(&mut chunks);
     chunks
 }
@@ -253,7 +292,10 @@ mod tests {
     use super::*;
     use crate::WordCounter;
 
-    const SMALL: ChunkConfig = ChunkConfig { max_pieces: 20, overlap_pieces: 5 };
+    const SMALL: ChunkConfig = ChunkConfig {
+        max_pieces: 20,
+        overlap_pieces: 5,
+    };
 
     #[test]
     fn short_text_is_one_chunk_with_its_exact_span_and_hash() {
@@ -265,12 +307,18 @@ mod tests {
         assert_eq!(c.text, "Hello there.\n\nSecond paragraph.");
         assert_eq!(c.sha256, hex_sha256(&c.text));
         assert_eq!(c.id, format!("d#{}", &c.sha256[..16]));
-        assert_eq!(c.pieces, 7, "`paragraph` counts two pieces under WordCounter");
+        assert_eq!(
+            c.pieces, 7,
+            "`paragraph` counts two pieces under WordCounter"
+        );
     }
 
     #[test]
     fn paragraphs_pack_up_to_the_budget_and_never_exceed_it() {
-        let text = (0..12).map(|i| format!("Paragraph {i} has exactly six words.")).collect::<Vec<_>>().join("\n\n");
+        let text = (0..12)
+            .map(|i| format!("Paragraph {i} has exactly six words."))
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let chunks = chunk_text("d", &text, &WordCounter, SMALL);
         assert!(chunks.len() > 3);
         for (i, c) in chunks.iter().enumerate() {
@@ -283,12 +331,18 @@ mod tests {
 
     #[test]
     fn consecutive_chunks_overlap_by_whole_units_within_the_overlap_budget() {
-        let text = (0..30).map(|i| format!("Sentence {i}.")).collect::<Vec<_>>().join(" ");
+        let text = (0..30)
+            .map(|i| format!("Sentence {i}."))
+            .collect::<Vec<_>>()
+            .join(" ");
         let chunks = chunk_text("d", &text, &WordCounter, SMALL);
         for pair in chunks.windows(2) {
             let overlap = pair[0].span.end.saturating_sub(pair[1].span.start);
             assert!(pair[1].span.start < pair[0].span.end, "chunks must overlap");
-            assert!(WordCounter.count(&text[pair[1].span.start..pair[0].span.end]) <= 5, "overlap {overlap} bytes");
+            assert!(
+                WordCounter.count(&text[pair[1].span.start..pair[0].span.end]) <= 5,
+                "overlap {overlap} bytes"
+            );
         }
         let covered_end = chunks.last().unwrap().span.end;
         assert_eq!(covered_end, text.len(), "the whole text is covered");
@@ -296,13 +350,20 @@ mod tests {
 
     #[test]
     fn long_sentences_fall_back_to_words_and_giant_words_to_characters() {
-        let sentence = (0..50).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+        let sentence = (0..50)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         let chunks = chunk_text("d", &sentence, &WordCounter, SMALL);
         assert!(chunks.len() >= 3);
         assert!(chunks.iter().all(|c| c.pieces <= 20));
         let blob = "x".repeat(500);
         let chunks = chunk_text("d", &blob, &WordCounter, SMALL);
-        assert!(chunks.iter().all(|c| c.pieces <= 20 && c.pieces == WordCounter.count(&c.text)));
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.pieces <= 20 && c.pieces == WordCounter.count(&c.text))
+        );
         assert_eq!(chunks.last().unwrap().span.end, 500);
         assert_eq!(chunks[0].span.start, 0);
     }
@@ -310,7 +371,15 @@ mod tests {
     #[test]
     fn repeated_text_gets_distinct_ids_and_empty_text_no_chunks() {
         let text = "Same words are here again.\n\nSame words are here again.";
-        let chunks = chunk_text("doc", text, &WordCounter, ChunkConfig { max_pieces: 8, overlap_pieces: 0 });
+        let chunks = chunk_text(
+            "doc",
+            text,
+            &WordCounter,
+            ChunkConfig {
+                max_pieces: 8,
+                overlap_pieces: 0,
+            },
+        );
         assert_eq!(chunks.len(), 2);
         assert_eq!(chunks[1].id, format!("{}-2", chunks[0].id));
         assert!(chunk_text("doc", " \n\n \t", &WordCounter, SMALL).is_empty());

@@ -5,7 +5,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::{Chunk, ChunkConfig, DocumentError, PieceCounter, chunk_markdown, chunk_text, html_to_markdown};
+use crate::{
+    Chunk, ChunkConfig, DocumentError, PieceCounter, chunk_markdown, chunk_text, html_to_markdown,
+};
 
 /// How a document's text is structured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
@@ -32,7 +34,10 @@ impl ContentType {
         for param in parts {
             if let Some((key, val)) = param.split_once('=') {
                 let val = val.trim().trim_matches('"');
-                if key.trim().eq_ignore_ascii_case("charset") && !val.eq_ignore_ascii_case("utf-8") && !val.eq_ignore_ascii_case("utf8") {
+                if key.trim().eq_ignore_ascii_case("charset")
+                    && !val.eq_ignore_ascii_case("utf-8")
+                    && !val.eq_ignore_ascii_case("utf8")
+                {
                     return Err(DocumentError::UnsupportedCharset(val.to_string()));
                 }
             }
@@ -75,7 +80,12 @@ struct JsonDocument {
 pub const MAX_ID_BYTES: usize = 256;
 
 fn check_id(id: &str) -> Result<(), DocumentError> {
-    let invalid = |reason: &str| Err(DocumentError::InvalidField { field: "id", reason: reason.to_string() });
+    let invalid = |reason: &str| {
+        Err(DocumentError::InvalidField {
+            field: "id",
+            reason: reason.to_string(),
+        })
+    };
     if id.is_empty() {
         return invalid("must not be empty");
     }
@@ -103,12 +113,18 @@ fn check_metadata(metadata: &Map<String, Value>) -> Result<(), DocumentError> {
 }
 
 fn utf8(body: &[u8]) -> Result<&str, DocumentError> {
-    std::str::from_utf8(body).map_err(|e| DocumentError::InvalidUtf8 { offset: e.valid_up_to() })
+    std::str::from_utf8(body).map_err(|e| DocumentError::InvalidUtf8 {
+        offset: e.valid_up_to(),
+    })
 }
 
 /// Reads a document body. For text types `id` must be given (from the URL or the file name);
 /// a JSON document may carry its own, which must then agree with `id` if both are present.
-pub fn parse_document(id: Option<&str>, content_type: &str, body: &[u8]) -> Result<SourceDocument, DocumentError> {
+pub fn parse_document(
+    id: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<SourceDocument, DocumentError> {
     let doc = match ContentType::parse(content_type)? {
         ContentType::Text(format) => SourceDocument {
             id: id.ok_or(DocumentError::MissingField("id"))?.to_string(),
@@ -118,8 +134,8 @@ pub fn parse_document(id: Option<&str>, content_type: &str, body: &[u8]) -> Resu
             tags: Vec::new(),
         },
         ContentType::Json => {
-            let parsed: JsonDocument =
-                serde_json::from_str(utf8(body)?).map_err(|e| DocumentError::InvalidJson(e.to_string()))?;
+            let parsed: JsonDocument = serde_json::from_str(utf8(body)?)
+                .map_err(|e| DocumentError::InvalidJson(e.to_string()))?;
             let id = match (id, parsed.id) {
                 (Some(a), Some(b)) if a != b => {
                     return Err(DocumentError::InvalidField {
@@ -143,7 +159,10 @@ pub fn parse_document(id: Option<&str>, content_type: &str, body: &[u8]) -> Resu
     check_id(&doc.id)?;
     check_metadata(&doc.metadata)?;
     if let Some(tag) = doc.tags.iter().find(|t| t.is_empty() || t.len() > 128) {
-        return Err(DocumentError::InvalidField { field: "tags", reason: format!("`{tag}` must be 1 to 128 bytes") });
+        return Err(DocumentError::InvalidField {
+            field: "tags",
+            reason: format!("`{tag}` must be 1 to 128 bytes"),
+        });
     }
     Ok(doc)
 }
@@ -159,13 +178,20 @@ impl SourceDocument {
             "tags": self.tags,
         });
         let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
-        Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
 /// Chunks a document with the chunker its format calls for. HTML chunks' spans refer to the
 /// extracted text, not the markup.
-pub fn chunk_document(doc: &SourceDocument, counter: &dyn PieceCounter, config: ChunkConfig) -> Vec<Chunk> {
+pub fn chunk_document(
+    doc: &SourceDocument,
+    counter: &dyn PieceCounter,
+    config: ChunkConfig,
+) -> Vec<Chunk> {
     match doc.format {
         TextFormat::Plain => chunk_text(&doc.id, &doc.text, counter, config),
         TextFormat::Markdown => chunk_markdown(&doc.id, &doc.text, counter, config),
@@ -180,10 +206,22 @@ mod tests {
 
     #[test]
     fn content_types_with_parameters_are_understood() {
-        assert_eq!(ContentType::parse("text/markdown; charset=UTF-8").unwrap(), ContentType::Text(TextFormat::Markdown));
-        assert_eq!(ContentType::parse("Application/JSON").unwrap(), ContentType::Json);
-        assert_eq!(ContentType::parse("application/pdf"), Err(DocumentError::UnsupportedType("application/pdf".into())));
-        assert_eq!(ContentType::parse("text/plain; charset=latin1"), Err(DocumentError::UnsupportedCharset("latin1".into())));
+        assert_eq!(
+            ContentType::parse("text/markdown; charset=UTF-8").unwrap(),
+            ContentType::Text(TextFormat::Markdown)
+        );
+        assert_eq!(
+            ContentType::parse("Application/JSON").unwrap(),
+            ContentType::Json
+        );
+        assert_eq!(
+            ContentType::parse("application/pdf"),
+            Err(DocumentError::UnsupportedType("application/pdf".into()))
+        );
+        assert_eq!(
+            ContentType::parse("text/plain; charset=latin1"),
+            Err(DocumentError::UnsupportedCharset("latin1".into()))
+        );
     }
 
     #[test]
@@ -199,25 +237,60 @@ mod tests {
     #[test]
     fn bad_documents_get_errors_naming_the_problem() {
         let json = "application/json";
-        assert_eq!(parse_document(Some("a"), "text/plain", b"ok \xff"), Err(DocumentError::InvalidUtf8 { offset: 3 }));
-        assert_eq!(parse_document(None, "text/plain", b"x"), Err(DocumentError::MissingField("id")));
-        assert_eq!(parse_document(None, json, br#"{"id": "a"}"#), Err(DocumentError::MissingField("text")));
-        assert!(matches!(parse_document(None, json, br#"{"id": "a", "text": "t", "extra": 1}"#), Err(DocumentError::InvalidJson(_))));
-        assert!(matches!(parse_document(None, json, b"{not json"), Err(DocumentError::InvalidJson(_))));
+        assert_eq!(
+            parse_document(Some("a"), "text/plain", b"ok \xff"),
+            Err(DocumentError::InvalidUtf8 { offset: 3 })
+        );
+        assert_eq!(
+            parse_document(None, "text/plain", b"x"),
+            Err(DocumentError::MissingField("id"))
+        );
+        assert_eq!(
+            parse_document(None, json, br#"{"id": "a"}"#),
+            Err(DocumentError::MissingField("text"))
+        );
+        assert!(matches!(
+            parse_document(None, json, br#"{"id": "a", "text": "t", "extra": 1}"#),
+            Err(DocumentError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            parse_document(None, json, b"{not json"),
+            Err(DocumentError::InvalidJson(_))
+        ));
         assert!(matches!(
             parse_document(Some("b"), json, br#"{"id": "a", "text": "t"}"#),
             Err(DocumentError::InvalidField { field: "id", .. })
         ));
         assert!(matches!(
-            parse_document(None, json, br#"{"id": "a", "text": "t", "metadata": {"x": {"nested": 1}}}"#),
-            Err(DocumentError::InvalidField { field: "metadata", .. })
+            parse_document(
+                None,
+                json,
+                br#"{"id": "a", "text": "t", "metadata": {"x": {"nested": 1}}}"#
+            ),
+            Err(DocumentError::InvalidField {
+                field: "metadata",
+                ..
+            })
         ));
         assert!(matches!(
-            parse_document(None, json, br#"{"id": "a", "text": "t", "metadata": {"x": null}}"#),
-            Err(DocumentError::InvalidField { field: "metadata", .. })
+            parse_document(
+                None,
+                json,
+                br#"{"id": "a", "text": "t", "metadata": {"x": null}}"#
+            ),
+            Err(DocumentError::InvalidField {
+                field: "metadata",
+                ..
+            })
         ));
-        assert!(matches!(parse_document(Some("a#b"), "text/plain", b"x"), Err(DocumentError::InvalidField { field: "id", .. })));
-        assert!(matches!(parse_document(Some(""), "text/plain", b"x"), Err(DocumentError::InvalidField { field: "id", .. })));
+        assert!(matches!(
+            parse_document(Some("a#b"), "text/plain", b"x"),
+            Err(DocumentError::InvalidField { field: "id", .. })
+        ));
+        assert!(matches!(
+            parse_document(Some(""), "text/plain", b"x"),
+            Err(DocumentError::InvalidField { field: "id", .. })
+        ));
         assert!(matches!(
             parse_document(None, json, br#"{"id": "a", "text": "t", "tags": [""]}"#),
             Err(DocumentError::InvalidField { field: "tags", .. })
@@ -238,10 +311,18 @@ mod tests {
 
     #[test]
     fn html_documents_are_chunked_by_their_headings() {
-        let doc = parse_document(Some("h"), "text/html", b"<h1>Top</h1><p>Alpha.</p><h2>Sub</h2><p>Beta.</p>").unwrap();
+        let doc = parse_document(
+            Some("h"),
+            "text/html",
+            b"<h1>Top</h1><p>Alpha.</p><h2>Sub</h2><p>Beta.</p>",
+        )
+        .unwrap();
         let chunks = chunk_document(&doc, &WordCounter, ChunkConfig::default());
         assert_eq!(chunks.len(), 2);
-        assert_eq!(chunks[1].heading_path, vec!["Top".to_string(), "Sub".to_string()]);
+        assert_eq!(
+            chunks[1].heading_path,
+            vec!["Top".to_string(), "Sub".to_string()]
+        );
         assert_eq!(chunks[1].text, "## Sub\n\nBeta.");
     }
 }

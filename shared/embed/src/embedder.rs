@@ -39,11 +39,18 @@ impl Provided {
     /// Checks `vectors`, one per text of `expected` texts.
     pub fn check(&self, vectors: &[Vec<f32>], expected: usize) -> Result<(), EmbedError> {
         if vectors.len() != expected {
-            return Err(EmbedError::CountMismatch { expected, got: vectors.len() });
+            return Err(EmbedError::CountMismatch {
+                expected,
+                got: vectors.len(),
+            });
         }
         for (index, v) in vectors.iter().enumerate() {
             if v.len() != self.dims {
-                return Err(EmbedError::DimensionMismatch { index, expected: self.dims, got: v.len() });
+                return Err(EmbedError::DimensionMismatch {
+                    index,
+                    expected: self.dims,
+                    got: v.len(),
+                });
             }
             if let Some(position) = v.iter().position(|x| !x.is_finite()) {
                 return Err(EmbedError::NonFinite { index, position });
@@ -64,12 +71,31 @@ mod tests {
     fn provided_vectors_are_checked_with_errors_naming_the_vector() {
         let p = Provided { dims: 3 };
         assert_eq!(p.check(&[vec![1.0, 0.0, 0.0]], 1), Ok(()));
-        assert_eq!(p.check(&[], 1), Err(EmbedError::CountMismatch { expected: 1, got: 0 }));
+        assert_eq!(
+            p.check(&[], 1),
+            Err(EmbedError::CountMismatch {
+                expected: 1,
+                got: 0
+            })
+        );
         assert_eq!(
             p.check(&[vec![1.0, 0.0, 0.0], vec![1.0]], 2),
-            Err(EmbedError::DimensionMismatch { index: 1, expected: 3, got: 1 })
+            Err(EmbedError::DimensionMismatch {
+                index: 1,
+                expected: 3,
+                got: 1
+            })
         );
-        assert_eq!(p.check(&[vec![1.0, f32::NAN, 0.0]], 1), Err(EmbedError::NonFinite { index: 0, position: 1 }));
-        assert_eq!(p.check(&[vec![0.0; 3]], 1), Err(EmbedError::ZeroVector { index: 0 }));
+        assert_eq!(
+            p.check(&[vec![1.0, f32::NAN, 0.0]], 1),
+            Err(EmbedError::NonFinite {
+                index: 0,
+                position: 1
+            })
+        );
+        assert_eq!(
+            p.check(&[vec![0.0; 3]], 1),
+            Err(EmbedError::ZeroVector { index: 0 })
+        );
     }
 }

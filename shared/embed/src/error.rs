@@ -16,7 +16,11 @@ pub enum EmbedError {
     #[error("expected {expected} vectors, one per text, got {got}")]
     CountMismatch { expected: usize, got: usize },
     #[error("vector {index} has {got} dimensions, the project uses {expected}")]
-    DimensionMismatch { index: usize, expected: usize, got: usize },
+    DimensionMismatch {
+        index: usize,
+        expected: usize,
+        got: usize,
+    },
     #[error("vector {index} component {position} is not a finite number")]
     NonFinite { index: usize, position: usize },
     #[error("vector {index} is all zeros and has no direction")]
@@ -26,7 +30,9 @@ pub enum EmbedError {
 /// Errors from reading a document.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DocumentError {
-    #[error("unsupported content type `{0}`; use text/plain, text/markdown, text/html or application/json")]
+    #[error(
+        "unsupported content type `{0}`; use text/plain, text/markdown, text/html or application/json"
+    )]
     UnsupportedType(String),
     #[error("unsupported charset `{0}`; documents must be UTF-8")]
     UnsupportedCharset(String),

@@ -5,11 +5,38 @@
 use scraper::{Html, Node};
 
 /// Elements whose content is never document text.
-const SKIPPED: &[&str] = &["script", "style", "nav", "noscript", "template", "head", "svg", "iframe", "object"];
+const SKIPPED: &[&str] = &[
+    "script", "style", "nav", "noscript", "template", "head", "svg", "iframe", "object",
+];
 /// Elements that end a block of text.
 const BLOCKS: &[&str] = &[
-    "p", "div", "section", "article", "main", "aside", "header", "footer", "li", "ul", "ol", "dl", "dt", "dd",
-    "blockquote", "pre", "table", "tr", "td", "th", "figure", "figcaption", "br", "hr", "form", "details", "summary",
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "aside",
+    "header",
+    "footer",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "figure",
+    "figcaption",
+    "br",
+    "hr",
+    "form",
+    "details",
+    "summary",
 ];
 
 /// The text of an HTML document as markdown: `#` headings, blank lines between blocks,
@@ -54,7 +81,10 @@ pub fn html_to_markdown(html: &str) -> String {
                             }
                             line.push_str(word);
                         }
-                        if text.ends_with(char::is_whitespace) && !line.is_empty() && !line.ends_with(' ') {
+                        if text.ends_with(char::is_whitespace)
+                            && !line.is_empty()
+                            && !line.ends_with(' ')
+                        {
                             line.push(' ');
                         }
                     }
@@ -64,7 +94,9 @@ pub fn html_to_markdown(html: &str) -> String {
                     if SKIPPED.contains(&name) {
                         continue;
                     }
-                    let heading = name.len() == 2 && name.starts_with('h') && name.as_bytes()[1].is_ascii_digit();
+                    let heading = name.len() == 2
+                        && name.starts_with('h')
+                        && name.as_bytes()[1].is_ascii_digit();
                     if heading || BLOCKS.contains(&name) {
                         flush(&mut line, &mut out);
                     }
@@ -90,7 +122,8 @@ pub fn html_to_markdown(html: &str) -> String {
                 if name == "pre" {
                     pre_depth = pre_depth.saturating_sub(1);
                 }
-                let heading = name.len() == 2 && name.starts_with('h') && name.as_bytes()[1].is_ascii_digit();
+                let heading =
+                    name.len() == 2 && name.starts_with('h') && name.as_bytes()[1].is_ascii_digit();
                 if heading {
                     // A heading is one line: keep its text, then end the block.
                     let text = line.trim().to_string();

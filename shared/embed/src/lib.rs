@@ -19,8 +19,8 @@ mod upsert;
 #[cfg(feature = "model")]
 pub use crate::minilm::{MODEL_DIR_ENV, MiniLm, TokenizerCounter, default_model_dir};
 pub use crate::{
-    document::MAX_ID_BYTES,
     chunk::{Chunk, ChunkConfig, chunk_text},
+    document::MAX_ID_BYTES,
     document::{ContentType, SourceDocument, TextFormat, chunk_document, parse_document},
     embedder::{Embedded, Embedder, MINILM_DIMS, MINILM_MAX_PIECES, MINILM_MODEL_ID, Provided},
     error::{DocumentError, EmbedError},

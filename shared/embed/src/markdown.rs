@@ -17,10 +17,13 @@ fn sections(source: &str) -> Vec<(Range<usize>, Vec<String>)> {
     let mut section_start = 0usize;
     let mut section_path: Vec<String> = Vec::new();
     let mut heading: Option<(HeadingLevel, usize, String)> = None;
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     for (event, range) in Parser::new_ext(source, options).into_offset_iter() {
         match event {
-            Event::Start(Tag::Heading { level, .. }) => heading = Some((level, range.start, String::new())),
+            Event::Start(Tag::Heading { level, .. }) => {
+                heading = Some((level, range.start, String::new()))
+            }
             Event::Text(t) | Event::Code(t) => {
                 if let Some((_, _, text)) = heading.as_mut() {
                     text.push_str(&t);
@@ -46,10 +49,23 @@ fn sections(source: &str) -> Vec<(Range<usize>, Vec<String>)> {
 }
 
 /// Chunks a markdown document section by section.
-pub fn chunk_markdown(document_id: &str, source: &str, counter: &dyn PieceCounter, config: ChunkConfig) -> Vec<Chunk> {
+pub fn chunk_markdown(
+    document_id: &str,
+    source: &str,
+    counter: &dyn PieceCounter,
+    config: ChunkConfig,
+) -> Vec<Chunk> {
     let mut chunks = Vec::new();
     for (range, path) in sections(source) {
-        chunk_range(document_id, source, range, &path, counter, config, &mut chunks);
+        chunk_range(
+            document_id,
+            source,
+            range,
+            &path,
+            counter,
+            config,
+            &mut chunks,
+        );
     }
     assign_ids(&mut chunks);
     chunks
@@ -77,7 +93,10 @@ mod tests {
             ]
         );
         assert!(chunks[2].text.starts_with("## Install"));
-        assert!(chunks[2].text.contains("# not a heading"), "code blocks are not headings");
+        assert!(
+            chunks[2].text.contains("# not a heading"),
+            "code blocks are not headings"
+        );
         for c in &chunks {
             assert_eq!(&DOC[c.span.clone()], c.text);
         }
@@ -85,14 +104,33 @@ mod tests {
 
     #[test]
     fn a_chunk_never_straddles_two_sections() {
-        let long = (0..40).map(|i| format!("Line {i} of the section.")).collect::<Vec<_>>().join("\n\n");
+        let long = (0..40)
+            .map(|i| format!("Line {i} of the section."))
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let doc = format!("# A\n\n{long}\n\n# B\n\n{long}\n");
-        let chunks = chunk_markdown("d", &doc, &WordCounter, ChunkConfig { max_pieces: 40, overlap_pieces: 8 });
+        let chunks = chunk_markdown(
+            "d",
+            &doc,
+            &WordCounter,
+            ChunkConfig {
+                max_pieces: 40,
+                overlap_pieces: 8,
+            },
+        );
         let b_start = doc.find("# B").unwrap();
         for c in &chunks {
-            assert!(c.span.end <= b_start || c.span.start >= b_start, "chunk {:?} crosses into B", c.span);
+            assert!(
+                c.span.end <= b_start || c.span.start >= b_start,
+                "chunk {:?} crosses into B",
+                c.span
+            );
             assert!(c.pieces <= 40);
         }
-        assert!(chunks.iter().any(|c| c.heading_path == vec!["B".to_string()]));
+        assert!(
+            chunks
+                .iter()
+                .any(|c| c.heading_path == vec!["B".to_string()])
+        );
     }
 }

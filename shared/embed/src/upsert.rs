@@ -51,7 +51,11 @@ impl UpsertPlan {
 
 /// Plans an upsert of a document whose new content hashes to `content_sha256` and chunks into
 /// `chunks` (ids from the chunkers: equal text, equal id).
-pub fn plan_upsert(previous: Option<&DocumentRecord>, content_sha256: &str, chunks: &[Chunk]) -> UpsertPlan {
+pub fn plan_upsert(
+    previous: Option<&DocumentRecord>,
+    content_sha256: &str,
+    chunks: &[Chunk],
+) -> UpsertPlan {
     let Some(previous) = previous else {
         return UpsertPlan::Write {
             version: 1,
@@ -62,13 +66,27 @@ pub fn plan_upsert(previous: Option<&DocumentRecord>, content_sha256: &str, chun
         };
     };
     if previous.content_sha256 == content_sha256 {
-        return UpsertPlan::Unchanged { version: previous.version };
+        return UpsertPlan::Unchanged {
+            version: previous.version,
+        };
     }
     let stored: HashSet<&str> = previous.chunk_ids.iter().map(String::as_str).collect();
-    let (reuse, embed): (Vec<usize>, Vec<usize>) = (0..chunks.len()).partition(|&i| stored.contains(chunks[i].id.as_str()));
+    let (reuse, embed): (Vec<usize>, Vec<usize>) =
+        (0..chunks.len()).partition(|&i| stored.contains(chunks[i].id.as_str()));
     let kept: HashSet<&str> = chunks.iter().map(|c| c.id.as_str()).collect();
-    let tombstone = previous.chunk_ids.iter().filter(|id| !kept.contains(id.as_str())).cloned().collect();
-    UpsertPlan::Write { version: previous.version + 1, created: false, embed, reuse, tombstone }
+    let tombstone = previous
+        .chunk_ids
+        .iter()
+        .filter(|id| !kept.contains(id.as_str()))
+        .cloned()
+        .collect();
+    UpsertPlan::Write {
+        version: previous.version + 1,
+        created: false,
+        embed,
+        reuse,
+        tombstone,
+    }
 }
 
 #[cfg(test)]
@@ -78,7 +96,11 @@ mod tests {
 
     const V1: &str = "# Guide\n\nIntro paragraph.\n\n## Install\n\nRun the installer.\n\n## Use\n\nQuery things.\n";
 
-    fn plan(previous: Option<&DocumentRecord>, id: &str, text: &str) -> (UpsertPlan, DocumentRecord) {
+    fn plan(
+        previous: Option<&DocumentRecord>,
+        id: &str,
+        text: &str,
+    ) -> (UpsertPlan, DocumentRecord) {
         let doc = parse_document(Some(id), "text/markdown", text.as_bytes()).unwrap();
         let chunks = chunk_markdown(id, text, &WordCounter, ChunkConfig::default());
         let plan = plan_upsert(previous, &doc.content_sha256(), &chunks);
@@ -97,7 +119,16 @@ mod tests {
     #[test]
     fn a_new_document_embeds_every_chunk() {
         let (p, record) = plan(None, "guide", V1);
-        assert_eq!(p, UpsertPlan::Write { version: 1, created: true, embed: vec![0, 1, 2], reuse: vec![], tombstone: vec![] });
+        assert_eq!(
+            p,
+            UpsertPlan::Write {
+                version: 1,
+                created: true,
+                embed: vec![0, 1, 2],
+                reuse: vec![],
+                tombstone: vec![]
+            }
+        );
         assert_eq!(record.chunk_ids.len(), 3);
     }
 
@@ -114,7 +145,16 @@ mod tests {
         let (_, record) = plan(None, "guide", V1);
         let edited = V1.replace("Run the installer.", "Run the new installer.");
         let (p, _) = plan(Some(&record), "guide", &edited);
-        let UpsertPlan::Write { version, embed, reuse, tombstone, created } = p else { panic!("expected a write") };
+        let UpsertPlan::Write {
+            version,
+            embed,
+            reuse,
+            tombstone,
+            created,
+        } = p
+        else {
+            panic!("expected a write")
+        };
         assert_eq!((version, created), (2, false));
         assert_eq!(embed, vec![1]);
         assert_eq!(reuse, vec![0, 2]);
@@ -126,7 +166,15 @@ mod tests {
         let (_, record) = plan(None, "guide", V1);
         let shorter = V1.replace("## Use\n\nQuery things.\n", "");
         let (p, _) = plan(Some(&record), "guide", &shorter);
-        let UpsertPlan::Write { embed, reuse, tombstone, .. } = p else { panic!("expected a write") };
+        let UpsertPlan::Write {
+            embed,
+            reuse,
+            tombstone,
+            ..
+        } = p
+        else {
+            panic!("expected a write")
+        };
         assert!(embed.is_empty());
         assert_eq!(reuse, vec![0, 1]);
         assert_eq!(tombstone, vec![record.chunk_ids[2].clone()]);
@@ -136,8 +184,21 @@ mod tests {
     fn a_renamed_document_is_new_under_its_new_id() {
         let (_, old) = plan(None, "guide", V1);
         let (p, renamed) = plan(None, "handbook", V1);
-        assert_eq!(p.embed_count(), 3, "chunk ids carry the document id, so nothing is shared");
-        assert!(renamed.chunk_ids.iter().all(|id| id.starts_with("handbook#")));
-        assert!(old.chunk_ids.iter().all(|id| !renamed.chunk_ids.contains(id)));
+        assert_eq!(
+            p.embed_count(),
+            3,
+            "chunk ids carry the document id, so nothing is shared"
+        );
+        assert!(
+            renamed
+                .chunk_ids
+                .iter()
+                .all(|id| id.starts_with("handbook#"))
+        );
+        assert!(
+            old.chunk_ids
+                .iter()
+                .all(|id| !renamed.chunk_ids.contains(id))
+        );
     }
 }

@@ -6,9 +6,7 @@
 use std::sync::OnceLock;
 
 use serde::Deserialize;
-use snapkb_embed::{
-    EmbedError, Embedder, MINILM_DIMS, MiniLm, PieceCounter, default_model_dir,
-};
+use snapkb_embed::{EmbedError, Embedder, MINILM_DIMS, MiniLm, PieceCounter, default_model_dir};
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -26,7 +24,9 @@ struct Reference {
 fn model() -> &'static MiniLm {
     static MODEL: OnceLock<MiniLm> = OnceLock::new();
     MODEL.get_or_init(|| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(default_model_dir());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(default_model_dir());
         MiniLm::load(&dir).unwrap_or_else(|e| panic!("{e}"))
     })
 }
@@ -52,11 +52,24 @@ fn every_reference_sentence_matches_with_cosine_at_least_0_999() {
         let v = &embedded.vectors[i];
         assert_eq!(v.len(), MINILM_DIMS);
         let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        assert!((norm - 1.0).abs() < 1e-4, "sentence {i} not normalized: {norm}");
+        assert!(
+            (norm - 1.0).abs() < 1e-4,
+            "sentence {i} not normalized: {norm}"
+        );
         let cos = cosine(v, &reference.vector);
-        assert!(cos >= 0.999, "sentence {i} {:?}: cosine {cos}", reference.text.chars().take(40).collect::<String>());
-        assert_eq!(embedded.pieces[i], reference.pieces, "sentence {i} piece count");
-        assert_eq!(embedded.truncated[i], reference.truncated, "sentence {i} truncation flag");
+        assert!(
+            cos >= 0.999,
+            "sentence {i} {:?}: cosine {cos}",
+            reference.text.chars().take(40).collect::<String>()
+        );
+        assert_eq!(
+            embedded.pieces[i], reference.pieces,
+            "sentence {i} piece count"
+        );
+        assert_eq!(
+            embedded.truncated[i], reference.truncated,
+            "sentence {i} truncation flag"
+        );
     }
 }
 
@@ -66,7 +79,10 @@ fn batch_results_do_not_depend_on_batch_composition() {
     let texts: Vec<&str> = fixture.sentences.iter().map(|s| s.text.as_str()).collect();
     let all = model().embed(&texts).unwrap();
     let one = model().embed(&texts[5..6]).unwrap();
-    assert!(cosine(&all.vectors[5], &one.vectors[0]) > 0.99999, "padding must not change a vector");
+    assert!(
+        cosine(&all.vectors[5], &one.vectors[0]) > 0.99999,
+        "padding must not change a vector"
+    );
     assert!(model().embed(&[]).unwrap().vectors.is_empty());
 }
 
@@ -75,7 +91,12 @@ fn piece_counts_for_chunking_match_the_tokenizer() {
     let counter = model().piece_counter();
     for reference in fixture().sentences.iter().filter(|s| !s.truncated) {
         // The reference count includes [CLS] and [SEP].
-        assert_eq!(counter.count(&reference.text) + 2, reference.pieces, "{:?}", reference.text);
+        assert_eq!(
+            counter.count(&reference.text) + 2,
+            reference.pieces,
+            "{:?}",
+            reference.text
+        );
     }
 }
 
@@ -83,6 +104,12 @@ fn piece_counts_for_chunking_match_the_tokenizer() {
 fn a_missing_model_names_the_script_to_run() {
     let dir = std::env::temp_dir().join("snapkb-no-model-here");
     let err = MiniLm::load(&dir).unwrap_err();
-    assert!(matches!(err, EmbedError::ModelMissing { file: "model.safetensors", .. }));
+    assert!(matches!(
+        err,
+        EmbedError::ModelMissing {
+            file: "model.safetensors",
+            ..
+        }
+    ));
     assert!(err.to_string().contains("infra/dev/fetch-model.sh"));
 }

@@ -12,7 +12,10 @@ use clap::Parser;
 use snapkb_embed::{Embedder, MiniLm, default_model_dir};
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Embed one text per stdin line with all-MiniLM-L6-v2; one JSON array per stdout line")]
+#[command(
+    version,
+    about = "Embed one text per stdin line with all-MiniLM-L6-v2; one JSON array per stdout line"
+)]
 struct Args {
     /// Folder with model.safetensors, config.json and tokenizer.json
     /// [default: $SNAPKB_MODEL_DIR or models/all-MiniLM-L6-v2]
@@ -26,7 +29,7 @@ fn run(args: Args) -> Result<(), String> {
     let stdin = std::io::stdin().lock();
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut batch: Vec<String> = Vec::with_capacity(32);
-    let mut flush = |batch: &mut Vec<String>, out: &mut BufWriter<_>| -> Result<(), String> {
+    let flush = |batch: &mut Vec<String>, out: &mut BufWriter<_>| -> Result<(), String> {
         let texts: Vec<&str> = batch.iter().map(String::as_str).collect();
         let embedded = model.embed(&texts).map_err(|e| e.to_string())?;
         for v in &embedded.vectors {
