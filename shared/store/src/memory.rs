@@ -1,0 +1,234 @@
+//! In-memory adapters: the reference semantics of both ports, for unit tests and for callers
+//! that want a throwaway store. Everything happens under one lock, so every operation is atomic.
+
+use std::{collections::BTreeMap, ops::Range, sync::Mutex};
+
+use bytes::Bytes;
+
+use crate::{
+    Condition, Item, ListPage, MetaStore, ObjectMeta, ObjectStore, QueryPage, StoreError,
+    TransactWrite, counter_value, validate_transaction,
+};
+
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Backend("in-memory store lock poisoned".into())
+}
+
+/// Objects in a map.
+#[derive(Debug, Default)]
+pub struct MemoryObjectStore {
+    objects: Mutex<BTreeMap<String, Bytes>>,
+}
+
+impl MemoryObjectStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl ObjectStore for MemoryObjectStore {
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+        self.objects
+            .lock()
+            .map_err(poisoned)?
+            .insert(key.to_string(), body);
+        Ok(())
+    }
+
+    async fn put_if_absent(&self, key: &str, body: Bytes) -> Result<bool, StoreError> {
+        let mut objects = self.objects.lock().map_err(poisoned)?;
+        if objects.contains_key(key) {
+            return Ok(false);
+        }
+        objects.insert(key.to_string(), body);
+        Ok(true)
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        self.objects
+            .lock()
+            .map_err(poisoned)?
+            .get(key)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound { key: key.into() })
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+        let body = self.get(key).await?;
+        let end = (range.end.min(body.len() as u64)) as usize;
+        let start = (range.start as usize).min(end);
+        Ok(body.slice(start..end))
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        let objects = self.objects.lock().map_err(poisoned)?;
+        Ok(objects.get(key).map(|b| ObjectMeta {
+            key: key.to_string(),
+            size: b.len() as u64,
+        }))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.objects.lock().map_err(poisoned)?.remove(key);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError> {
+        let objects = self.objects.lock().map_err(poisoned)?;
+        let limit = limit.max(1);
+        let mut page: Vec<ObjectMeta> = objects
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
+            .take(limit + 1)
+            .map(|(k, b)| ObjectMeta {
+                key: k.clone(),
+                size: b.len() as u64,
+            })
+            .collect();
+        let next_after = if page.len() > limit {
+            page.truncate(limit);
+            page.last().map(|m| m.key.clone())
+        } else {
+            None
+        };
+        Ok(ListPage {
+            objects: page,
+            next_after,
+        })
+    }
+}
+
+/// Items in a map keyed by (pk, sk).
+#[derive(Debug, Default)]
+pub struct MemoryMetaStore {
+    items: Mutex<BTreeMap<(String, String), Item>>,
+}
+
+impl MemoryMetaStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn key(pk: &str, sk: &str) -> (String, String) {
+    (pk.to_string(), sk.to_string())
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl MetaStore for MemoryMetaStore {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        Ok(self
+            .items
+            .lock()
+            .map_err(poisoned)?
+            .get(&key(pk, sk))
+            .cloned())
+    }
+
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        let mut items = self.items.lock().map_err(poisoned)?;
+        let k = key(&item.pk, &item.sk);
+        if !condition.holds(items.get(&k).map(|i| i.version)) {
+            return Err(StoreError::ConditionFailed { index: None });
+        }
+        items.insert(k, item);
+        Ok(())
+    }
+
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
+        let mut items = self.items.lock().map_err(poisoned)?;
+        let k = key(pk, sk);
+        if !condition.holds(items.get(&k).map(|i| i.version)) {
+            return Err(StoreError::ConditionFailed { index: None });
+        }
+        items.remove(&k);
+        Ok(())
+    }
+
+    async fn add(
+        &self,
+        pk: &str,
+        sk: &str,
+        delta: i64,
+        ttl: Option<u64>,
+    ) -> Result<i64, StoreError> {
+        let mut items = self.items.lock().map_err(poisoned)?;
+        let k = key(pk, sk);
+        let current = match items.get(&k) {
+            Some(item) => counter_value(item)?,
+            None => 0,
+        };
+        let next = current
+            .checked_add(delta)
+            .ok_or_else(|| StoreError::Invalid("counter overflow".into()))?;
+        let old_ttl = items.get(&k).and_then(|i| i.ttl);
+        let mut item = Item::new(pk, sk, 0, Bytes::copy_from_slice(&next.to_le_bytes()));
+        item.ttl = ttl.or(old_ttl);
+        items.insert(k, item);
+        Ok(next)
+    }
+
+    async fn query(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<QueryPage, StoreError> {
+        let items = self.items.lock().map_err(poisoned)?;
+        let limit = limit.max(1);
+        let start = key(pk, after.filter(|a| *a >= sk_prefix).unwrap_or(sk_prefix));
+        let mut page: Vec<Item> = items
+            .range(start..)
+            .take_while(|((p, s), _)| p == pk && s.starts_with(sk_prefix))
+            .filter(|((_, s), _)| after.is_none_or(|a| s.as_str() > a))
+            .take(limit + 1)
+            .map(|(_, item)| item.clone())
+            .collect();
+        let next_after = if page.len() > limit {
+            page.truncate(limit);
+            page.last().map(|i| i.sk.clone())
+        } else {
+            None
+        };
+        Ok(QueryPage {
+            items: page,
+            next_after,
+        })
+    }
+
+    async fn transact(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError> {
+        validate_transaction(&writes)?;
+        let mut items = self.items.lock().map_err(poisoned)?;
+        for (index, w) in writes.iter().enumerate() {
+            let (pk, sk) = w.key();
+            if !w
+                .condition()
+                .holds(items.get(&key(pk, sk)).map(|i| i.version))
+            {
+                return Err(StoreError::ConditionFailed { index: Some(index) });
+            }
+        }
+        for w in writes {
+            match w {
+                TransactWrite::Put { item, .. } => {
+                    items.insert(key(&item.pk, &item.sk), item);
+                }
+                TransactWrite::Delete { pk, sk, .. } => {
+                    items.remove(&key(&pk, &sk));
+                }
+                TransactWrite::Check { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,46 @@
+//! The object-store port: immutable objects by key (snapshots, WAL segments, exports).
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use crate::{MaybeSendSync, StoreError};
+
+/// What `head` and `list` report about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+}
+
+/// One page of a listing, keys in ascending order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage {
+    pub objects: Vec<ObjectMeta>,
+    /// Pass as `after` to get the next page; `None` when this was the last.
+    pub next_after: Option<String>,
+}
+
+/// Objects addressed by key. snapkb never overwrites an object it wrote; `put_if_absent` is how
+/// writers claim a key, `put` exists for adapters' own use and for tests.
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+pub trait ObjectStore: MaybeSendSync {
+    /// Writes (or replaces) an object. Readers see the old or the new bytes, never a mix.
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError>;
+    /// Writes an object only if `key` is free; returns whether this call created it.
+    async fn put_if_absent(&self, key: &str, body: Bytes) -> Result<bool, StoreError>;
+    async fn get(&self, key: &str) -> Result<Bytes, StoreError>;
+    /// Bytes `range` of an object; a range past the end is clipped to the object.
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError>;
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
+    /// Deletes an object; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Up to `limit` objects whose keys start with `prefix` and sort after `after`.
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage, StoreError>;
+}
