@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the portable crates (snapkb-index, snapkb-embed without the model) for
+# Builds the portable crates (snapkb-index, snapkb-embed without the model, snapkb-store) for
 # wasm32-unknown-unknown (Workers) and runs snapkb-index's tests
 # on wasm32-wasip1 under Node's WASI, including the golden snapshot written on x86-64.
 set -euo pipefail
@@ -13,9 +13,9 @@ echo "wasm: building snapkb-index for wasm32-unknown-unknown" >&2
 "$WASM_CARGO" build --locked -p snapkb-index --release --target wasm32-unknown-unknown \
   "${build_std[@]}" --target-dir "$target_dir"
 
-echo "wasm: building snapkb-embed without the model for wasm32-unknown-unknown" >&2
-"$WASM_CARGO" build --locked -p snapkb-embed --no-default-features --release --target wasm32-unknown-unknown \
-  "${build_std[@]}" --target-dir "$target_dir"
+echo "wasm: building snapkb-embed (without the model) and snapkb-store for wasm32-unknown-unknown" >&2
+"$WASM_CARGO" build --locked -p snapkb-embed --no-default-features -p snapkb-store --release \
+  --target wasm32-unknown-unknown "${build_std[@]}" --target-dir "$target_dir"
 
 echo "wasm: running snapkb-index tests on wasm32-wasip1 (Node WASI)" >&2
 "$WASM_CARGO" test --locked -p snapkb-index --lib --target wasm32-wasip1 \

@@ -1,0 +1,254 @@
+//! The metadata table in redb: one table keyed by (partition key, sort key). Every write is one
+//! redb write transaction (serializable, fsynced on commit), so a condition and the write it
+//! guards are atomic, and a multi-item commit lands whole or not at all.
+
+use std::{path::Path, sync::Arc};
+
+use bytes::Bytes;
+use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
+use snapkb_store::{
+    Condition, Item, MetaStore, QueryPage, StoreError, TransactWrite, counter_value,
+    validate_transaction,
+};
+
+use crate::blocking;
+
+/// (pk, sk)
+type ItemKey = (&'static str, &'static str);
+/// (version, ttl, value)
+type ItemValue = (u64, Option<u64>, &'static [u8]);
+const ITEMS: TableDefinition<ItemKey, ItemValue> = TableDefinition::new("items");
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// A MetaStore in one redb database file.
+#[derive(Clone)]
+pub struct RedbMetaStore {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for RedbMetaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedbMetaStore")
+    }
+}
+
+impl RedbMetaStore {
+    /// Opens (or creates) the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        if let Some(dir) = path.as_ref().parent() {
+            std::fs::create_dir_all(dir).map_err(backend)?;
+        }
+        let db = Database::create(path.as_ref()).map_err(backend)?;
+        let txn = db.begin_write().map_err(backend)?;
+        txn.open_table(ITEMS).map_err(backend)?;
+        txn.commit().map_err(backend)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    ) -> impl std::future::Future<Output = Result<T, StoreError>> + Send {
+        let db = self.db.clone();
+        blocking(move || {
+            let txn = db.begin_write().map_err(backend)?;
+            let out = work(&txn)?;
+            txn.commit().map_err(backend)?;
+            Ok(out)
+        })
+    }
+}
+
+fn stored_version(txn: &WriteTransaction, pk: &str, sk: &str) -> Result<Option<u64>, StoreError> {
+    let table = txn.open_table(ITEMS).map_err(backend)?;
+    let version = table.get((pk, sk)).map_err(backend)?.map(|g| g.value().0);
+    Ok(version)
+}
+
+fn insert(txn: &WriteTransaction, item: &Item) -> Result<(), StoreError> {
+    let mut table = txn.open_table(ITEMS).map_err(backend)?;
+    table
+        .insert(
+            (item.pk.as_str(), item.sk.as_str()),
+            (item.version, item.ttl, item.value.as_ref()),
+        )
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn remove(txn: &WriteTransaction, pk: &str, sk: &str) -> Result<(), StoreError> {
+    let mut table = txn.open_table(ITEMS).map_err(backend)?;
+    table.remove((pk, sk)).map_err(backend)?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl MetaStore for RedbMetaStore {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        let db = self.db.clone();
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        blocking(move || {
+            let txn = db.begin_read().map_err(backend)?;
+            let table = txn.open_table(ITEMS).map_err(backend)?;
+            let found = table.get((pk.as_str(), sk.as_str())).map_err(backend)?;
+            Ok(found.map(|g| {
+                let (version, ttl, value) = g.value();
+                Item {
+                    pk: pk.clone(),
+                    sk: sk.clone(),
+                    version,
+                    ttl,
+                    value: Bytes::copy_from_slice(value),
+                }
+            }))
+        })
+        .await
+    }
+
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        self.write(move |txn| {
+            if !condition.holds(stored_version(txn, &item.pk, &item.sk)?) {
+                return Err(StoreError::ConditionFailed { index: None });
+            }
+            insert(txn, &item)
+        })
+        .await
+    }
+
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        self.write(move |txn| {
+            if !condition.holds(stored_version(txn, &pk, &sk)?) {
+                return Err(StoreError::ConditionFailed { index: None });
+            }
+            remove(txn, &pk, &sk)
+        })
+        .await
+    }
+
+    async fn add(
+        &self,
+        pk: &str,
+        sk: &str,
+        delta: i64,
+        ttl: Option<u64>,
+    ) -> Result<i64, StoreError> {
+        let (pk, sk) = (pk.to_string(), sk.to_string());
+        self.write(move |txn| {
+            let existing = {
+                let table = txn.open_table(ITEMS).map_err(backend)?;
+                let found = table.get((pk.as_str(), sk.as_str())).map_err(backend)?;
+                found.map(|g| {
+                    let (version, ttl, value) = g.value();
+                    Item {
+                        pk: pk.clone(),
+                        sk: sk.clone(),
+                        version,
+                        ttl,
+                        value: Bytes::copy_from_slice(value),
+                    }
+                })
+            };
+            let current = existing
+                .as_ref()
+                .map(counter_value)
+                .transpose()?
+                .unwrap_or(0);
+            let next = current
+                .checked_add(delta)
+                .ok_or_else(|| StoreError::Invalid("counter overflow".into()))?;
+            let mut item = Item::new(
+                pk.clone(),
+                sk.clone(),
+                0,
+                Bytes::copy_from_slice(&next.to_le_bytes()),
+            );
+            item.ttl = ttl.or(existing.and_then(|e| e.ttl));
+            insert(txn, &item)?;
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn query(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<QueryPage, StoreError> {
+        let db = self.db.clone();
+        let (pk, prefix, after) = (
+            pk.to_string(),
+            sk_prefix.to_string(),
+            after.map(str::to_string),
+        );
+        blocking(move || {
+            let txn = db.begin_read().map_err(backend)?;
+            let table = txn.open_table(ITEMS).map_err(backend)?;
+            let start = match after.as_deref() {
+                Some(a) if a >= prefix.as_str() => a.to_string(),
+                _ => prefix.clone(),
+            };
+            let limit = limit.max(1);
+            let mut items = Vec::new();
+            for entry in table
+                .range((pk.as_str(), start.as_str())..)
+                .map_err(backend)?
+            {
+                let (key, value) = entry.map_err(backend)?;
+                let (p, s) = key.value();
+                if p != pk || !s.starts_with(prefix.as_str()) {
+                    break;
+                }
+                if after.as_deref().is_some_and(|a| s <= a) {
+                    continue;
+                }
+                let (version, ttl, bytes) = value.value();
+                items.push(Item {
+                    pk: p.to_string(),
+                    sk: s.to_string(),
+                    version,
+                    ttl,
+                    value: Bytes::copy_from_slice(bytes),
+                });
+                if items.len() > limit {
+                    break;
+                }
+            }
+            let next_after = if items.len() > limit {
+                items.truncate(limit);
+                items.last().map(|i| i.sk.clone())
+            } else {
+                None
+            };
+            Ok(QueryPage { items, next_after })
+        })
+        .await
+    }
+
+    async fn transact(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError> {
+        validate_transaction(&writes)?;
+        self.write(move |txn| {
+            for (index, w) in writes.iter().enumerate() {
+                let (pk, sk) = w.key();
+                if !w.condition().holds(stored_version(txn, pk, sk)?) {
+                    // Returning before commit drops the transaction: nothing is written.
+                    return Err(StoreError::ConditionFailed { index: Some(index) });
+                }
+            }
+            for w in &writes {
+                match w {
+                    TransactWrite::Put { item, .. } => insert(txn, item)?,
+                    TransactWrite::Delete { pk, sk, .. } => remove(txn, pk, sk)?,
+                    TransactWrite::Check { .. } => {}
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
