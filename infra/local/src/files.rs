@@ -151,17 +151,7 @@ impl FileObjectStore {
             }
         }
         found.sort_by(|a, b| a.key.cmp(&b.key));
-        let limit = limit.max(1);
-        let next_after = if found.len() > limit {
-            found.truncate(limit);
-            found.last().map(|m| m.key.clone())
-        } else {
-            None
-        };
-        Ok(ListPage {
-            objects: found,
-            next_after,
-        })
+        Ok(ListPage::from_overfetched(found, limit))
     }
 }
 

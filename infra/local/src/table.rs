@@ -7,7 +7,7 @@ use std::{path::Path, sync::Arc};
 use bytes::Bytes;
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use snapkb_store::{
-    Condition, Item, MetaStore, QueryPage, StoreError, TransactWrite, counter_value,
+    Condition, Item, MetaStore, QueryPage, StoreError, TransactWrite, next_counter,
     validate_transaction,
 };
 
@@ -62,6 +62,17 @@ impl RedbMetaStore {
     }
 }
 
+/// An item from its stored tuple.
+fn item_from(pk: &str, sk: &str, (version, ttl, value): (u64, Option<u64>, &[u8])) -> Item {
+    Item {
+        pk: pk.to_string(),
+        sk: sk.to_string(),
+        version,
+        ttl,
+        value: Bytes::copy_from_slice(value),
+    }
+}
+
 fn stored_version(txn: &WriteTransaction, pk: &str, sk: &str) -> Result<Option<u64>, StoreError> {
     let table = txn.open_table(ITEMS).map_err(backend)?;
     let version = table.get((pk, sk)).map_err(backend)?.map(|g| g.value().0);
@@ -94,16 +105,7 @@ impl MetaStore for RedbMetaStore {
             let txn = db.begin_read().map_err(backend)?;
             let table = txn.open_table(ITEMS).map_err(backend)?;
             let found = table.get((pk.as_str(), sk.as_str())).map_err(backend)?;
-            Ok(found.map(|g| {
-                let (version, ttl, value) = g.value();
-                Item {
-                    pk: pk.clone(),
-                    sk: sk.clone(),
-                    version,
-                    ttl,
-                    value: Bytes::copy_from_slice(value),
-                }
-            }))
+            Ok(found.map(|g| item_from(&pk, &sk, g.value())))
         })
         .await
     }
@@ -141,32 +143,9 @@ impl MetaStore for RedbMetaStore {
             let existing = {
                 let table = txn.open_table(ITEMS).map_err(backend)?;
                 let found = table.get((pk.as_str(), sk.as_str())).map_err(backend)?;
-                found.map(|g| {
-                    let (version, ttl, value) = g.value();
-                    Item {
-                        pk: pk.clone(),
-                        sk: sk.clone(),
-                        version,
-                        ttl,
-                        value: Bytes::copy_from_slice(value),
-                    }
-                })
+                found.map(|g| item_from(&pk, &sk, g.value()))
             };
-            let current = existing
-                .as_ref()
-                .map(counter_value)
-                .transpose()?
-                .unwrap_or(0);
-            let next = current
-                .checked_add(delta)
-                .ok_or_else(|| StoreError::Invalid("counter overflow".into()))?;
-            let mut item = Item::new(
-                pk.clone(),
-                sk.clone(),
-                0,
-                Bytes::copy_from_slice(&next.to_le_bytes()),
-            );
-            item.ttl = ttl.or(existing.and_then(|e| e.ttl));
+            let (item, next) = next_counter(&pk, &sk, existing.as_ref(), delta, ttl)?;
             insert(txn, &item)?;
             Ok(next)
         })
@@ -207,25 +186,12 @@ impl MetaStore for RedbMetaStore {
                 if after.as_deref().is_some_and(|a| s <= a) {
                     continue;
                 }
-                let (version, ttl, bytes) = value.value();
-                items.push(Item {
-                    pk: p.to_string(),
-                    sk: s.to_string(),
-                    version,
-                    ttl,
-                    value: Bytes::copy_from_slice(bytes),
-                });
+                items.push(item_from(p, s, value.value()));
                 if items.len() > limit {
                     break;
                 }
             }
-            let next_after = if items.len() > limit {
-                items.truncate(limit);
-                items.last().map(|i| i.sk.clone())
-            } else {
-                None
-            };
-            Ok(QueryPage { items, next_after })
+            Ok(QueryPage::from_overfetched(items, limit))
         })
         .await
     }

@@ -18,7 +18,7 @@ pub use crate::{
     memory::{MemoryMetaStore, MemoryObjectStore},
     meta::{
         Condition, Item, MAX_TRANSACT_WRITES, MetaStore, QueryPage, TransactWrite, counter_value,
-        validate_transaction,
+        next_counter, validate_transaction,
     },
     object::{ListPage, ObjectMeta, ObjectStore},
 };

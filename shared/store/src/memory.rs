@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::{
     Condition, Item, ListPage, MetaStore, ObjectMeta, ObjectStore, QueryPage, StoreError,
-    TransactWrite, counter_value, validate_transaction,
+    TransactWrite, next_counter, validate_transaction,
 };
 
 fn poisoned<T>(_: T) -> StoreError {
@@ -82,27 +82,17 @@ impl ObjectStore for MemoryObjectStore {
         limit: usize,
     ) -> Result<ListPage, StoreError> {
         let objects = self.objects.lock().map_err(poisoned)?;
-        let limit = limit.max(1);
-        let mut page: Vec<ObjectMeta> = objects
+        let page: Vec<ObjectMeta> = objects
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .filter(|(k, _)| after.is_none_or(|a| k.as_str() > a))
-            .take(limit + 1)
+            .take(limit.max(1) + 1)
             .map(|(k, b)| ObjectMeta {
                 key: k.clone(),
                 size: b.len() as u64,
             })
             .collect();
-        let next_after = if page.len() > limit {
-            page.truncate(limit);
-            page.last().map(|m| m.key.clone())
-        } else {
-            None
-        };
-        Ok(ListPage {
-            objects: page,
-            next_after,
-        })
+        Ok(ListPage::from_overfetched(page, limit))
     }
 }
 
@@ -163,16 +153,7 @@ impl MetaStore for MemoryMetaStore {
     ) -> Result<i64, StoreError> {
         let mut items = self.items.lock().map_err(poisoned)?;
         let k = key(pk, sk);
-        let current = match items.get(&k) {
-            Some(item) => counter_value(item)?,
-            None => 0,
-        };
-        let next = current
-            .checked_add(delta)
-            .ok_or_else(|| StoreError::Invalid("counter overflow".into()))?;
-        let old_ttl = items.get(&k).and_then(|i| i.ttl);
-        let mut item = Item::new(pk, sk, 0, Bytes::copy_from_slice(&next.to_le_bytes()));
-        item.ttl = ttl.or(old_ttl);
+        let (item, next) = next_counter(pk, sk, items.get(&k), delta, ttl)?;
         items.insert(k, item);
         Ok(next)
     }
@@ -185,25 +166,15 @@ impl MetaStore for MemoryMetaStore {
         limit: usize,
     ) -> Result<QueryPage, StoreError> {
         let items = self.items.lock().map_err(poisoned)?;
-        let limit = limit.max(1);
         let start = key(pk, after.filter(|a| *a >= sk_prefix).unwrap_or(sk_prefix));
-        let mut page: Vec<Item> = items
+        let page: Vec<Item> = items
             .range(start..)
             .take_while(|((p, s), _)| p == pk && s.starts_with(sk_prefix))
             .filter(|((_, s), _)| after.is_none_or(|a| s.as_str() > a))
-            .take(limit + 1)
+            .take(limit.max(1) + 1)
             .map(|(_, item)| item.clone())
             .collect();
-        let next_after = if page.len() > limit {
-            page.truncate(limit);
-            page.last().map(|i| i.sk.clone())
-        } else {
-            None
-        };
-        Ok(QueryPage {
-            items: page,
-            next_after,
-        })
+        Ok(QueryPage::from_overfetched(page, limit))
     }
 
     async fn transact(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError> {

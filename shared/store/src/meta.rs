@@ -133,6 +133,50 @@ pub struct QueryPage {
     pub next_after: Option<String>,
 }
 
+impl QueryPage {
+    /// A page from up to `limit + 1` items in sort-key order: the extra one only tells that
+    /// more follow.
+    pub fn from_overfetched(items: Vec<Item>, limit: usize) -> Self {
+        let (items, next_after) = paginate(items, limit, |i| i.sk.clone());
+        Self { items, next_after }
+    }
+}
+
+/// Keeps the first `limit` entries; if there were more, the last kept key is where the next
+/// page starts.
+pub(crate) fn paginate<T>(
+    mut entries: Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let limit = limit.max(1);
+    if entries.len() > limit {
+        entries.truncate(limit);
+        let next = entries.last().map(key);
+        (entries, next)
+    } else {
+        (entries, None)
+    }
+}
+
+/// The item [`MetaStore::add`] writes: `existing`'s value plus `delta`, keeping its TTL unless
+/// a new one is given.
+pub fn next_counter(
+    pk: &str,
+    sk: &str,
+    existing: Option<&Item>,
+    delta: i64,
+    ttl: Option<u64>,
+) -> Result<(Item, i64), StoreError> {
+    let current = existing.map(counter_value).transpose()?.unwrap_or(0);
+    let next = current
+        .checked_add(delta)
+        .ok_or_else(|| StoreError::Invalid("counter overflow".into()))?;
+    let mut item = Item::new(pk, sk, 0, Bytes::copy_from_slice(&next.to_le_bytes()));
+    item.ttl = ttl.or(existing.and_then(|e| e.ttl));
+    Ok((item, next))
+}
+
 /// The most writes one transaction may hold (DynamoDB's limit).
 pub const MAX_TRANSACT_WRITES: usize = 100;
 

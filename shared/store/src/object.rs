@@ -21,6 +21,18 @@ pub struct ListPage {
     pub next_after: Option<String>,
 }
 
+impl ListPage {
+    /// A page from up to `limit + 1` objects in key order: the extra one only tells that more
+    /// follow.
+    pub fn from_overfetched(objects: Vec<ObjectMeta>, limit: usize) -> Self {
+        let (objects, next_after) = crate::meta::paginate(objects, limit, |o| o.key.clone());
+        Self {
+            objects,
+            next_after,
+        }
+    }
+}
+
 /// Objects addressed by key. snapkb never overwrites an object it wrote; `put_if_absent` is how
 /// writers claim a key, `put` exists for adapters' own use and for tests.
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
