@@ -139,7 +139,7 @@ fn split_unit(
     // characters; a word piece covers at least one character, so each run fits.
     let mut start = span.start;
     let mut chars = 0;
-    for (i, c) in slice.char_indices() {
+    for (i, _) in slice.char_indices() {
         if chars == budget {
             let run = start..span.start + i;
             out.push(Unit {
@@ -150,7 +150,6 @@ fn split_unit(
             chars = 0;
         }
         chars += 1;
-        let _ = c;
     }
     if start < span.end {
         let pieces = counter.count(&text[start..span.end]).min(budget);

@@ -39,6 +39,15 @@ const BLOCKS: &[&str] = &[
     "summary",
 ];
 
+/// The markdown level of a heading element: `h1`…`h6`, and any other `h` + digit clamped into
+/// that range.
+fn heading_level(name: &str) -> Option<usize> {
+    match name.as_bytes() {
+        [b'h', d @ b'0'..=b'9'] => Some(usize::from(d - b'0').clamp(1, 6)),
+        _ => None,
+    }
+}
+
 /// The text of an HTML document as markdown: `#` headings, blank lines between blocks,
 /// whitespace collapsed outside `<pre>`. Walks the tree without recursion, so deeply nested
 /// (or hostile) documents cannot exhaust the stack.
@@ -94,14 +103,11 @@ pub fn html_to_markdown(html: &str) -> String {
                     if SKIPPED.contains(&name) {
                         continue;
                     }
-                    let heading = name.len() == 2
-                        && name.starts_with('h')
-                        && name.as_bytes()[1].is_ascii_digit();
-                    if heading || BLOCKS.contains(&name) {
+                    let heading = heading_level(name);
+                    if heading.is_some() || BLOCKS.contains(&name) {
                         flush(&mut line, &mut out);
                     }
-                    if heading {
-                        let level = usize::from(name.as_bytes()[1] - b'0').clamp(1, 6);
+                    if let Some(level) = heading {
                         line.push_str(&"#".repeat(level));
                         line.push(' ');
                     }
@@ -122,9 +128,7 @@ pub fn html_to_markdown(html: &str) -> String {
                 if name == "pre" {
                     pre_depth = pre_depth.saturating_sub(1);
                 }
-                let heading =
-                    name.len() == 2 && name.starts_with('h') && name.as_bytes()[1].is_ascii_digit();
-                if heading {
+                if heading_level(name).is_some() {
                     // A heading is one line: keep its text, then end the block.
                     let text = line.trim().to_string();
                     line.clear();

@@ -12,7 +12,6 @@ use crate::{
 
 /// The `k` ids with the smallest `distance`, nearest first.
 pub(crate) fn top_k(
-    _query: &[f32],
     ids: impl Iterator<Item = u32>,
     k: usize,
     distance: impl Fn(u32) -> f32,
@@ -89,7 +88,7 @@ impl FlatIndex {
         check_k(k)?;
         let query = prepare_vector(query, self.dims, self.metric)?;
         let ids = (0..self.len() as u32).filter(|&id| filter.is_none_or(|f| f.contains(id)));
-        Ok(top_k(&query, ids, k, |id| {
+        Ok(top_k(ids, k, |id| {
             let start = id as usize * self.dims;
             self.kernel
                 .distance(&query, &self.vectors[start..start + self.dims])

@@ -525,12 +525,12 @@ pub async fn queries_by_prefix_with_pagination(store: &dyn MetaStore) {
 #[macro_export]
 macro_rules! conformance_suite {
     (objects: $objects:expr, meta: $meta:expr $(,)?) => {
-        $crate::conformance_suite!(@objects $objects;
+        $crate::conformance_suite!(@tests $objects;
             objects_round_trip,
             objects_put_if_absent_has_exactly_one_winner,
             objects_ranged_reads,
             objects_list_by_prefix_with_pagination);
-        $crate::conformance_suite!(@meta $meta;
+        $crate::conformance_suite!(@tests $meta;
             items_round_trip_with_conditions,
             items_conditional_put_races_have_exactly_one_winner,
             transactions_are_all_or_nothing,
@@ -538,17 +538,10 @@ macro_rules! conformance_suite {
             counters_add_atomically,
             queries_by_prefix_with_pagination);
     };
-    (@objects $objects:expr; $($name:ident),*) => {$(
+    (@tests $store:expr; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            let store = $objects;
-            $crate::conformance::$name(&*store).await;
-        }
-    )*};
-    (@meta $meta:expr; $($name:ident),*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            let store = $meta;
+            let store = $store;
             $crate::conformance::$name(&*store).await;
         }
     )*};

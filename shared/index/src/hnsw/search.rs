@@ -73,8 +73,9 @@ impl Hnsw {
                 let ids = filter
                     .iter()
                     .filter(|&id| (id as usize) < n && !self.deleted.contains(id));
-                return Ok(exact::top_k(&query, ids, params.k, |id| {
-                    self.distance_to_stored(&query, id)
+                let vecs = self.vector_view();
+                return Ok(exact::top_k(ids, params.k, |id| {
+                    vecs.distance_to(&query, id)
                 }));
             }
         }
@@ -113,13 +114,7 @@ impl Hnsw {
         let query = prepare_vector(query, self.dims, self.metric)?;
         let ids = (0..self.len() as u32)
             .filter(|&id| !self.deleted.contains(id) && filter.is_none_or(|f| f.contains(id)));
-        Ok(exact::top_k(&query, ids, k, |id| {
-            self.distance_to_stored(&query, id)
-        }))
-    }
-
-    #[inline]
-    fn distance_to_stored(&self, query: &[f32], id: u32) -> f32 {
-        self.vector_view().distance_to(query, id)
+        let vecs = self.vector_view();
+        Ok(exact::top_k(ids, k, |id| vecs.distance_to(&query, id)))
     }
 }
