@@ -254,6 +254,32 @@ pub(crate) fn chunk_range(
     emit(&current, chunks);
 }
 
+/// Chunks the caller made themselves (one per text, with their own vectors), with ids assigned
+/// the same way as the chunkers' so unchanged text keeps its id across re-ingests.
+pub fn caller_chunks(document_id: &str, texts: &[&str]) -> Vec<Chunk> {
+    let mut offset = 0;
+    let mut chunks: Vec<Chunk> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let span = offset..offset + text.len();
+            offset = span.end;
+            Chunk {
+                id: String::new(),
+                document_id: document_id.to_string(),
+                ordinal: i as u32,
+                text: text.to_string(),
+                span,
+                pieces: 0,
+                sha256: hex_sha256(text),
+                heading_path: Vec::new(),
+            }
+        })
+        .collect();
+    assign_ids(&mut chunks);
+    chunks
+}
+
 /// Gives every chunk its id: `{document_id}#{sha256[..16]}`, suffixed for repeated text.
 pub(crate) fn assign_ids(chunks: &mut [Chunk]) {
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();

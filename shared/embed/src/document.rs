@@ -156,6 +156,12 @@ pub fn parse_document(
             }
         }
     };
+    validate_document(&doc)?;
+    Ok(doc)
+}
+
+/// Checks a document built by the caller: id, metadata values, tags.
+pub fn validate_document(doc: &SourceDocument) -> Result<(), DocumentError> {
     check_id(&doc.id)?;
     check_metadata(&doc.metadata)?;
     if let Some(tag) = doc.tags.iter().find(|t| t.is_empty() || t.len() > 128) {
@@ -164,7 +170,7 @@ pub fn parse_document(
             reason: format!("`{tag}` must be 1 to 128 bytes"),
         });
     }
-    Ok(doc)
+    Ok(())
 }
 
 impl SourceDocument {

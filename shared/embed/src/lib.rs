@@ -19,9 +19,11 @@ mod upsert;
 #[cfg(feature = "model")]
 pub use crate::minilm::{MODEL_DIR_ENV, MiniLm, TokenizerCounter, default_model_dir};
 pub use crate::{
-    chunk::{Chunk, ChunkConfig, chunk_text},
+    chunk::{Chunk, ChunkConfig, caller_chunks, chunk_text},
     document::MAX_ID_BYTES,
-    document::{ContentType, SourceDocument, TextFormat, chunk_document, parse_document},
+    document::{
+        ContentType, SourceDocument, TextFormat, chunk_document, parse_document, validate_document,
+    },
     embedder::{Embedded, Embedder, MINILM_DIMS, MINILM_MAX_PIECES, MINILM_MODEL_ID, Provided},
     error::{DocumentError, EmbedError},
     html::html_to_markdown,

@@ -109,6 +109,14 @@ impl IdSet {
     }
 
     /// Grows the capacity (new ids start absent).
+    /// Keeps only ids that are also in `other` (word by word).
+    pub fn intersect_with(&mut self, other: &IdSet) {
+        for (i, word) in self.words.iter_mut().enumerate() {
+            *word &= other.words.get(i).copied().unwrap_or(0);
+        }
+        self.count = self.words.iter().map(|w| w.count_ones() as usize).sum();
+    }
+
     pub fn grow(&mut self, capacity: usize) {
         if capacity > self.capacity {
             self.words.resize(capacity.div_ceil(64), 0);

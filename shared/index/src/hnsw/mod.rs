@@ -110,6 +110,29 @@ pub struct Hnsw {
     visited: VisitedPool,
 }
 
+/// A copy that shares nothing mutable with the original (borrowed snapshot arrays stay borrowed
+/// until the copy's first write); search scratch space starts empty.
+impl Clone for Hnsw {
+    fn clone(&self) -> Self {
+        Self {
+            dims: self.dims,
+            metric: self.metric,
+            params: self.params,
+            kernel: self.kernel,
+            vectors: self.vectors.clone(),
+            layer0: self.layer0.clone(),
+            levels: self.levels.clone(),
+            upper_links: self.upper_links.clone(),
+            upper_offsets: self.upper_offsets.clone(),
+            entry: self.entry,
+            max_level: self.max_level,
+            deleted: self.deleted.clone(),
+            rng: self.rng.clone(),
+            visited: VisitedPool::default(),
+        }
+    }
+}
+
 impl Hnsw {
     pub fn new(dims: usize, metric: Metric, params: HnswParams) -> Result<Self, IndexError> {
         params.validate()?;

@@ -1,0 +1,180 @@
+//! Typed configuration. Entry points read `SNAPKB_*` environment variables (or flags) once and
+//! hand the shared crates a [`Config`]; nothing in `shared/` reads the environment itself.
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    #[error("`{field}` is invalid: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("unknown setting `{0}`")]
+    Unknown(String),
+}
+
+/// Settings shared by every entry point. Backend locations (bucket, table, data directory) are
+/// included so one parser serves all of them; each entry point uses what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Local data directory (`snapkb serve`).
+    pub data_dir: Option<String>,
+    pub bucket: Option<String>,
+    pub table: Option<String>,
+    pub region: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub dynamodb_endpoint: Option<String>,
+    /// Where the embedding model's files are.
+    pub model_dir: Option<String>,
+    /// SHA-256 (hex) of the deployment admin key's secret.
+    pub admin_key_sha256: Option<String>,
+    /// Largest request body accepted, except imports.
+    pub max_body_bytes: usize,
+    /// Largest import archive accepted.
+    pub max_import_bytes: usize,
+    /// Documents per ingest request.
+    pub max_batch_documents: usize,
+    /// How long a verified key is trusted before it is read again (revocation delay on other
+    /// instances).
+    pub key_cache_ms: u64,
+    /// Unreferenced objects younger than this are left alone by GC (an ingest may be about to
+    /// commit them).
+    pub gc_grace_ms: u64,
+    /// Accepted clock difference for signed webhooks.
+    pub webhook_window_seconds: u64,
+    /// `json` or `pretty`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            bucket: None,
+            table: None,
+            region: None,
+            s3_endpoint: None,
+            dynamodb_endpoint: None,
+            model_dir: None,
+            admin_key_sha256: None,
+            max_body_bytes: 16 << 20,
+            max_import_bytes: 1 << 30,
+            max_batch_documents: 10_000,
+            key_cache_ms: 10_000,
+            gc_grace_ms: 15 * 60_000,
+            webhook_window_seconds: 300,
+            log_format: "pretty".into(),
+        }
+    }
+}
+
+const PREFIX: &str = "SNAPKB_";
+
+fn number<T: std::str::FromStr>(field: &'static str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        field,
+        reason: format!("`{value}` is not a non-negative integer"),
+    })
+}
+
+impl Config {
+    /// Reads `SNAPKB_*` variables from `vars` on top of the defaults; other variables are
+    /// ignored, unknown `SNAPKB_` names are errors (a typo should not silently do nothing).
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = Config::default();
+        let vars: BTreeMap<String, String> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(PREFIX))
+            .collect();
+        for (name, value) in vars {
+            let key = &name[PREFIX.len()..];
+            let text = || Some(value.clone()).filter(|v| !v.is_empty());
+            match key {
+                "DATA_DIR" => config.data_dir = text(),
+                "BUCKET" => config.bucket = text(),
+                "TABLE" => config.table = text(),
+                "REGION" => config.region = text(),
+                "S3_ENDPOINT" => config.s3_endpoint = text(),
+                "DYNAMODB_ENDPOINT" => config.dynamodb_endpoint = text(),
+                "MODEL_DIR" => config.model_dir = text(),
+                "ADMIN_KEY_SHA256" => {
+                    let v = value.trim().to_ascii_lowercase();
+                    if v.len() != 64 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        return Err(ConfigError::Invalid {
+                            field: "SNAPKB_ADMIN_KEY_SHA256",
+                            reason: "must be 64 hex digits".into(),
+                        });
+                    }
+                    config.admin_key_sha256 = Some(v);
+                }
+                "MAX_BODY_BYTES" => {
+                    config.max_body_bytes = number("SNAPKB_MAX_BODY_BYTES", &value)?
+                }
+                "MAX_IMPORT_BYTES" => {
+                    config.max_import_bytes = number("SNAPKB_MAX_IMPORT_BYTES", &value)?
+                }
+                "MAX_BATCH_DOCUMENTS" => {
+                    config.max_batch_documents = number("SNAPKB_MAX_BATCH_DOCUMENTS", &value)?
+                }
+                "KEY_CACHE_MS" => config.key_cache_ms = number("SNAPKB_KEY_CACHE_MS", &value)?,
+                "GC_GRACE_MS" => config.gc_grace_ms = number("SNAPKB_GC_GRACE_MS", &value)?,
+                "WEBHOOK_WINDOW_SECONDS" => {
+                    config.webhook_window_seconds = number("SNAPKB_WEBHOOK_WINDOW_SECONDS", &value)?
+                }
+                "LOG_FORMAT" => {
+                    if value != "json" && value != "pretty" {
+                        return Err(ConfigError::Invalid {
+                            field: "SNAPKB_LOG_FORMAT",
+                            reason: "must be json or pretty".into(),
+                        });
+                    }
+                    config.log_format = value;
+                }
+                _ => return Err(ConfigError::Unknown(name)),
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn variables_override_defaults_and_others_are_ignored() {
+        let c = Config::from_vars(vars(&[
+            ("SNAPKB_BUCKET", "kb"),
+            ("SNAPKB_MAX_BODY_BYTES", "1024"),
+            ("HOME", "/root"),
+        ]))
+        .unwrap();
+        assert_eq!(c.bucket.as_deref(), Some("kb"));
+        assert_eq!(c.max_body_bytes, 1024);
+        assert_eq!(c.key_cache_ms, Config::default().key_cache_ms);
+    }
+
+    #[test]
+    fn typos_and_bad_numbers_are_errors_naming_the_variable() {
+        assert_eq!(
+            Config::from_vars(vars(&[("SNAPKB_BUCKIT", "x")])),
+            Err(ConfigError::Unknown("SNAPKB_BUCKIT".into()))
+        );
+        assert!(matches!(
+            Config::from_vars(vars(&[("SNAPKB_KEY_CACHE_MS", "soon")])),
+            Err(ConfigError::Invalid {
+                field: "SNAPKB_KEY_CACHE_MS",
+                ..
+            })
+        ));
+    }
+}

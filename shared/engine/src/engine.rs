@@ -1,0 +1,276 @@
+//! The engine: the storage ports, the embedder and the per-process caches (loaded indexes,
+//! projects, verified keys) that every use case shares. Stateless in the sense that matters:
+//! everything cached can be dropped and re-read from the stores at any moment.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, RwLock},
+};
+
+use bytes::Bytes;
+use snapkb_core::{ApiKey, Config, Manifest, Project};
+use snapkb_index::{Snapshot, WalSegment};
+use snapkb_store::{MetaStore, ObjectStore};
+
+use crate::{
+    EngineError, TextEmbedder,
+    health::QueryMetrics,
+    layout,
+    ratelimit::{LocalRateLimiter, RateLimiter},
+    state::ProjectState,
+};
+
+/// Asked to compact a project soon (after an ingest leaves its log over a trigger). Hosts
+/// decide how: a background task in `snapkb serve`, an async invocation on Lambda.
+pub trait CompactionTrigger: snapkb_store::MaybeSendSync {
+    fn request(&self, project: &str);
+}
+
+/// A trigger that does nothing: compaction runs only when called.
+#[derive(Debug, Default)]
+pub struct NoCompactionTrigger;
+
+impl CompactionTrigger for NoCompactionTrigger {
+    fn request(&self, _project: &str) {}
+}
+
+pub(crate) type StateSlot = Arc<RwLock<ProjectState>>;
+
+pub struct Engine {
+    pub(crate) objects: Arc<dyn ObjectStore>,
+    pub(crate) meta: Arc<dyn MetaStore>,
+    pub(crate) embedder: Option<Arc<dyn TextEmbedder>>,
+    pub(crate) config: Config,
+    pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) compaction: Arc<dyn CompactionTrigger>,
+    pub(crate) metrics: QueryMetrics,
+    states: Mutex<HashMap<String, StateSlot>>,
+    pub(crate) projects: Mutex<HashMap<String, (Arc<Project>, u64)>>,
+    pub(crate) keys: Mutex<HashMap<String, (ApiKey, u64)>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field(
+                "embedder",
+                &self.embedder.as_ref().map(|e| e.model_id().to_string()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Engine {
+    /// An engine over two stores, with in-process rate limits and no background compaction.
+    pub fn new(objects: Arc<dyn ObjectStore>, meta: Arc<dyn MetaStore>, config: Config) -> Self {
+        Self {
+            objects,
+            meta,
+            embedder: None,
+            config,
+            limiter: Arc::new(LocalRateLimiter::default()),
+            compaction: Arc::new(NoCompactionTrigger),
+            metrics: QueryMetrics::default(),
+            states: Mutex::new(HashMap::new()),
+            projects: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn with_embedder(mut self, embedder: Arc<dyn TextEmbedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    pub fn with_rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    pub fn with_compaction_trigger(mut self, trigger: Arc<dyn CompactionTrigger>) -> Self {
+        self.compaction = trigger;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current manifest (consistent read); `NotFound` for unknown projects.
+    pub(crate) async fn read_manifest(&self, project: &str) -> Result<Manifest, EngineError> {
+        let item = self
+            .meta
+            .get(&layout::project_pk(project), layout::MANIFEST_SK)
+            .await?
+            .ok_or_else(|| EngineError::not_found(format!("project `{project}`")))?;
+        let mut manifest: Manifest = serde_json::from_slice(&item.value)
+            .map_err(|e| EngineError::Corrupt(format!("manifest of `{project}`: {e}")))?;
+        manifest.version = item.version;
+        Ok(manifest)
+    }
+
+    /// The current manifest version of a project.
+    pub async fn read_version(&self, project: &str) -> u64 {
+        self.read_manifest(project).await.map_or(0, |m| m.version)
+    }
+
+    /// The loaded index of a project at its current version (or newer).
+    pub(crate) async fn state(&self, project: &str) -> Result<StateSlot, EngineError> {
+        let manifest = self.read_manifest(project).await?;
+        self.state_at(manifest).await
+    }
+
+    pub(crate) fn cached_state(&self, project: &str) -> Option<StateSlot> {
+        lock(&self.states).get(project).cloned()
+    }
+
+    pub(crate) fn forget_state(&self, project: &str) {
+        lock(&self.states).remove(project);
+    }
+
+    /// Brings the cached index to `manifest` (applying only new segments when it can).
+    pub(crate) async fn state_at(&self, manifest: Manifest) -> Result<StateSlot, EngineError> {
+        let project = manifest.project.clone();
+        let slot = self.cached_state(&project);
+        if let Some(slot) = &slot {
+            let (current, missing) = {
+                let st = read(slot);
+                if st.version() >= manifest.version {
+                    return Ok(slot.clone());
+                }
+                let missing: Option<Vec<(usize, snapkb_core::SegmentRef)>> =
+                    st.extends_to(&manifest).then(|| {
+                        st.missing_segments(&manifest)
+                            .into_iter()
+                            .map(|(s, r)| (s, r.clone()))
+                            .collect()
+                    });
+                (st.version(), missing)
+            };
+            if let Some(missing) = missing {
+                let mut fetched = Vec::with_capacity(missing.len());
+                for (shard, segment) in &missing {
+                    fetched.push((
+                        *shard,
+                        segment.key.clone(),
+                        self.load_segment(&manifest, &segment.key).await?,
+                    ));
+                }
+                let mut st = write(slot);
+                if st.version() == current {
+                    for (shard, key, segment) in fetched {
+                        st.apply(shard, key, segment)?;
+                    }
+                    st.manifest = manifest;
+                    return Ok(slot.clone());
+                }
+                if st.version() >= manifest.version {
+                    return Ok(slot.clone());
+                }
+                // Someone else moved it meanwhile in another direction: load from scratch.
+            }
+        }
+        let fresh = self.load_state(manifest, slot.as_ref()).await?;
+        let mut states = lock(&self.states);
+        match states.get(&project) {
+            Some(existing) => {
+                let mut st = write(existing);
+                if st.version() < fresh.version() {
+                    *st = fresh;
+                }
+                drop(st);
+                Ok(existing.clone())
+            }
+            None => {
+                let slot = Arc::new(RwLock::new(fresh));
+                states.insert(project, slot.clone());
+                Ok(slot)
+            }
+        }
+    }
+
+    async fn load_state(
+        &self,
+        manifest: Manifest,
+        previous: Option<&StateSlot>,
+    ) -> Result<ProjectState, EngineError> {
+        let mut bases = Vec::with_capacity(manifest.shards.len());
+        for (s, shard) in manifest.shards.iter().enumerate() {
+            let Some(base) = &shard.base else {
+                bases.push(None);
+                continue;
+            };
+            let reused = previous.and_then(|p| {
+                let st = read(p);
+                st.base(s)
+                    .filter(|(k, _)| *k == base.key)
+                    .map(|(_, snap)| snap.clone())
+            });
+            let snapshot = match reused {
+                Some(s) => s,
+                None => {
+                    let bytes = self.objects.get(&base.key).await?;
+                    let snapshot = Snapshot::decode(bytes)?;
+                    check_snapshot(&manifest, &snapshot, &base.key)?;
+                    Arc::new(snapshot)
+                }
+            };
+            bases.push(Some((base.key.clone(), snapshot)));
+        }
+        let mut state = ProjectState::new(manifest.clone(), bases)?;
+        for (s, shard) in manifest.shards.iter().enumerate() {
+            for w in &shard.wal {
+                let reused = previous.and_then(|p| read(p).segment(s, &w.key).cloned());
+                let segment = match reused {
+                    Some(seg) => seg,
+                    None => self.load_segment(&manifest, &w.key).await?,
+                };
+                state.apply(s, w.key.clone(), segment)?;
+            }
+        }
+        Ok(state)
+    }
+
+    async fn load_segment(
+        &self,
+        manifest: &Manifest,
+        key: &str,
+    ) -> Result<Arc<WalSegment>, EngineError> {
+        let bytes: Bytes = self.objects.get(key).await?;
+        let segment = WalSegment::decode(bytes)?;
+        let h = &segment.header;
+        if h.project_id != manifest.project || h.dims != manifest.dims {
+            return Err(EngineError::Corrupt(format!(
+                "segment {key} belongs to project `{}` with {} dims",
+                h.project_id, h.dims
+            )));
+        }
+        Ok(Arc::new(segment))
+    }
+}
+
+fn check_snapshot(manifest: &Manifest, snapshot: &Snapshot, key: &str) -> Result<(), EngineError> {
+    if snapshot.info.project_id != manifest.project
+        || snapshot.vectors.dims() != manifest.dims as usize
+    {
+        return Err(EngineError::Corrupt(format!(
+            "snapshot {key} belongs to project `{}` with {} dims",
+            snapshot.info.project_id,
+            snapshot.vectors.dims()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,624 @@
+//! Ingest and delete: validate everything first (a bad document rejects the whole request,
+//! nothing is written), plan against the current state (unchanged documents are skipped,
+//! unchanged chunks keep their vectors), embed what is new, write one immutable WAL segment per
+//! shard, and commit with one conditional transaction on the manifest version — re-planning and
+//! retrying on a lost race, so callers never see a conflict.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use snapkb_core::{Manifest, Principal, Project, Scope, check_quotas, now_ms};
+use snapkb_embed::{
+    Chunk, ChunkConfig, DocumentRecord, Provided, SourceDocument, TextFormat, UpsertPlan,
+    caller_chunks, chunk_document, plan_upsert, validate_document,
+};
+use snapkb_index::{ChunkRecord, MetaValue, Metadata, WalHeader, WalSegment};
+use snapkb_store::{Condition, StoreError, TransactWrite};
+
+use crate::{
+    Engine, EngineError,
+    engine::write,
+    error::{document_error, embed_error},
+    layout,
+    oplog::op_write,
+    projects::{manifest_item, version_item},
+    state::{DOC_META_KEY, DocInfo},
+};
+
+/// How many times a commit is re-planned after losing a race before giving up with 503.
+const MAX_COMMIT_ATTEMPTS: usize = 64;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestRequest {
+    pub documents: Vec<DocumentInput>,
+}
+
+/// One document. Give `text` (the project embeds it), or `text` with `vector` (one chunk with
+/// your vector), or `chunks` (your own chunks, each with its vector).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentInput {
+    pub id: String,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub format: Option<TextFormat>,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub vector: Option<Vec<f32>>,
+    #[serde(default)]
+    pub chunks: Option<Vec<ChunkInput>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkInput {
+    pub text: String,
+    pub vector: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentStatus {
+    Created,
+    Updated,
+    Unchanged,
+    Deleted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentResult {
+    pub id: String,
+    pub status: DocumentStatus,
+    /// The document's own version (1 for a new document, +1 per change).
+    pub version: u64,
+    pub chunks: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestResponse {
+    /// The committed manifest version; a query that starts after this response sees it.
+    pub version: u64,
+    pub documents: Vec<DocumentResult>,
+    /// Chunks embedded by the model in this request.
+    pub embedded: usize,
+    /// Chunks whose stored vectors were reused.
+    pub reused: usize,
+}
+
+/// A validated document, chunked.
+#[derive(Debug)]
+struct Prepared {
+    id: String,
+    sha256: String,
+    bytes: u64,
+    metadata: Metadata,
+    tags: Vec<String>,
+    chunks: Vec<Chunk>,
+    /// Caller vectors, one per chunk (absent for model-embedded documents).
+    vectors: Option<Vec<Vec<f32>>>,
+}
+
+/// Rows and tombstones to commit, with the counts they leave behind.
+#[derive(Debug, Default)]
+pub(crate) struct Change {
+    pub(crate) rows: Vec<(ChunkRecord, Vec<f32>)>,
+    pub(crate) tombstones: Vec<String>,
+    pub(crate) documents: u64,
+    pub(crate) chunks: u64,
+    pub(crate) bytes: u64,
+}
+
+fn to_meta(value: &Value) -> Option<MetaValue> {
+    Some(match value {
+        Value::Bool(b) => MetaValue::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => MetaValue::Int(i),
+            None => MetaValue::Float(n.as_f64()?),
+        },
+        Value::String(s) => MetaValue::Text(s.clone()),
+        Value::Array(items) => MetaValue::List(items.iter().map(to_meta).collect::<Option<_>>()?),
+        Value::Null | Value::Object(_) => return None,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Engine {
+    fn prepare(
+        &self,
+        project: &Project,
+        index: usize,
+        input: DocumentInput,
+        counter: Option<&dyn snapkb_embed::PieceCounter>,
+    ) -> Result<Prepared, EngineError> {
+        let field = |f: &str| format!("documents[{index}].{f}");
+        if input.metadata.keys().any(|k| k.starts_with(DOC_META_KEY)) {
+            return Err(EngineError::invalid(
+                field("metadata"),
+                format!("keys starting with `{DOC_META_KEY}` are reserved"),
+            ));
+        }
+        let source = SourceDocument {
+            id: input.id.clone(),
+            text: input.text.clone().unwrap_or_default(),
+            format: input.format.unwrap_or(TextFormat::Plain),
+            metadata: input.metadata.clone(),
+            tags: input.tags.clone(),
+        };
+        validate_document(&source).map_err(|e| document_error(index, e))?;
+        let metadata: Metadata = input
+            .metadata
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), to_meta(v)?)))
+            .collect();
+        let provided = Provided {
+            dims: project.embedding.dims as usize,
+        };
+        let (chunks, vectors) = match (input.vector, input.chunks) {
+            (Some(_), Some(_)) => {
+                return Err(EngineError::invalid(
+                    field("vector"),
+                    "give `vector` or `chunks`, not both",
+                ));
+            }
+            (Some(vector), None) => {
+                let vectors = vec![vector];
+                provided
+                    .check(&vectors, 1)
+                    .map_err(|e| embed_error(&field("vector"), e))?;
+                (
+                    caller_chunks(&source.id, &[source.text.as_str()]),
+                    Some(vectors),
+                )
+            }
+            (None, Some(chunks)) => {
+                if input.text.is_some() {
+                    return Err(EngineError::invalid(
+                        field("text"),
+                        "give `text` or `chunks`, not both",
+                    ));
+                }
+                if chunks.is_empty() {
+                    return Err(EngineError::invalid(
+                        field("chunks"),
+                        "must hold at least one chunk",
+                    ));
+                }
+                let vectors: Vec<Vec<f32>> = chunks.iter().map(|c| c.vector.clone()).collect();
+                provided
+                    .check(&vectors, chunks.len())
+                    .map_err(|e| embed_error(&field("chunks"), e))?;
+                let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
+                (caller_chunks(&source.id, &texts), Some(vectors))
+            }
+            (None, None) => {
+                let Some(counter) = counter else {
+                    return Err(EngineError::invalid(
+                        field("vector"),
+                        "this project has no embedding model: send `vector` or `chunks` with vectors",
+                    ));
+                };
+                if source.text.trim().is_empty() {
+                    return Err(EngineError::invalid(field("text"), "must not be empty"));
+                }
+                let config = ChunkConfig {
+                    max_pieces: project.chunking.max_pieces as usize,
+                    overlap_pieces: project.chunking.overlap_pieces as usize,
+                };
+                let chunks = chunk_document(&source, counter, config);
+                if chunks.is_empty() {
+                    return Err(EngineError::invalid(field("text"), "has no text to index"));
+                }
+                (chunks, None)
+            }
+        };
+        let mut hash = Sha256::new();
+        hash.update(source.content_sha256().as_bytes());
+        for (i, c) in chunks.iter().enumerate() {
+            hash.update(c.sha256.as_bytes());
+            if let Some(v) = vectors.as_ref().and_then(|v| v.get(i)) {
+                for x in v {
+                    hash.update(x.to_le_bytes());
+                }
+            }
+        }
+        Ok(Prepared {
+            id: source.id,
+            sha256: hex(&hash.finalize()),
+            bytes: chunks
+                .iter()
+                .map(|c| c.text.len() as u64)
+                .sum::<u64>()
+                .max(source.text.len() as u64),
+            metadata,
+            tags: source.tags,
+            chunks,
+            vectors,
+        })
+    }
+
+    /// Adds or replaces documents; returns the committed version.
+    pub async fn ingest(
+        &self,
+        principal: &Principal,
+        project_id: &str,
+        request: IngestRequest,
+    ) -> Result<IngestResponse, EngineError> {
+        let project = self.authorize(principal, project_id, Scope::Write).await?;
+        if request.documents.is_empty() {
+            return Err(EngineError::invalid(
+                "documents",
+                "must hold at least one document",
+            ));
+        }
+        if request.documents.len() > self.config.max_batch_documents {
+            return Err(EngineError::invalid(
+                "documents",
+                format!(
+                    "at most {} documents per request",
+                    self.config.max_batch_documents
+                ),
+            ));
+        }
+        let needs_model = request
+            .documents
+            .iter()
+            .any(|d| d.vector.is_none() && d.chunks.is_none());
+        let counter = match (&self.embedder, needs_model && project.model_id().is_some()) {
+            (Some(e), true) => Some(
+                e.piece_counter()
+                    .await
+                    .map_err(|e| embed_error("text", e))?,
+            ),
+            _ => None,
+        };
+        let mut seen = HashSet::new();
+        let mut prepared = Vec::with_capacity(request.documents.len());
+        for (i, doc) in request.documents.into_iter().enumerate() {
+            if !seen.insert(doc.id.clone()) {
+                return Err(EngineError::invalid(
+                    format!("documents[{i}].id"),
+                    format!("`{}` appears twice in this request", doc.id),
+                ));
+            }
+            prepared.push(self.prepare(&project, i, doc, counter.as_deref())?);
+        }
+        let mut embedded: HashMap<String, Vec<f32>> = HashMap::new();
+        let mut embedded_count = 0;
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            let slot = self.state(project_id).await?;
+            // Plan under the lock (documents are derived lazily), copying out reused vectors.
+            let (base, plans, reused) = {
+                let mut st = write(&slot);
+                let base = st.manifest.clone();
+                let docs = st.documents();
+                let plans: Vec<(UpsertPlan, Option<u64>, u64)> = prepared
+                    .iter()
+                    .map(|p| {
+                        let prev = docs.get(&p.id);
+                        let record = prev.map(|d| DocumentRecord {
+                            id: p.id.clone(),
+                            content_sha256: d.sha256.clone(),
+                            version: d.version,
+                            chunk_ids: d.chunk_ids(),
+                        });
+                        let plan = plan_upsert(record.as_ref(), &p.sha256, &p.chunks);
+                        (
+                            plan,
+                            prev.map(|d| d.chunks.len() as u64),
+                            prev.map_or(0, |d| d.bytes),
+                        )
+                    })
+                    .collect();
+                let mut reused: HashMap<String, Vec<f32>> = HashMap::new();
+                for (p, (plan, _, _)) in prepared.iter().zip(&plans) {
+                    if let UpsertPlan::Write { reuse, .. } = plan {
+                        for &i in reuse {
+                            let id = &p.chunks[i].id;
+                            if let Some(v) = st.find(id).and_then(|r| st.vector(r)) {
+                                reused.insert(id.clone(), v.to_vec());
+                            }
+                        }
+                    }
+                }
+                (base, plans, reused)
+            };
+            // Embed what is new (once across attempts).
+            let mut to_embed: Vec<(String, String)> = Vec::new();
+            for (p, (plan, _, _)) in prepared.iter().zip(&plans) {
+                if let (UpsertPlan::Write { embed, reuse, .. }, None) = (plan, &p.vectors) {
+                    for &i in embed.iter().chain(reuse) {
+                        let c = &p.chunks[i];
+                        if !embedded.contains_key(&c.id) && !reused.contains_key(&c.id) {
+                            to_embed.push((c.id.clone(), c.text.clone()));
+                        }
+                    }
+                }
+            }
+            if !to_embed.is_empty() {
+                let embedder = self.embedder.as_ref().ok_or_else(|| {
+                    EngineError::ModelUnavailable("no embedding model is configured".into())
+                })?;
+                for batch in to_embed.chunks(64) {
+                    let texts = batch.iter().map(|(_, t)| t.clone()).collect();
+                    let out = embedder
+                        .embed(texts)
+                        .await
+                        .map_err(|e| embed_error("text", e))?;
+                    for ((id, _), v) in batch.iter().zip(out.vectors) {
+                        embedded.insert(id.clone(), v);
+                    }
+                    embedded_count += batch.len();
+                }
+            }
+            // Build the change.
+            let mut change = Change {
+                documents: base.documents,
+                chunks: base.chunks,
+                bytes: base.bytes,
+                ..Change::default()
+            };
+            let mut results = Vec::with_capacity(prepared.len());
+            let mut reused_count = 0;
+            for (p, (plan, prev_chunks, prev_bytes)) in prepared.iter().zip(&plans) {
+                match plan {
+                    UpsertPlan::Unchanged { version } => results.push(DocumentResult {
+                        id: p.id.clone(),
+                        status: DocumentStatus::Unchanged,
+                        version: *version,
+                        chunks: p.chunks.len(),
+                    }),
+                    UpsertPlan::Write {
+                        version,
+                        created,
+                        reuse,
+                        tombstone,
+                        ..
+                    } => {
+                        change.tombstones.extend(tombstone.iter().cloned());
+                        for (i, c) in p.chunks.iter().enumerate() {
+                            let vector = match &p.vectors {
+                                Some(v) => v[i].clone(),
+                                None => match reused.get(&c.id).or_else(|| embedded.get(&c.id)) {
+                                    Some(v) => v.clone(),
+                                    None => {
+                                        return Err(EngineError::Internal(format!(
+                                            "no vector for chunk {}",
+                                            c.id
+                                        )));
+                                    }
+                                },
+                            };
+                            let mut metadata = p.metadata.clone();
+                            DocInfo {
+                                version: *version,
+                                sha256: p.sha256.clone(),
+                                bytes: p.bytes,
+                                ordinal: i as u32,
+                            }
+                            .write(&mut metadata);
+                            change.rows.push((
+                                ChunkRecord {
+                                    id: c.id.clone(),
+                                    document_id: p.id.clone(),
+                                    text: c.text.clone(),
+                                    metadata,
+                                    tags: p.tags.clone(),
+                                },
+                                vector,
+                            ));
+                        }
+                        reused_count += reuse.len();
+                        change.documents += u64::from(*created);
+                        change.chunks =
+                            change.chunks + p.chunks.len() as u64 - prev_chunks.unwrap_or(0);
+                        change.bytes = change.bytes + p.bytes - prev_bytes;
+                        results.push(DocumentResult {
+                            id: p.id.clone(),
+                            status: if *created {
+                                DocumentStatus::Created
+                            } else {
+                                DocumentStatus::Updated
+                            },
+                            version: *version,
+                            chunks: p.chunks.len(),
+                        });
+                    }
+                }
+            }
+            if change.rows.is_empty() && change.tombstones.is_empty() {
+                return Ok(IngestResponse {
+                    version: base.version,
+                    documents: results,
+                    embedded: embedded_count,
+                    reused: 0,
+                });
+            }
+            check_quotas(
+                &project.quotas,
+                change.documents,
+                change.chunks,
+                change.bytes,
+            )
+            .map_err(EngineError::Quota)?;
+            let detail = serde_json::json!({
+                "documents": results.iter().filter(|r| r.status != DocumentStatus::Unchanged).count(),
+                "chunks": change.rows.len(),
+                "tombstones": change.tombstones.len(),
+            });
+            if let Some(version) = self
+                .try_commit(&base, change, "ingest", principal.actor(), detail)
+                .await?
+            {
+                return Ok(IngestResponse {
+                    version,
+                    documents: results,
+                    embedded: embedded_count,
+                    reused: reused_count,
+                });
+            }
+        }
+        Err(EngineError::Unavailable(
+            "too many concurrent writers; retry".into(),
+        ))
+    }
+
+    /// Removes a document (tombstones its chunks).
+    pub async fn delete_document(
+        &self,
+        principal: &Principal,
+        project_id: &str,
+        document: &str,
+    ) -> Result<IngestResponse, EngineError> {
+        self.authorize(principal, project_id, Scope::Write).await?;
+        for _ in 0..MAX_COMMIT_ATTEMPTS {
+            let slot = self.state(project_id).await?;
+            let (base, doc) = {
+                let mut st = write(&slot);
+                let base = st.manifest.clone();
+                let doc = st.documents().get(document).cloned();
+                (base, doc)
+            };
+            let doc =
+                doc.ok_or_else(|| EngineError::not_found(format!("document `{document}`")))?;
+            let change = Change {
+                rows: Vec::new(),
+                tombstones: doc.chunks.keys().cloned().collect(),
+                documents: base.documents.saturating_sub(1),
+                chunks: base.chunks.saturating_sub(doc.chunks.len() as u64),
+                bytes: base.bytes.saturating_sub(doc.bytes),
+            };
+            let detail = serde_json::json!({"document": document, "tombstones": doc.chunks.len()});
+            if let Some(version) = self
+                .try_commit(&base, change, "delete", principal.actor(), detail)
+                .await?
+            {
+                return Ok(IngestResponse {
+                    version,
+                    documents: vec![DocumentResult {
+                        id: document.to_string(),
+                        status: DocumentStatus::Deleted,
+                        version: doc.version,
+                        chunks: doc.chunks.len(),
+                    }],
+                    embedded: 0,
+                    reused: 0,
+                });
+            }
+        }
+        Err(EngineError::Unavailable(
+            "too many concurrent writers; retry".into(),
+        ))
+    }
+
+    /// Writes the change's segments and commits them on top of `base`. `None` when another
+    /// commit won the race (the caller re-plans); the segments written are then orphans for GC.
+    pub(crate) async fn try_commit(
+        &self,
+        base: &Manifest,
+        change: Change,
+        action: &str,
+        actor: &str,
+        detail: Value,
+    ) -> Result<Option<u64>, EngineError> {
+        let metric = crate::state::parse_metric(&base.metric)?;
+        let next_version = base.version + 1;
+        let shards = base.shards.len();
+        let mut per_shard: Vec<(Vec<ChunkRecord>, Vec<f32>, Vec<String>)> =
+            (0..shards).map(|_| Default::default()).collect();
+        for (record, vector) in change.rows {
+            let s = layout::shard_of(&record.id, shards);
+            per_shard[s].0.push(record);
+            per_shard[s].1.extend_from_slice(&vector);
+        }
+        for id in change.tombstones {
+            per_shard[layout::shard_of(&id, shards)].2.push(id);
+        }
+        let now = now_ms();
+        let mut next = base.clone();
+        next.version = next_version;
+        next.action = action.to_string();
+        next.committed_at = now;
+        next.documents = change.documents;
+        next.chunks = change.chunks;
+        next.bytes = change.bytes;
+        let mut written = Vec::new();
+        for (s, (records, vectors, tombstones)) in per_shard.into_iter().enumerate() {
+            if records.is_empty() && tombstones.is_empty() {
+                continue;
+            }
+            let header = WalHeader {
+                project_id: base.project.clone(),
+                shard: s as u32,
+                sequence: next_version,
+                model_id: base.model_id.clone(),
+                dims: base.dims,
+                metric,
+            };
+            let segment = WalSegment::new(header, &records, vectors, tombstones)
+                .map_err(|e| EngineError::invalid("documents", e.to_string()))?;
+            let bytes = segment.encode();
+            let key = layout::wal_key(&base.project, s as u32, now);
+            let size = bytes.len() as u64;
+            self.objects.put(&key, bytes.into()).await?;
+            next.shards[s].wal.push(snapkb_core::SegmentRef {
+                key: key.clone(),
+                version: next_version,
+                chunks: segment.chunks.len() as u64,
+                tombstones: segment.tombstones.len() as u64,
+                bytes: size,
+            });
+            written.push((s, key, std::sync::Arc::new(segment)));
+        }
+        let writes = vec![
+            TransactWrite::Put {
+                item: manifest_item(&next),
+                condition: Condition::VersionEquals(base.version),
+            },
+            TransactWrite::Put {
+                item: version_item(&next),
+                condition: Condition::Absent,
+            },
+            op_write(&base.project, actor, action, Some(next_version), detail),
+        ];
+        match self.meta.transact(writes).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        // Read-your-writes in this process without a round trip: apply what we just wrote.
+        if let Some(slot) = self.cached_state(&base.project) {
+            let mut st = write(&slot);
+            if st.version() == base.version {
+                let mut ok = true;
+                for (s, key, segment) in written {
+                    if st.apply(s, key, segment).is_err() {
+                        ok = false;
+                        break;
+                    }
+                }
+                if ok {
+                    st.manifest = next.clone();
+                } else {
+                    drop(st);
+                    self.forget_state(&base.project);
+                }
+            }
+        }
+        if let Ok(project) = self.project(&base.project).await
+            && next.needs_compaction(&project.compaction)
+        {
+            self.compaction.request(&base.project);
+        }
+        Ok(Some(next_version))
+    }
+}

@@ -1,0 +1,290 @@
+//! API keys: create (shown once), list without secrets, revoke, rotate, and authentication of
+//! a presented token. Verified keys are cached for `key_cache_ms`; revoking through this
+//! process takes effect at once, through another instance within that time.
+
+use serde::{Deserialize, Serialize};
+use snapkb_core::{
+    ApiKey, Principal, Scope, generate_secret, new_key_id, now_ms, parse_token, secrets_match,
+};
+use snapkb_store::{Condition, Item, StoreError, TransactWrite};
+
+use crate::{Engine, EngineError, engine::lock, layout, oplog::op_write};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    /// Seconds from now after which the key stops working.
+    #[serde(default)]
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// A key as listed: never its secret or hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub id: String,
+    pub project: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: u64,
+    pub expires_at: Option<u64>,
+    pub revoked_at: Option<u64>,
+}
+
+impl From<&ApiKey> for KeyView {
+    fn from(k: &ApiKey) -> Self {
+        Self {
+            id: k.id.clone(),
+            project: k.project.clone(),
+            name: k.name.clone(),
+            scopes: k.scopes.clone(),
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// A new key with its token, which is shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedKey {
+    pub key: KeyView,
+    pub token: String,
+}
+
+fn key_items(key: &ApiKey, condition: Condition) -> Vec<TransactWrite> {
+    let value = serde_json::to_vec(key).unwrap_or_default();
+    vec![
+        TransactWrite::Put {
+            item: Item::new(
+                layout::project_pk(&key.project),
+                layout::key_sk(&key.id),
+                1,
+                value.clone(),
+            ),
+            condition,
+        },
+        TransactWrite::Put {
+            item: Item::new(layout::key_pk(&key.id), layout::KEY_SK, 1, value),
+            condition,
+        },
+    ]
+}
+
+fn parse_key(item: &Item) -> Result<ApiKey, EngineError> {
+    serde_json::from_slice(&item.value)
+        .map_err(|e| EngineError::Corrupt(format!("key {}: {e}", item.pk)))
+}
+
+impl Engine {
+    /// Turns a presented token into a principal. Every failure is the same `Unauthorized`.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, EngineError> {
+        let parsed = parse_token(token.trim()).ok_or(EngineError::Unauthorized)?;
+        if let Some(admin) = self.admin_key_hash().await?
+            && secrets_match(parsed.secret, &admin)
+        {
+            return Ok(Principal::DeploymentAdmin);
+        }
+        let now = now_ms();
+        let cached = lock(&self.keys)
+            .get(parsed.key_id)
+            .filter(|(_, at)| now < at + self.config.key_cache_ms)
+            .map(|(k, _)| k.clone());
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let item = self
+                    .meta
+                    .get(&layout::key_pk(parsed.key_id), layout::KEY_SK)
+                    .await?
+                    .ok_or(EngineError::Unauthorized)?;
+                let key = parse_key(&item)?;
+                lock(&self.keys).insert(key.id.clone(), (key.clone(), now));
+                key
+            }
+        };
+        if !secrets_match(parsed.secret, &key.secret_sha256) || !key.is_active(now) {
+            return Err(EngineError::Unauthorized);
+        }
+        Ok(Principal::Key(key))
+    }
+
+    async fn admin_key_hash(&self) -> Result<Option<String>, EngineError> {
+        if let Some(hash) = &self.config.admin_key_sha256 {
+            return Ok(Some(hash.clone()));
+        }
+        let item = self
+            .meta
+            .get(layout::DEPLOYMENT_PK, layout::ADMIN_SK)
+            .await?;
+        Ok(item.map(|i| String::from_utf8_lossy(&i.value).into_owned()))
+    }
+
+    /// Creates the deployment admin key of a local deployment if there is none yet and returns
+    /// its token (to print once); `None` when one exists or configuration supplies it.
+    pub async fn ensure_admin_key(&self) -> Result<Option<String>, EngineError> {
+        if self.config.admin_key_sha256.is_some() {
+            return Ok(None);
+        }
+        let (token, hash) = generate_secret(&new_key_id());
+        match self
+            .meta
+            .put(
+                Item::new(
+                    layout::DEPLOYMENT_PK,
+                    layout::ADMIN_SK,
+                    1,
+                    hash.into_bytes(),
+                ),
+                Condition::Absent,
+            )
+            .await
+        {
+            Ok(()) => Ok(Some(token)),
+            Err(StoreError::ConditionFailed { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn create_key(
+        &self,
+        principal: &Principal,
+        project: &str,
+        request: CreateKey,
+    ) -> Result<CreatedKey, EngineError> {
+        self.authorize(principal, project, Scope::Admin).await?;
+        if request.name.is_empty() || request.name.len() > 200 {
+            return Err(EngineError::invalid("name", "must be 1 to 200 bytes"));
+        }
+        if request.scopes.is_empty() {
+            return Err(EngineError::invalid(
+                "scopes",
+                "give at least one of read, write, export, admin",
+            ));
+        }
+        if request.expires_in_seconds == Some(0) {
+            return Err(EngineError::invalid(
+                "expires_in_seconds",
+                "must be at least 1",
+            ));
+        }
+        let now = now_ms();
+        let id = new_key_id();
+        let (token, hash) = generate_secret(&id);
+        let mut scopes = request.scopes;
+        scopes.sort();
+        scopes.dedup();
+        let key = ApiKey {
+            id,
+            project: project.to_string(),
+            name: request.name,
+            scopes,
+            created_at: now,
+            expires_at: request
+                .expires_in_seconds
+                .map(|s| now.saturating_add(s.saturating_mul(1000))),
+            revoked_at: None,
+            secret_sha256: hash,
+        };
+        let mut writes = key_items(&key, Condition::Absent);
+        writes.push(op_write(
+            project,
+            principal.actor(),
+            "key.create",
+            None,
+            serde_json::json!({"key": key.id, "scopes": key.scopes}),
+        ));
+        self.meta.transact(writes).await?;
+        Ok(CreatedKey {
+            key: KeyView::from(&key),
+            token,
+        })
+    }
+
+    pub async fn list_keys(
+        &self,
+        principal: &Principal,
+        project: &str,
+    ) -> Result<Vec<KeyView>, EngineError> {
+        self.authorize(principal, project, Scope::Admin).await?;
+        let mut keys = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .meta
+                .query(&layout::project_pk(project), "key#", after.as_deref(), 1000)
+                .await?;
+            for item in &page.items {
+                keys.push(KeyView::from(&parse_key(item)?));
+            }
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
+
+    async fn project_key(&self, project: &str, id: &str) -> Result<ApiKey, EngineError> {
+        let item = self
+            .meta
+            .get(&layout::project_pk(project), &layout::key_sk(id))
+            .await?
+            .ok_or_else(|| EngineError::not_found(format!("key `{id}`")))?;
+        parse_key(&item)
+    }
+
+    pub async fn revoke_key(
+        &self,
+        principal: &Principal,
+        project: &str,
+        id: &str,
+    ) -> Result<KeyView, EngineError> {
+        self.authorize(principal, project, Scope::Admin).await?;
+        let mut key = self.project_key(project, id).await?;
+        if key.revoked_at.is_none() {
+            key.revoked_at = Some(now_ms());
+            let mut writes = key_items(&key, Condition::Exists);
+            writes.push(op_write(
+                project,
+                principal.actor(),
+                "key.revoke",
+                None,
+                serde_json::json!({"key": id}),
+            ));
+            self.meta.transact(writes).await?;
+        }
+        lock(&self.keys).remove(id);
+        Ok(KeyView::from(&key))
+    }
+
+    /// A new secret for the same key id and scopes; the old secret stops working at once.
+    pub async fn rotate_key(
+        &self,
+        principal: &Principal,
+        project: &str,
+        id: &str,
+    ) -> Result<CreatedKey, EngineError> {
+        self.authorize(principal, project, Scope::Admin).await?;
+        let mut key = self.project_key(project, id).await?;
+        if key.revoked_at.is_some() {
+            return Err(EngineError::Conflict(format!("key `{id}` is revoked")));
+        }
+        let (token, hash) = generate_secret(id);
+        key.secret_sha256 = hash;
+        let mut writes = key_items(&key, Condition::Exists);
+        writes.push(op_write(
+            project,
+            principal.actor(),
+            "key.rotate",
+            None,
+            serde_json::json!({"key": id}),
+        ));
+        self.meta.transact(writes).await?;
+        lock(&self.keys).remove(id);
+        Ok(CreatedKey {
+            key: KeyView::from(&key),
+            token,
+        })
+    }
+}

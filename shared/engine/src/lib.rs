@@ -1,0 +1,41 @@
+//! snapkb's use cases over the storage ports: projects, API keys and authentication, ingest
+//! with the commit protocol, queries, compaction, versions and rollback, GC, export and import,
+//! health and usage. No runtime, no cloud: hosts hand it stores, an embedder and a trigger for
+//! background compaction.
+
+mod compact;
+mod embedding;
+mod engine;
+mod error;
+mod export;
+mod health;
+mod ingest;
+mod keys;
+pub mod layout;
+mod oplog;
+mod projects;
+mod query;
+mod ratelimit;
+mod state;
+mod status;
+mod versions;
+
+pub use crate::{
+    compact::{CompactionReport, ShardCompaction},
+    embedding::{InlineEmbedder, TextEmbedder},
+    engine::{CompactionTrigger, Engine, NoCompactionTrigger},
+    error::EngineError,
+    export::{EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ExportChunk, ExportHeader},
+    ingest::{
+        ChunkInput, DocumentInput, DocumentResult, DocumentStatus, IngestRequest, IngestResponse,
+    },
+    keys::{CreateKey, CreatedKey, KeyView},
+    oplog::{Operation, OperationPage},
+    projects::{CreateProject, ProjectStats},
+    query::{
+        ChunkView, DocumentPage, DocumentView, QueryHit, QueryMode, QueryRequest, QueryResponse,
+    },
+    ratelimit::{LocalRateLimiter, RateLimiter, RateStatus, TableRateLimiter},
+    status::{Health, QueryHealth, QuotaUsage, RateUsage, Usage},
+    versions::{GcReport, VersionPage, VersionView},
+};

@@ -1,0 +1,97 @@
+//! The operation log: who (key id), what, when and at which version, per project, newest
+//! first. Index changes write their entry in the same transaction as the commit.
+
+use serde::{Deserialize, Serialize};
+use snapkb_core::now_ms;
+use snapkb_store::{Condition, Item, TransactWrite};
+
+use crate::{Engine, EngineError, layout};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    pub at: u64,
+    /// Key id, or `admin` for the deployment admin key.
+    pub actor: String,
+    pub action: String,
+    /// Manifest version the operation produced, if it changed the index.
+    pub version: Option<u64>,
+    #[serde(default)]
+    pub detail: serde_json::Value,
+}
+
+/// A page of operations, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationPage {
+    pub operations: Vec<Operation>,
+    pub next: Option<String>,
+}
+
+pub(crate) fn op_write(
+    project: &str,
+    actor: &str,
+    action: &str,
+    version: Option<u64>,
+    detail: serde_json::Value,
+) -> TransactWrite {
+    let op = Operation {
+        at: now_ms(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        version,
+        detail,
+    };
+    TransactWrite::Put {
+        item: Item::new(
+            layout::project_pk(project),
+            layout::op_sk(op.at),
+            1,
+            serde_json::to_vec(&op).unwrap_or_default(),
+        ),
+        condition: Condition::Absent,
+    }
+}
+
+impl Engine {
+    /// Writes one log entry on its own (for operations that do not commit an index change).
+    pub(crate) async fn log_op(
+        &self,
+        project: &str,
+        actor: &str,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), EngineError> {
+        self.meta
+            .transact(vec![op_write(project, actor, action, None, detail)])
+            .await?;
+        Ok(())
+    }
+
+    pub async fn operations(
+        &self,
+        principal: &snapkb_core::Principal,
+        project: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<OperationPage, EngineError> {
+        self.authorize(principal, project, snapkb_core::Scope::Admin)
+            .await?;
+        let page = self
+            .meta
+            .query(
+                &layout::project_pk(project),
+                "op#",
+                after,
+                limit.clamp(1, 1000),
+            )
+            .await?;
+        let operations = page
+            .items
+            .iter()
+            .filter_map(|i| serde_json::from_slice(&i.value).ok())
+            .collect();
+        Ok(OperationPage {
+            operations,
+            next: page.next_after,
+        })
+    }
+}

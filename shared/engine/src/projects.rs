@@ -1,0 +1,403 @@
+//! Projects: create (with its first manifest), list, show with stats, update, and delete with
+//! all its data. Creation is one transaction; deletion first hides the project atomically,
+//! then removes its objects and items, and keeps the id taken until that is done.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use snapkb_core::{
+    ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Manifest, Principal, Project,
+    ProjectPatch, Quotas, RateLimits, Scope, ShardState, now_ms,
+};
+use snapkb_store::{Condition, Item, StoreError, TransactWrite};
+
+use crate::{Engine, EngineError, engine::lock, layout, oplog::op_write};
+
+/// What a caller sends to create a project; everything but the id has a default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProject {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub embedding: Option<EmbeddingConfig>,
+    #[serde(default)]
+    pub chunking: Option<ChunkingConfig>,
+    #[serde(default)]
+    pub index: Option<IndexConfig>,
+    #[serde(default)]
+    pub quotas: Option<Quotas>,
+    #[serde(default)]
+    pub rate_limits: Option<RateLimits>,
+    #[serde(default)]
+    pub compaction: Option<CompactionConfig>,
+}
+
+/// Counts and index state shown with a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProjectStats {
+    pub version: u64,
+    pub documents: u64,
+    pub chunks: u64,
+    pub bytes: u64,
+    pub wal_segments: u64,
+    pub wal_chunks: u64,
+    pub committed_at: u64,
+}
+
+impl ProjectStats {
+    pub(crate) fn of(m: &Manifest) -> Self {
+        Self {
+            version: m.version,
+            documents: m.documents,
+            chunks: m.chunks,
+            bytes: m.bytes,
+            wal_segments: m.wal_segments() as u64,
+            wal_chunks: m.wal_chunks(),
+            committed_at: m.committed_at,
+        }
+    }
+}
+
+pub(crate) fn manifest_item(m: &Manifest) -> Item {
+    Item::new(
+        layout::project_pk(&m.project),
+        layout::MANIFEST_SK,
+        m.version,
+        serde_json::to_vec(m).unwrap_or_default(),
+    )
+}
+
+pub(crate) fn version_item(m: &Manifest) -> Item {
+    Item::new(
+        layout::project_pk(&m.project),
+        layout::version_sk(m.version),
+        1,
+        serde_json::to_vec(m).unwrap_or_default(),
+    )
+}
+
+fn project_item(p: &Project, version: u64) -> Item {
+    Item::new(
+        layout::PROJECTS_PK,
+        p.id.clone(),
+        version,
+        serde_json::to_vec(p).unwrap_or_default(),
+    )
+}
+
+fn parse_project(item: &Item) -> Result<Project, EngineError> {
+    serde_json::from_slice(&item.value)
+        .map_err(|e| EngineError::Corrupt(format!("project {}: {e}", item.sk)))
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).expect("the operating system's random source is unavailable");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Engine {
+    /// Checks that `principal` can see `project` (else `NotFound`, never revealing that it
+    /// exists) and has `scope` (else `Forbidden`).
+    pub async fn authorize(
+        &self,
+        principal: &Principal,
+        project: &str,
+        scope: Scope,
+    ) -> Result<Arc<Project>, EngineError> {
+        if !principal.sees(project) {
+            return Err(EngineError::not_found(format!("project `{project}`")));
+        }
+        let p = self.project(project).await?;
+        if !principal.allows(project, scope) {
+            return Err(EngineError::Forbidden {
+                scope: scope.as_str(),
+            });
+        }
+        Ok(p)
+    }
+
+    /// A project's configuration (cached for `key_cache_ms`).
+    pub async fn project(&self, id: &str) -> Result<Arc<Project>, EngineError> {
+        let now = now_ms();
+        if let Some((p, at)) = lock(&self.projects).get(id)
+            && now < at + self.config.key_cache_ms
+        {
+            return Ok(p.clone());
+        }
+        let item = self.meta.get(layout::PROJECTS_PK, id).await?;
+        let project = item
+            .map(|i| parse_project(&i))
+            .transpose()?
+            .filter(|p| p.deleted_at.is_none())
+            .ok_or_else(|| EngineError::not_found(format!("project `{id}`")))?;
+        let project = Arc::new(project);
+        lock(&self.projects).insert(id.to_string(), (project.clone(), now));
+        Ok(project)
+    }
+
+    pub async fn create_project(
+        &self,
+        principal: &Principal,
+        request: CreateProject,
+    ) -> Result<(Project, ProjectStats), EngineError> {
+        if *principal != Principal::DeploymentAdmin {
+            return Err(EngineError::Forbidden {
+                scope: "deployment admin",
+            });
+        }
+        let now = now_ms();
+        let project = Project {
+            name: request.name.unwrap_or_else(|| request.id.clone()),
+            id: request.id,
+            embedding: request.embedding.unwrap_or_default(),
+            chunking: request.chunking.unwrap_or_default(),
+            index: request.index.unwrap_or_default(),
+            quotas: request.quotas.unwrap_or_default(),
+            rate_limits: request.rate_limits.unwrap_or_default(),
+            compaction: request.compaction.unwrap_or_default(),
+            created_at: now,
+            webhook_secret: random_hex(32),
+            deleted_at: None,
+        };
+        project.validate()?;
+        if let Some(model) = project.model_id()
+            && self.embedder.as_ref().is_none_or(|e| e.model_id() != model)
+        {
+            return Err(EngineError::invalid(
+                "embedding.model",
+                "this deployment has no embedding model; create the project with `\"model\": null` and send vectors",
+            ));
+        }
+        let manifest = Manifest {
+            project: project.id.clone(),
+            version: 1,
+            action: "create".into(),
+            committed_at: now,
+            model_id: project.model_id().unwrap_or("caller").to_string(),
+            dims: project.embedding.dims,
+            metric: project.embedding.metric.clone(),
+            shards: vec![ShardState::default(); project.index.shards as usize],
+            documents: 0,
+            chunks: 0,
+            bytes: 0,
+        };
+        let writes = vec![
+            TransactWrite::Put {
+                item: project_item(&project, 1),
+                condition: Condition::Absent,
+            },
+            TransactWrite::Put {
+                item: manifest_item(&manifest),
+                condition: Condition::Absent,
+            },
+            TransactWrite::Put {
+                item: version_item(&manifest),
+                condition: Condition::Absent,
+            },
+            op_write(
+                &project.id,
+                principal.actor(),
+                "project.create",
+                Some(1),
+                serde_json::json!({}),
+            ),
+        ];
+        match self.meta.transact(writes).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed { .. }) => {
+                let existing = self.meta.get(layout::PROJECTS_PK, &project.id).await?;
+                let deleting = existing
+                    .map(|i| parse_project(&i))
+                    .transpose()?
+                    .is_some_and(|p| p.deleted_at.is_some());
+                return Err(EngineError::Conflict(if deleting {
+                    format!(
+                        "project `{}` is still being deleted; retry shortly",
+                        project.id
+                    )
+                } else {
+                    format!("project `{}` already exists", project.id)
+                }));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok((project, ProjectStats::of(&manifest)))
+    }
+
+    pub async fn list_projects(&self, principal: &Principal) -> Result<Vec<Project>, EngineError> {
+        match principal {
+            Principal::Key(key) => Ok(self
+                .project(&key.project)
+                .await
+                .map(|p| vec![(*p).clone()])
+                .unwrap_or_default()),
+            Principal::DeploymentAdmin => {
+                let mut projects = Vec::new();
+                let mut after: Option<String> = None;
+                loop {
+                    let page = self
+                        .meta
+                        .query(layout::PROJECTS_PK, "", after.as_deref(), 1000)
+                        .await?;
+                    for item in &page.items {
+                        let p = parse_project(item)?;
+                        if p.deleted_at.is_none() {
+                            projects.push(p);
+                        }
+                    }
+                    match page.next_after {
+                        Some(next) => after = Some(next),
+                        None => break,
+                    }
+                }
+                Ok(projects)
+            }
+        }
+    }
+
+    pub async fn get_project(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<(Project, ProjectStats), EngineError> {
+        let project = self.authorize(principal, id, Scope::Read).await?;
+        let manifest = self.read_manifest(id).await?;
+        Ok(((*project).clone(), ProjectStats::of(&manifest)))
+    }
+
+    pub async fn update_project(
+        &self,
+        principal: &Principal,
+        id: &str,
+        patch: ProjectPatch,
+    ) -> Result<Project, EngineError> {
+        self.authorize(principal, id, Scope::Admin).await?;
+        let item = self
+            .meta
+            .get(layout::PROJECTS_PK, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found(format!("project `{id}`")))?;
+        let current = parse_project(&item)?;
+        let updated = current.patched(patch.clone())?;
+        self.meta
+            .put(
+                project_item(&updated, item.version + 1),
+                Condition::VersionEquals(item.version),
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::ConditionFailed { .. } => {
+                    EngineError::Conflict("the project changed meanwhile; retry".into())
+                }
+                other => other.into(),
+            })?;
+        lock(&self.projects).remove(id);
+        self.log_op(
+            id,
+            principal.actor(),
+            "project.update",
+            serde_json::to_value(&patch).unwrap_or_default(),
+        )
+        .await?;
+        Ok(updated)
+    }
+
+    /// Deletes a project: hidden at once (one transaction), then its objects and items are
+    /// removed. If removal is interrupted, [`Engine::purge_deleted_projects`] finishes it.
+    pub async fn delete_project(&self, principal: &Principal, id: &str) -> Result<(), EngineError> {
+        self.authorize(principal, id, Scope::Admin).await?;
+        let item = self
+            .meta
+            .get(layout::PROJECTS_PK, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found(format!("project `{id}`")))?;
+        let mut project = parse_project(&item)?;
+        project.deleted_at = Some(now_ms());
+        self.meta
+            .transact(vec![
+                TransactWrite::Put {
+                    item: project_item(&project, item.version + 1),
+                    condition: Condition::VersionEquals(item.version),
+                },
+                TransactWrite::Delete {
+                    pk: layout::project_pk(id),
+                    sk: layout::MANIFEST_SK.into(),
+                    condition: Condition::None,
+                },
+            ])
+            .await
+            .map_err(|e| match e {
+                StoreError::ConditionFailed { .. } => {
+                    EngineError::Conflict("the project changed meanwhile; retry".into())
+                }
+                other => other.into(),
+            })?;
+        self.forget_project(id);
+        self.purge_project(id).await
+    }
+
+    pub(crate) fn forget_project(&self, id: &str) {
+        lock(&self.projects).remove(id);
+        lock(&self.keys).retain(|_, (k, _)| k.project != id);
+        self.forget_state(id);
+        self.metrics.forget(id);
+    }
+
+    /// Removes every object and item of a project marked deleted, then the project item.
+    async fn purge_project(&self, id: &str) -> Result<(), EngineError> {
+        let prefix = layout::project_prefix(id);
+        loop {
+            let page = self.objects.list(&prefix, None, 1000).await?;
+            if page.objects.is_empty() {
+                break;
+            }
+            for o in &page.objects {
+                self.objects.delete(&o.key).await?;
+            }
+        }
+        let pk = layout::project_pk(id);
+        loop {
+            let page = self.meta.query(&pk, "", None, 100).await?;
+            if page.items.is_empty() {
+                break;
+            }
+            for item in &page.items {
+                if let Some(key_id) = item.sk.strip_prefix("key#") {
+                    self.meta
+                        .delete(&layout::key_pk(key_id), layout::KEY_SK, Condition::None)
+                        .await?;
+                }
+                self.meta.delete(&pk, &item.sk, Condition::None).await?;
+            }
+        }
+        self.meta
+            .delete(layout::PROJECTS_PK, id, Condition::None)
+            .await?;
+        Ok(())
+    }
+
+    /// Finishes deletions that were interrupted (run by GC).
+    pub async fn purge_deleted_projects(&self) -> Result<usize, EngineError> {
+        let mut purged = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .meta
+                .query(layout::PROJECTS_PK, "", after.as_deref(), 1000)
+                .await?;
+            for item in &page.items {
+                if parse_project(item)?.deleted_at.is_some() {
+                    self.purge_project(&item.sk).await?;
+                    purged += 1;
+                }
+            }
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return Ok(purged),
+            }
+        }
+    }
+}

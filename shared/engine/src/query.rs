@@ -1,0 +1,333 @@
+//! Queries (vector, keyword, hybrid; metadata filters) and document reads, against the
+//! project's index at the version the manifest names right now (read-your-writes).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use snapkb_core::{Principal, Scope};
+use snapkb_index::{Filter, MAX_K, Metadata, reciprocal_rank_fusion};
+
+use crate::{
+    Engine, EngineError,
+    engine::{read, write},
+    error::embed_error,
+    state::{DOC_META_KEY, Hit, RowRef, user_metadata},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryMode {
+    Vector,
+    Keyword,
+    Hybrid,
+}
+
+fn default_top_k() -> usize {
+    10
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// Text to embed (vector mode), to match (keyword mode), or both (hybrid).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// A query vector of the project's dimensions (instead of embedding `text`).
+    #[serde(default)]
+    pub vector: Option<Vec<f32>>,
+    /// Default: hybrid when there is text and a way to get a vector, else whichever applies.
+    #[serde(default)]
+    pub mode: Option<QueryMode>,
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    /// Search breadth (default: the project's `index.ef_search`).
+    #[serde(default)]
+    pub ef: Option<usize>,
+}
+
+impl Default for QueryRequest {
+    fn default() -> Self {
+        Self {
+            text: None,
+            vector: None,
+            mode: None,
+            top_k: default_top_k(),
+            filter: None,
+            ef: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryHit {
+    pub chunk_id: String,
+    pub document_id: String,
+    pub text: String,
+    pub metadata: Metadata,
+    pub tags: Vec<String>,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryResponse {
+    /// The manifest version the results were read at.
+    pub version: u64,
+    pub mode: QueryMode,
+    pub results: Vec<QueryHit>,
+}
+
+/// A stored document as callers see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentView {
+    pub id: String,
+    pub version: u64,
+    pub content_sha256: String,
+    pub bytes: u64,
+    pub metadata: Metadata,
+    pub tags: Vec<String>,
+    pub chunk_count: usize,
+    /// Present when one document is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<ChunkView>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkView {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentPage {
+    pub version: u64,
+    pub documents: Vec<DocumentView>,
+    /// Pass as `after` for the next page.
+    pub next: Option<String>,
+}
+
+fn check_filter(filter: &Filter) -> Result<(), EngineError> {
+    let field = match filter {
+        Filter::Eq { field, .. }
+        | Filter::Ne { field, .. }
+        | Filter::In { field, .. }
+        | Filter::Range { field, .. }
+        | Filter::Exists { field } => Some(field),
+        Filter::And(fs) | Filter::Or(fs) => {
+            return fs.iter().try_for_each(check_filter);
+        }
+        Filter::Not(f) => return check_filter(f),
+    };
+    if field.is_some_and(|f| f.starts_with(DOC_META_KEY)) {
+        return Err(EngineError::invalid(
+            "filter",
+            format!("fields starting with `{DOC_META_KEY}` are reserved"),
+        ));
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub async fn query(
+        &self,
+        principal: &Principal,
+        project_id: &str,
+        request: QueryRequest,
+    ) -> Result<QueryResponse, EngineError> {
+        let project = self.authorize(principal, project_id, Scope::Read).await?;
+        let k = request.top_k;
+        if k == 0 || k > MAX_K {
+            return Err(EngineError::invalid(
+                "top_k",
+                format!("must be 1 to {MAX_K}, got {k}"),
+            ));
+        }
+        let ef = request.ef.unwrap_or(project.index.ef_search as usize);
+        if ef == 0 || ef > 10_000 {
+            return Err(EngineError::invalid("ef", "must be 1 to 10000"));
+        }
+        if let Some(f) = &request.filter {
+            check_filter(f)?;
+        }
+        let text = request.text.as_deref().filter(|t| !t.trim().is_empty());
+        let can_embed = project.model_id().is_some() && self.embedder.is_some();
+        let mode = match request.mode {
+            Some(m) => m,
+            None if request.vector.is_some() && text.is_some() => QueryMode::Hybrid,
+            None if request.vector.is_some() => QueryMode::Vector,
+            None if text.is_some() && can_embed => QueryMode::Hybrid,
+            None if text.is_some() => QueryMode::Keyword,
+            None => return Err(EngineError::invalid("text", "give `text` or `vector`")),
+        };
+        if matches!(mode, QueryMode::Keyword | QueryMode::Hybrid) && text.is_none() {
+            return Err(EngineError::invalid(
+                "text",
+                "keyword and hybrid queries need `text`",
+            ));
+        }
+        let vector = match (mode, request.vector) {
+            (QueryMode::Keyword, _) => None,
+            (_, Some(v)) => {
+                if v.len() != project.embedding.dims as usize {
+                    return Err(EngineError::invalid(
+                        "vector",
+                        format!(
+                            "has {} dimensions, the project uses {}",
+                            v.len(),
+                            project.embedding.dims
+                        ),
+                    ));
+                }
+                Some(v)
+            }
+            (_, None) => {
+                let text =
+                    text.ok_or_else(|| EngineError::invalid("text", "give `text` or `vector`"))?;
+                if !can_embed {
+                    return Err(EngineError::invalid(
+                        "vector",
+                        "this project has no embedding model: send a query `vector`, or use mode `keyword`",
+                    ));
+                }
+                let embedder = self
+                    .embedder
+                    .as_ref()
+                    .ok_or_else(|| EngineError::ModelUnavailable("no model".into()))?;
+                let out = embedder
+                    .embed(vec![text.to_string()])
+                    .await
+                    .map_err(|e| embed_error("text", e))?;
+                out.vectors.into_iter().next()
+            }
+        };
+        let slot = self.state(project_id).await?;
+        let st = read(&slot);
+        let filter = request.filter.as_ref();
+        let candidates = if mode == QueryMode::Hybrid {
+            (k * 2).min(MAX_K)
+        } else {
+            k
+        };
+        let vector_hits = match &vector {
+            Some(v) => st.vector_search(v, candidates, ef.max(candidates), filter)?,
+            None => Vec::new(),
+        };
+        let keyword_hits = match (mode, text) {
+            (QueryMode::Keyword | QueryMode::Hybrid, Some(t)) => {
+                st.keyword_search(t, candidates, filter)?
+            }
+            _ => Vec::new(),
+        };
+        let hits: Vec<Hit> = match mode {
+            QueryMode::Vector => vector_hits,
+            QueryMode::Keyword => keyword_hits,
+            QueryMode::Hybrid => reciprocal_rank_fusion(
+                &[
+                    (1.0, vector_hits.iter().map(|h| h.row).collect()),
+                    (1.0, keyword_hits.iter().map(|h| h.row).collect()),
+                ],
+                k,
+            )
+            .into_iter()
+            .map(|(row, score)| Hit { row, score })
+            .collect(),
+        };
+        let results = hits
+            .into_iter()
+            .take(k)
+            .filter_map(|h| {
+                let r = st.record(h.row)?;
+                Some(QueryHit {
+                    chunk_id: r.id,
+                    document_id: r.document_id,
+                    text: r.text,
+                    metadata: user_metadata(r.metadata),
+                    tags: r.tags,
+                    score: h.score,
+                })
+            })
+            .collect();
+        Ok(QueryResponse {
+            version: st.version(),
+            mode,
+            results,
+        })
+    }
+
+    /// Documents in id order, `limit` per page after `after`.
+    pub async fn list_documents(
+        &self,
+        principal: &Principal,
+        project_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<DocumentPage, EngineError> {
+        self.authorize(principal, project_id, Scope::Read).await?;
+        let limit = limit.clamp(1, 1000);
+        let slot = self.state(project_id).await?;
+        let mut st = write(&slot);
+        let version = st.version();
+        let docs = st.documents();
+        let mut ids: Vec<&String> = docs
+            .keys()
+            .filter(|id| after.is_none_or(|a| id.as_str() > a))
+            .collect();
+        ids.sort();
+        let next = (ids.len() > limit).then(|| ids[limit - 1].clone());
+        let documents = ids
+            .into_iter()
+            .take(limit)
+            .map(|id| view(id, &docs[id], None))
+            .collect();
+        Ok(DocumentPage {
+            version,
+            documents,
+            next,
+        })
+    }
+
+    pub async fn get_document(
+        &self,
+        principal: &Principal,
+        project_id: &str,
+        document: &str,
+    ) -> Result<DocumentView, EngineError> {
+        self.authorize(principal, project_id, Scope::Read).await?;
+        let slot = self.state(project_id).await?;
+        let mut st = write(&slot);
+        let doc = st
+            .documents()
+            .get(document)
+            .cloned()
+            .ok_or_else(|| EngineError::not_found(format!("document `{document}`")))?;
+        let mut texts: HashMap<String, String> = HashMap::new();
+        for id in doc.chunks.keys() {
+            if let Some(r) = st.find(id).and_then(|row: RowRef| st.record(row)) {
+                texts.insert(id.clone(), r.text);
+            }
+        }
+        let chunks = doc
+            .chunk_ids()
+            .into_iter()
+            .map(|id| ChunkView {
+                text: texts.remove(&id).unwrap_or_default(),
+                id,
+            })
+            .collect();
+        Ok(view(document, &doc, Some(chunks)))
+    }
+}
+
+fn view(id: &str, d: &crate::state::DocState, chunks: Option<Vec<ChunkView>>) -> DocumentView {
+    DocumentView {
+        id: id.to_string(),
+        version: d.version,
+        content_sha256: d.sha256.clone(),
+        bytes: d.bytes,
+        metadata: d.metadata.clone(),
+        tags: d.tags.clone(),
+        chunk_count: d.chunks.len(),
+        chunks,
+    }
+}

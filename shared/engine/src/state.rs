@@ -1,0 +1,670 @@
+//! A project's index as loaded in this process at one manifest version: per shard the base
+//! snapshot (borrowed from the bytes read) and the write-ahead tail applied on top of it, with
+//! the bookkeeping that makes later writes win (a chunk rewritten or tombstoned in a later
+//! segment is hidden from everything before it). Documents are derived from the chunks, so a
+//! rollback of the index is a rollback of the documents too.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
+
+use snapkb_core::Manifest;
+use snapkb_index::{
+    ChunkRecord, FlatIndex, IdSet, MetaValue, Metadata, Metric, SearchParams, Snapshot, WalSegment,
+    keyword::{Bm25Builder, Bm25Index, Bm25Params, search_many},
+    merge_nearest,
+};
+
+use crate::EngineError;
+
+/// Metadata key holding a chunk's document bookkeeping; callers cannot set or filter on it.
+pub(crate) const DOC_META_KEY: &str = "_snapkb";
+
+/// What every chunk records about its document version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DocInfo {
+    pub(crate) version: u64,
+    pub(crate) sha256: String,
+    pub(crate) bytes: u64,
+    pub(crate) ordinal: u32,
+}
+
+impl DocInfo {
+    pub(crate) fn read(metadata: &Metadata) -> Option<DocInfo> {
+        let MetaValue::List(items) = metadata.get(DOC_META_KEY)? else {
+            return None;
+        };
+        match items.as_slice() {
+            [
+                MetaValue::Int(version),
+                MetaValue::Text(sha256),
+                MetaValue::Int(bytes),
+                MetaValue::Int(ordinal),
+            ] => Some(DocInfo {
+                version: *version as u64,
+                sha256: sha256.clone(),
+                bytes: *bytes as u64,
+                ordinal: *ordinal as u32,
+            }),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn write(&self, metadata: &mut Metadata) {
+        metadata.insert(
+            DOC_META_KEY.into(),
+            MetaValue::List(vec![
+                MetaValue::Int(self.version as i64),
+                MetaValue::Text(self.sha256.clone()),
+                MetaValue::Int(self.bytes as i64),
+                MetaValue::Int(i64::from(self.ordinal)),
+            ]),
+        );
+    }
+}
+
+/// Metadata as callers see it.
+pub(crate) fn user_metadata(mut metadata: Metadata) -> Metadata {
+    metadata.remove(DOC_META_KEY);
+    metadata
+}
+
+/// A live document, derived from its chunks.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DocState {
+    pub(crate) version: u64,
+    pub(crate) sha256: String,
+    pub(crate) bytes: u64,
+    pub(crate) metadata: Metadata,
+    pub(crate) tags: Vec<String>,
+    /// Chunk id → ordinal.
+    pub(crate) chunks: BTreeMap<String, u32>,
+}
+
+impl DocState {
+    pub(crate) fn chunk_ids(&self) -> Vec<String> {
+        let mut ids: Vec<(&String, &u32)> = self.chunks.iter().collect();
+        ids.sort_by_key(|(_, o)| **o);
+        ids.into_iter().map(|(id, _)| id.clone()).collect()
+    }
+}
+
+/// Where a chunk row is: in a shard's base snapshot or its tail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Loc {
+    Base(u32),
+    Tail(u32),
+}
+
+/// A chunk row of the project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct RowRef {
+    pub(crate) shard: u32,
+    pub(crate) loc: Loc,
+}
+
+/// The write-ahead segments applied on top of a base, as one exactly-searched table.
+#[derive(Debug)]
+struct Tail {
+    segments: Vec<Arc<WalSegment>>,
+    flat: FlatIndex,
+    /// Tail row → (segment, row in segment).
+    rows: Vec<(u32, u32)>,
+    attrs: Vec<(Metadata, Vec<String>)>,
+    dead: IdSet,
+    by_chunk: HashMap<String, u32>,
+    keywords: Mutex<Option<Arc<Bm25Index>>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ShardView {
+    base: Option<Arc<Snapshot>>,
+    base_key: Option<String>,
+    /// Base rows hidden by later segments (the snapshot's own deletions are in its graph).
+    base_dead: IdSet,
+    /// All base rows minus `base_dead`, when that is not everything.
+    base_allowed: Option<IdSet>,
+    segment_keys: Vec<String>,
+    tail: Tail,
+}
+
+/// Everything a query or a writer needs about a project at `manifest.version`.
+#[derive(Debug)]
+pub(crate) struct ProjectState {
+    pub(crate) manifest: Manifest,
+    pub(crate) metric: Metric,
+    pub(crate) shards: Vec<ShardView>,
+    docs: Option<HashMap<String, DocState>>,
+}
+
+pub(crate) fn parse_metric(name: &str) -> Result<Metric, EngineError> {
+    match name {
+        "cosine" => Ok(Metric::Cosine),
+        "dot" => Ok(Metric::Dot),
+        "l2" => Ok(Metric::L2),
+        other => Err(EngineError::Corrupt(format!("unknown metric `{other}`"))),
+    }
+}
+
+fn doc_of(chunk_id: &str) -> &str {
+    chunk_id.split_once('#').map_or(chunk_id, |(d, _)| d)
+}
+
+impl ShardView {
+    fn new(dims: usize, metric: Metric, base: Option<(String, Arc<Snapshot>)>) -> Self {
+        let rows = base.as_ref().map_or(0, |(_, s)| s.chunks.len());
+        let (base_key, base) = base.map_or((None, None), |(k, s)| (Some(k), Some(s)));
+        Self {
+            base,
+            base_key,
+            base_dead: IdSet::with_capacity(rows),
+            base_allowed: None,
+            segment_keys: Vec::new(),
+            tail: Tail {
+                segments: Vec::new(),
+                flat: FlatIndex::new(dims, metric),
+                rows: Vec::new(),
+                attrs: Vec::new(),
+                dead: IdSet::default(),
+                by_chunk: HashMap::new(),
+                keywords: Mutex::new(None),
+            },
+        }
+    }
+
+    fn base_live(&self, row: u32) -> bool {
+        self.base
+            .as_ref()
+            .is_some_and(|b| !b.vectors.is_deleted(row) && !self.base_dead.contains(row))
+    }
+
+    /// Hides the current row of `chunk_id`, returning where it was.
+    fn kill(&mut self, chunk_id: &str) -> Option<Loc> {
+        if let Some(row) = self.tail.by_chunk.remove(chunk_id) {
+            self.tail.dead.insert(row);
+            return Some(Loc::Tail(row));
+        }
+        let row = self.base.as_ref()?.chunks.find(chunk_id)?;
+        if !self.base_live(row) {
+            return None;
+        }
+        self.base_dead.insert(row);
+        let rows = self.base.as_ref().map_or(0, |b| b.chunks.len());
+        self.base_allowed
+            .get_or_insert_with(|| IdSet::full(rows))
+            .remove(row);
+        Some(Loc::Base(row))
+    }
+
+    fn find(&self, chunk_id: &str) -> Option<Loc> {
+        if let Some(&row) = self.tail.by_chunk.get(chunk_id) {
+            return Some(Loc::Tail(row));
+        }
+        let row = self.base.as_ref()?.chunks.find(chunk_id)?;
+        self.base_live(row).then_some(Loc::Base(row))
+    }
+
+    fn apply(
+        &mut self,
+        key: String,
+        segment: Arc<WalSegment>,
+        docs: Option<&mut HashMap<String, DocState>>,
+    ) -> Result<(), EngineError> {
+        let mut docs = docs;
+        for id in &segment.tombstones {
+            if self.kill(id).is_some()
+                && let Some(docs) = docs.as_deref_mut()
+            {
+                remove_doc_chunk(docs, id);
+            }
+        }
+        let seg_index = self.tail.segments.len() as u32;
+        for row in 0..segment.chunks.len() as u32 {
+            let (Some(id), Some(vector), Some((metadata, tags))) = (
+                segment.chunks.id(row),
+                segment.vector(row),
+                segment.chunks.attributes(row),
+            ) else {
+                return Err(EngineError::Corrupt(format!(
+                    "segment {key} row {row} is incomplete"
+                )));
+            };
+            if self.kill(id).is_some()
+                && let Some(docs) = docs.as_deref_mut()
+            {
+                remove_doc_chunk(docs, id);
+            }
+            let tail_row = self.tail.flat.insert(vector)?;
+            self.tail.rows.push((seg_index, row));
+            self.tail.by_chunk.insert(id.to_string(), tail_row);
+            if let Some(docs) = docs.as_deref_mut() {
+                add_doc_chunk(docs, id, &metadata, &tags);
+            }
+            self.tail.attrs.push((metadata, tags));
+        }
+        self.tail.dead.grow(self.tail.rows.len());
+        self.tail.segments.push(segment);
+        self.segment_keys.push(key);
+        *self.tail.keywords.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
+    }
+
+    fn tail_keywords(&self) -> Result<Arc<Bm25Index>, EngineError> {
+        let mut slot = self.tail.keywords.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = slot.as_ref() {
+            return Ok(index.clone());
+        }
+        let mut builder = Bm25Builder::default();
+        for &(seg, row) in &self.tail.rows {
+            builder.add(
+                self.tail.segments[seg as usize]
+                    .chunks
+                    .text(row)
+                    .unwrap_or_default(),
+            );
+        }
+        let index = Arc::new(builder.build(Bm25Params::default())?);
+        *slot = Some(index.clone());
+        Ok(index)
+    }
+
+    fn record(&self, loc: Loc) -> Option<ChunkRecord> {
+        match loc {
+            Loc::Base(row) => self.base.as_ref()?.chunks.record(row),
+            Loc::Tail(row) => {
+                let (seg, r) = *self.tail.rows.get(row as usize)?;
+                self.tail.segments[seg as usize].chunks.record(r)
+            }
+        }
+    }
+
+    fn vector(&self, loc: Loc) -> Option<&[f32]> {
+        match loc {
+            Loc::Base(row) => self.base.as_ref()?.vectors.vector(row),
+            Loc::Tail(row) => self.tail.flat.vector(row),
+        }
+    }
+
+    /// Base rows a search may return, or `None` for all of them.
+    fn base_allow(&self, filter: Option<&snapkb_index::Filter>) -> Option<IdSet> {
+        let base = self.base.as_ref()?;
+        match (filter, &self.base_allowed) {
+            (None, None) => None,
+            (None, Some(allowed)) => Some(allowed.clone()),
+            (Some(f), allowed) => {
+                let mut selected = f.select(&base.chunks);
+                if let Some(allowed) = allowed {
+                    selected.intersect_with(allowed);
+                }
+                Some(selected)
+            }
+        }
+    }
+
+    fn tail_allow(&self, filter: Option<&snapkb_index::Filter>) -> Option<IdSet> {
+        if filter.is_none() && self.tail.dead.is_empty() {
+            return None;
+        }
+        let n = self.tail.rows.len();
+        Some(IdSet::from_ids(
+            n,
+            (0..n as u32).filter(|&r| {
+                !self.tail.dead.contains(r)
+                    && filter.is_none_or(|f| {
+                        let (m, t) = &self.tail.attrs[r as usize];
+                        f.matches(m, t)
+                    })
+            }),
+        ))
+    }
+}
+
+fn remove_doc_chunk(docs: &mut HashMap<String, DocState>, chunk_id: &str) {
+    let doc = doc_of(chunk_id);
+    if let Some(state) = docs.get_mut(doc) {
+        state.chunks.remove(chunk_id);
+        if state.chunks.is_empty() {
+            docs.remove(doc);
+        }
+    }
+}
+
+fn add_doc_chunk(
+    docs: &mut HashMap<String, DocState>,
+    chunk_id: &str,
+    metadata: &Metadata,
+    tags: &[String],
+) {
+    let Some(info) = DocInfo::read(metadata) else {
+        return;
+    };
+    let state = docs
+        .entry(doc_of(chunk_id).to_string())
+        .or_insert_with(|| DocState {
+            version: 0,
+            sha256: String::new(),
+            bytes: 0,
+            metadata: Metadata::new(),
+            tags: Vec::new(),
+            chunks: BTreeMap::new(),
+        });
+    if state.version != info.version {
+        state.version = info.version;
+        state.sha256 = info.sha256;
+        state.bytes = info.bytes;
+        state.metadata = user_metadata(metadata.clone());
+        state.tags = tags.to_vec();
+    }
+    state.chunks.insert(chunk_id.to_string(), info.ordinal);
+}
+
+/// What compaction needs from a shard, taken out of the lock cheaply (shared arrays and sets).
+#[derive(Debug, Clone)]
+pub(crate) struct ShardParts {
+    pub(crate) base: Option<Arc<Snapshot>>,
+    pub(crate) base_dead: IdSet,
+    pub(crate) segments: Vec<Arc<WalSegment>>,
+    pub(crate) tail_rows: Vec<(u32, u32)>,
+    pub(crate) tail_dead: IdSet,
+}
+
+impl ShardParts {
+    /// Whether base row `row` is still live.
+    pub(crate) fn base_live(&self, row: u32) -> bool {
+        self.base
+            .as_ref()
+            .is_some_and(|b| !b.vectors.is_deleted(row) && !self.base_dead.contains(row))
+    }
+}
+
+/// One search hit before records are read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Hit {
+    pub(crate) row: RowRef,
+    pub(crate) score: f32,
+}
+
+impl ProjectState {
+    /// A state with the given bases and nothing applied.
+    pub(crate) fn new(
+        manifest: Manifest,
+        bases: Vec<Option<(String, Arc<Snapshot>)>>,
+    ) -> Result<Self, EngineError> {
+        let metric = parse_metric(&manifest.metric)?;
+        let dims = manifest.dims as usize;
+        Ok(Self {
+            shards: bases
+                .into_iter()
+                .map(|b| ShardView::new(dims, metric, b))
+                .collect(),
+            manifest,
+            metric,
+            docs: None,
+        })
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.manifest.version
+    }
+
+    /// Applies a segment to a shard (segments must come in manifest order).
+    pub(crate) fn apply(
+        &mut self,
+        shard: usize,
+        key: String,
+        segment: Arc<WalSegment>,
+    ) -> Result<(), EngineError> {
+        let view = self
+            .shards
+            .get_mut(shard)
+            .ok_or_else(|| EngineError::Corrupt(format!("segment {key} names shard {shard}")))?;
+        view.apply(key, segment, self.docs.as_mut())
+    }
+
+    /// Whether `next` only appends segments to what is loaded (so it can be applied in place).
+    pub(crate) fn extends_to(&self, next: &Manifest) -> bool {
+        next.version >= self.manifest.version
+            && next.shards.len() == self.shards.len()
+            && next.shards.iter().zip(&self.shards).all(|(n, v)| {
+                n.base.as_ref().map(|b| &b.key) == v.base_key.as_ref()
+                    && n.wal.len() >= v.segment_keys.len()
+                    && n.wal.iter().zip(&v.segment_keys).all(|(w, k)| &w.key == k)
+            })
+    }
+
+    /// Segments of `next` not yet applied, per shard: (shard, index in its wal).
+    pub(crate) fn missing_segments<'m>(
+        &self,
+        next: &'m Manifest,
+    ) -> Vec<(usize, &'m snapkb_core::SegmentRef)> {
+        next.shards
+            .iter()
+            .enumerate()
+            .flat_map(|(s, shard)| {
+                let applied = self.shards.get(s).map_or(0, |v| v.segment_keys.len());
+                shard.wal.iter().skip(applied).map(move |w| (s, w))
+            })
+            .collect()
+    }
+
+    pub(crate) fn shard_parts(&self, shard: usize) -> Option<ShardParts> {
+        let v = self.shards.get(shard)?;
+        Some(ShardParts {
+            base: v.base.clone(),
+            base_dead: v.base_dead.clone(),
+            segments: v.tail.segments.clone(),
+            tail_rows: v.tail.rows.clone(),
+            tail_dead: v.tail.dead.clone(),
+        })
+    }
+
+    pub(crate) fn base(&self, shard: usize) -> Option<(&str, &Arc<Snapshot>)> {
+        let v = self.shards.get(shard)?;
+        Some((v.base_key.as_deref()?, v.base.as_ref()?))
+    }
+
+    pub(crate) fn segment(&self, shard: usize, key: &str) -> Option<&Arc<WalSegment>> {
+        let v = self.shards.get(shard)?;
+        let i = v.segment_keys.iter().position(|k| k == key)?;
+        v.tail.segments.get(i)
+    }
+
+    /// Documents by id, derived from the live chunks (computed on first use, then kept up to
+    /// date as segments are applied).
+    pub(crate) fn documents(&mut self) -> &HashMap<String, DocState> {
+        if self.docs.is_none() {
+            let mut docs = HashMap::new();
+            for view in &self.shards {
+                if let Some(base) = &view.base {
+                    for row in 0..base.chunks.len() as u32 {
+                        if !view.base_live(row) {
+                            continue;
+                        }
+                        if let (Some(id), Some((m, t))) =
+                            (base.chunks.id(row), base.chunks.attributes(row))
+                        {
+                            add_doc_chunk(&mut docs, id, &m, &t);
+                        }
+                    }
+                }
+                for (row, (m, t)) in view.tail.attrs.iter().enumerate() {
+                    let (seg, r) = view.tail.rows[row];
+                    if view.tail.dead.contains(row as u32) {
+                        continue;
+                    }
+                    if let Some(id) = view.tail.segments[seg as usize].chunks.id(r) {
+                        add_doc_chunk(&mut docs, id, m, t);
+                    }
+                }
+            }
+            self.docs = Some(docs);
+        }
+        self.docs.get_or_insert_with(HashMap::new)
+    }
+
+    /// The live row of a chunk id.
+    pub(crate) fn find(&self, chunk_id: &str) -> Option<RowRef> {
+        let shard = crate::layout::shard_of(chunk_id, self.shards.len());
+        let loc = self.shards.get(shard)?.find(chunk_id)?;
+        Some(RowRef {
+            shard: shard as u32,
+            loc,
+        })
+    }
+
+    pub(crate) fn record(&self, row: RowRef) -> Option<ChunkRecord> {
+        self.shards.get(row.shard as usize)?.record(row.loc)
+    }
+
+    pub(crate) fn vector(&self, row: RowRef) -> Option<&[f32]> {
+        self.shards.get(row.shard as usize)?.vector(row.loc)
+    }
+
+    /// Every live row, shard by shard, base before tail.
+    pub(crate) fn live_rows(&self) -> impl Iterator<Item = RowRef> + '_ {
+        self.shards.iter().enumerate().flat_map(|(s, v)| {
+            let base_rows = v.base.as_ref().map_or(0, |b| b.chunks.len() as u32);
+            let base = (0..base_rows)
+                .filter(move |&r| v.base_live(r))
+                .map(move |r| RowRef {
+                    shard: s as u32,
+                    loc: Loc::Base(r),
+                });
+            let tail = (0..v.tail.rows.len() as u32)
+                .filter(move |&r| !v.tail.dead.contains(r))
+                .map(move |r| RowRef {
+                    shard: s as u32,
+                    loc: Loc::Tail(r),
+                });
+            base.chain(tail)
+        })
+    }
+
+    /// The `k` nearest live chunks that pass `filter`, best first; scores are similarities.
+    pub(crate) fn vector_search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Option<&snapkb_index::Filter>,
+    ) -> Result<Vec<Hit>, EngineError> {
+        let mut lists = Vec::with_capacity(self.shards.len() * 2);
+        for (s, view) in self.shards.iter().enumerate() {
+            let shard = s as u32;
+            if let Some(base) = &view.base {
+                let allow = view.base_allow(filter);
+                let found = base
+                    .vectors
+                    .search(query, SearchParams::new(k, ef), allow.as_ref())
+                    .map_err(query_vector_error)?;
+                lists.push(
+                    found
+                        .into_iter()
+                        .map(|n| {
+                            (
+                                RowRef {
+                                    shard,
+                                    loc: Loc::Base(n.id),
+                                },
+                                n.distance,
+                            )
+                        })
+                        .collect(),
+                );
+            }
+            if !view.tail.rows.is_empty() {
+                let allow = view.tail_allow(filter);
+                let found = view
+                    .tail
+                    .flat
+                    .search(query, k, allow.as_ref())
+                    .map_err(query_vector_error)?;
+                lists.push(
+                    found
+                        .into_iter()
+                        .map(|n| {
+                            (
+                                RowRef {
+                                    shard,
+                                    loc: Loc::Tail(n.id),
+                                },
+                                n.distance,
+                            )
+                        })
+                        .collect(),
+                );
+            }
+        }
+        Ok(merge_nearest(lists, k)
+            .into_iter()
+            .map(|(row, d)| Hit {
+                row,
+                score: self.metric.score(d),
+            })
+            .collect())
+    }
+
+    /// The `k` best BM25 matches that pass `filter`, over all shards as one corpus.
+    pub(crate) fn keyword_search(
+        &self,
+        text: &str,
+        k: usize,
+        filter: Option<&snapkb_index::Filter>,
+    ) -> Result<Vec<Hit>, EngineError> {
+        let mut indexes: Vec<Arc<Bm25Index>> = Vec::new();
+        let mut owners: Vec<(u32, bool)> = Vec::new();
+        let mut allows: Vec<Option<IdSet>> = Vec::new();
+        let mut base_refs: Vec<&Bm25Index> = Vec::new();
+        // Bases are borrowed, tails are built lazily and shared; keep both alive here.
+        for (s, view) in self.shards.iter().enumerate() {
+            if let Some(base) = &view.base {
+                base_refs.push(&base.keywords);
+                owners.push((s as u32, true));
+                let mut allow = view.base_allow(filter);
+                if allow.is_none() && !base.vectors.deleted().is_empty() {
+                    allow = Some(IdSet::full(base.chunks.len()));
+                }
+                if let Some(a) = allow.as_mut() {
+                    for d in base.vectors.deleted().iter() {
+                        a.remove(d);
+                    }
+                }
+                allows.push(allow);
+            }
+        }
+        for (s, view) in self.shards.iter().enumerate() {
+            if !view.tail.rows.is_empty() {
+                indexes.push(view.tail_keywords()?);
+                owners.push((s as u32, false));
+                allows.push(view.tail_allow(filter));
+            }
+        }
+        let mut sources: Vec<&Bm25Index> = base_refs;
+        sources.extend(indexes.iter().map(|i| i.as_ref()));
+        let hits = search_many(&sources, text, k, |source, id| {
+            allows[source].as_ref().is_none_or(|a| a.contains(id))
+        })?;
+        Ok(hits
+            .into_iter()
+            .map(|h| {
+                let (shard, is_base) = owners[h.source];
+                Hit {
+                    row: RowRef {
+                        shard,
+                        loc: if is_base {
+                            Loc::Base(h.id)
+                        } else {
+                            Loc::Tail(h.id)
+                        },
+                    },
+                    score: h.score,
+                }
+            })
+            .collect())
+    }
+}
+
+fn query_vector_error(e: snapkb_index::IndexError) -> EngineError {
+    EngineError::invalid("vector", e.to_string())
+}

@@ -1,0 +1,210 @@
+//! Versions and rollback, and garbage collection of what no kept version references.
+//! Rollback is a new version whose content is an older one's: history only grows, and the
+//! documents roll back with the index because they are derived from it.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use snapkb_core::{Manifest, Principal, Scope, now_ms};
+use snapkb_store::{Condition, StoreError, TransactWrite};
+
+use crate::{
+    Engine, EngineError, layout,
+    oplog::op_write,
+    projects::{manifest_item, version_item},
+};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionView {
+    pub version: u64,
+    pub action: String,
+    pub committed_at: u64,
+    pub documents: u64,
+    pub chunks: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionPage {
+    pub current: u64,
+    pub versions: Vec<VersionView>,
+    pub next: Option<String>,
+}
+
+/// What a GC pass removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GcReport {
+    pub objects_deleted: u64,
+    pub bytes_deleted: u64,
+    pub versions_deleted: u64,
+    pub objects_kept: u64,
+}
+
+fn parse_version(item: &snapkb_store::Item) -> Result<Manifest, EngineError> {
+    let mut m: Manifest = serde_json::from_slice(&item.value)
+        .map_err(|e| EngineError::Corrupt(format!("version item {}: {e}", item.sk)))?;
+    if let Some(v) = layout::version_from_sk(&item.sk) {
+        m.version = v;
+    }
+    Ok(m)
+}
+
+impl Engine {
+    pub async fn list_versions(
+        &self,
+        principal: &Principal,
+        project: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<VersionPage, EngineError> {
+        self.authorize(principal, project, Scope::Read).await?;
+        let current = self.read_manifest(project).await?.version;
+        let page = self
+            .meta
+            .query(
+                &layout::project_pk(project),
+                "ver#",
+                after,
+                limit.clamp(1, 1000),
+            )
+            .await?;
+        let versions = page
+            .items
+            .iter()
+            .map(parse_version)
+            .map(|m| {
+                m.map(|m| VersionView {
+                    version: m.version,
+                    action: m.action,
+                    committed_at: m.committed_at,
+                    documents: m.documents,
+                    chunks: m.chunks,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(VersionPage {
+            current,
+            versions,
+            next: page.next_after,
+        })
+    }
+
+    /// Makes the project's index (and so its documents) what it was at `version`, as a new
+    /// version. Fails with `NotFound` when that version is no longer kept.
+    pub async fn rollback(
+        &self,
+        principal: &Principal,
+        project: &str,
+        version: u64,
+    ) -> Result<u64, EngineError> {
+        self.authorize(principal, project, Scope::Admin).await?;
+        let item = self
+            .meta
+            .get(&layout::project_pk(project), &layout::version_sk(version))
+            .await?
+            .ok_or_else(|| {
+                EngineError::not_found(format!("version {version} (it may be past retention)"))
+            })?;
+        let target = parse_version(&item)?;
+        for key in target.objects() {
+            if self.objects.head(key).await?.is_none() {
+                return Err(EngineError::Conflict(format!(
+                    "version {version} can no longer be restored: object {key} was collected"
+                )));
+            }
+        }
+        loop {
+            let current = self.read_manifest(project).await?;
+            let mut next = target.clone();
+            next.version = current.version + 1;
+            next.action = "rollback".into();
+            next.committed_at = now_ms();
+            let writes = vec![
+                TransactWrite::Put {
+                    item: manifest_item(&next),
+                    condition: Condition::VersionEquals(current.version),
+                },
+                TransactWrite::Put {
+                    item: version_item(&next),
+                    condition: Condition::Absent,
+                },
+                op_write(
+                    project,
+                    principal.actor(),
+                    "rollback",
+                    Some(next.version),
+                    serde_json::json!({"to": version}),
+                ),
+            ];
+            match self.meta.transact(writes).await {
+                Ok(()) => return Ok(next.version),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Removes version records past the project's retention and objects that neither the
+    /// current manifest nor a kept version references, once older than the grace period.
+    pub async fn gc(&self, project: &str) -> Result<GcReport, EngineError> {
+        let config = self.project(project).await?;
+        let current = self.read_manifest(project).await?;
+        let keep = config.compaction.retain_versions as usize;
+        let pk = layout::project_pk(project);
+        let mut referenced: HashSet<String> = current.objects().map(str::to_string).collect();
+        let mut report = GcReport::default();
+        let mut after: Option<String> = None;
+        let mut seen = 0usize;
+        loop {
+            let page = self.meta.query(&pk, "ver#", after.as_deref(), 500).await?;
+            for item in &page.items {
+                seen += 1;
+                let m = parse_version(item)?;
+                if seen <= keep || m.version == current.version {
+                    referenced.extend(m.objects().map(str::to_string));
+                } else {
+                    self.meta.delete(&pk, &item.sk, Condition::None).await?;
+                    report.versions_deleted += 1;
+                }
+            }
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let cutoff = now_ms().saturating_sub(self.config.gc_grace_ms);
+        let prefix = layout::project_prefix(project);
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.objects.list(&prefix, after.as_deref(), 1000).await?;
+            for o in &page.objects {
+                let young = layout::object_created_ms(&o.key).is_none_or(|t| t > cutoff);
+                if referenced.contains(&o.key) || young {
+                    report.objects_kept += 1;
+                } else {
+                    self.objects.delete(&o.key).await?;
+                    report.objects_deleted += 1;
+                    report.bytes_deleted += o.size;
+                }
+            }
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        Ok(report)
+    }
+
+    /// GC over every project, and finishing interrupted project deletions.
+    pub async fn gc_all(&self) -> Result<GcReport, EngineError> {
+        self.purge_deleted_projects().await?;
+        let mut total = GcReport::default();
+        for p in self.list_projects(&Principal::DeploymentAdmin).await? {
+            let r = self.gc(&p.id).await?;
+            total.objects_deleted += r.objects_deleted;
+            total.bytes_deleted += r.bytes_deleted;
+            total.versions_deleted += r.versions_deleted;
+            total.objects_kept += r.objects_kept;
+        }
+        Ok(total)
+    }
+}

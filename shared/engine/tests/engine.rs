@@ -1,0 +1,529 @@
+//! The engine end to end on the in-memory stores, with caller vectors: the commit protocol,
+//! read-your-writes, compaction, rollback, GC, export/import, isolation and concurrency.
+
+use std::sync::Arc;
+
+use snapkb_core::{Config, EmbeddingConfig, Principal, Scope};
+use snapkb_engine::{
+    CreateKey, CreateProject, DocumentInput, DocumentStatus, Engine, EngineError, IngestRequest,
+    QueryMode, QueryRequest,
+};
+use snapkb_index::{Filter, MetaValue};
+use snapkb_store::{MemoryMetaStore, MemoryObjectStore, ObjectStore};
+
+const DIMS: usize = 8;
+
+fn engine() -> (Engine, Arc<MemoryObjectStore>) {
+    let objects = Arc::new(MemoryObjectStore::default());
+    let config = Config {
+        gc_grace_ms: 0,
+        ..Config::default()
+    };
+    (
+        Engine::new(
+            objects.clone(),
+            Arc::new(MemoryMetaStore::default()),
+            config,
+        ),
+        objects,
+    )
+}
+
+/// A distinct pseudo-random vector per seed (splitmix64 of seed and component).
+fn vector(seed: u64) -> Vec<f32> {
+    (0..DIMS as u64)
+        .map(|i| {
+            let mut z = seed
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .wrapping_add(i.wrapping_mul(0xbf58_476d_1ce4_e5b9))
+                ^ 0x94d0_49bb_1331_11eb;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            (z % 10_000) as f32 / 10_000.0 - 0.5
+        })
+        .collect()
+}
+
+fn doc(id: &str, seed: u64, lang: &str) -> DocumentInput {
+    DocumentInput {
+        id: id.into(),
+        text: Some(format!("document {id} about topic{seed}")),
+        metadata: serde_json::json!({"lang": lang, "n": seed})
+            .as_object()
+            .unwrap()
+            .clone(),
+        tags: vec![format!("t{}", seed % 3)],
+        vector: Some(vector(seed)),
+        ..Default::default()
+    }
+}
+
+async fn project(engine: &Engine, id: &str) {
+    engine
+        .create_project(
+            &Principal::DeploymentAdmin,
+            CreateProject {
+                id: id.into(),
+                embedding: Some(EmbeddingConfig {
+                    model: None,
+                    dims: DIMS as u32,
+                    metric: "cosine".into(),
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn ingest(engine: &Engine, p: &str, docs: Vec<DocumentInput>) -> u64 {
+    engine
+        .ingest(
+            &Principal::DeploymentAdmin,
+            p,
+            IngestRequest { documents: docs },
+        )
+        .await
+        .unwrap()
+        .version
+}
+
+async fn query(engine: &Engine, p: &str, seed: u64, k: usize) -> Vec<String> {
+    engine
+        .query(
+            &Principal::DeploymentAdmin,
+            p,
+            QueryRequest {
+                vector: Some(vector(seed)),
+                top_k: k,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .results
+        .into_iter()
+        .map(|h| h.document_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn ingest_is_visible_to_the_next_query_and_unchanged_documents_are_skipped() {
+    let (e, _) = engine();
+    project(&e, "p").await;
+    let v = ingest(
+        &e,
+        "p",
+        (0..20)
+            .map(|i| doc(&format!("d{i}"), i, if i % 2 == 0 { "en" } else { "de" }))
+            .collect(),
+    )
+    .await;
+    assert_eq!(v, 2);
+    assert_eq!(query(&e, "p", 7, 1).await, vec!["d7"]);
+    let again = e
+        .ingest(
+            &Principal::DeploymentAdmin,
+            "p",
+            IngestRequest {
+                documents: vec![doc("d7", 7, "de")],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.version, 2, "nothing to commit");
+    assert_eq!(again.documents[0].status, DocumentStatus::Unchanged);
+    let changed = e
+        .ingest(
+            &Principal::DeploymentAdmin,
+            "p",
+            IngestRequest {
+                documents: vec![doc("d7", 99, "de")],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.documents[0].status, DocumentStatus::Updated);
+    assert_eq!(changed.documents[0].version, 2);
+    assert_eq!(query(&e, "p", 99, 1).await, vec!["d7"]);
+    let (_, stats) = e
+        .get_project(&Principal::DeploymentAdmin, "p")
+        .await
+        .unwrap();
+    assert_eq!((stats.documents, stats.chunks), (20, 20));
+}
+
+#[tokio::test]
+async fn filters_keyword_and_hybrid_queries_respect_metadata_and_tags() {
+    let (e, _) = engine();
+    project(&e, "p").await;
+    ingest(
+        &e,
+        "p",
+        (0..30)
+            .map(|i| doc(&format!("d{i}"), i, if i % 2 == 0 { "en" } else { "de" }))
+            .collect(),
+    )
+    .await;
+    let filtered = e
+        .query(
+            &Principal::DeploymentAdmin,
+            "p",
+            QueryRequest {
+                vector: Some(vector(3)),
+                top_k: 30,
+                filter: Some(Filter::And(vec![
+                    Filter::Eq {
+                        field: "lang".into(),
+                        value: MetaValue::Text("en".into()),
+                    },
+                    Filter::Range {
+                        field: "n".into(),
+                        gt: None,
+                        gte: Some(MetaValue::Int(10)),
+                        lt: None,
+                        lte: None,
+                    },
+                ])),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(filtered.results.len(), 10);
+    assert!(
+        filtered
+            .results
+            .iter()
+            .all(|h| h.metadata["lang"] == MetaValue::Text("en".into()))
+    );
+    let keyword = e
+        .query(
+            &Principal::DeploymentAdmin,
+            "p",
+            QueryRequest {
+                text: Some("topic17".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(keyword.mode, QueryMode::Keyword);
+    assert_eq!(keyword.results[0].document_id, "d17");
+    let hybrid = e
+        .query(
+            &Principal::DeploymentAdmin,
+            "p",
+            QueryRequest {
+                text: Some("topic5".into()),
+                vector: Some(vector(5)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(hybrid.mode, QueryMode::Hybrid);
+    assert_eq!(hybrid.results[0].document_id, "d5");
+    let tags = e
+        .query(
+            &Principal::DeploymentAdmin,
+            "p",
+            QueryRequest {
+                vector: Some(vector(1)),
+                top_k: 100,
+                filter: Some(Filter::In {
+                    field: "tags".into(),
+                    values: vec![MetaValue::Text("t1".into())],
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(tags.results.len(), 10);
+}
+
+#[tokio::test]
+async fn compaction_keeps_results_and_deletions_and_rollback_restores_documents() {
+    let (e, objects) = engine();
+    project(&e, "p").await;
+    for batch in 0..4u64 {
+        ingest(
+            &e,
+            "p",
+            (0..25)
+                .map(|i| doc(&format!("d{}", batch * 25 + i), batch * 25 + i, "en"))
+                .collect(),
+        )
+        .await;
+    }
+    e.delete_document(&Principal::DeploymentAdmin, "p", "d10")
+        .await
+        .unwrap();
+    let before: Vec<Vec<String>> =
+        futures::future::join_all((0..20).map(|s| query(&e, "p", s, 5))).await;
+    let before_compaction = e.read_version("p").await;
+    let report = e.compact("p", true).await.unwrap();
+    assert!(report.version.is_some());
+    let after: Vec<Vec<String>> =
+        futures::future::join_all((0..20).map(|s| query(&e, "p", s, 5))).await;
+    assert_eq!(before, after, "compaction changes no result");
+    assert!(!after.iter().flatten().any(|d| d == "d10"));
+    // Updates after compaction land in the new log on top of the new base.
+    ingest(&e, "p", vec![doc("d3", 1234, "en")]).await;
+    assert_eq!(query(&e, "p", 1234, 1).await, vec!["d3"]);
+    let report = e.compact("p", true).await.unwrap();
+    assert!(report.version.is_some());
+    assert_eq!(query(&e, "p", 1234, 1).await, vec!["d3"]);
+    // Roll back to before the first compaction: d3 has its old vector again.
+    let v = e
+        .rollback(&Principal::DeploymentAdmin, "p", before_compaction)
+        .await
+        .unwrap();
+    assert_eq!(query(&e, "p", 3, 1).await, vec!["d3"]);
+    let doc3 = e
+        .get_document(&Principal::DeploymentAdmin, "p", "d3")
+        .await
+        .unwrap();
+    assert_eq!(doc3.version, 1);
+    let versions = e
+        .list_versions(&Principal::DeploymentAdmin, "p", None, 100)
+        .await
+        .unwrap();
+    assert_eq!(versions.current, v);
+    assert_eq!(versions.versions[0].action, "rollback");
+    // An orphan (a crash between segment write and commit) is collected; referenced objects stay.
+    objects
+        .put(
+            "projects/p/s0/wal/0000000000001-dead.wal",
+            bytes::Bytes::from_static(b"x"),
+        )
+        .await
+        .unwrap();
+    let gc = e.gc("p").await.unwrap();
+    assert_eq!(gc.objects_deleted, 1);
+    assert_eq!(query(&e, "p", 3, 1).await, vec!["d3"]);
+}
+
+#[tokio::test]
+async fn concurrent_writers_lose_nothing() {
+    let (e, _) = engine();
+    let e = Arc::new(e);
+    project(&e, "p").await;
+    let tasks: Vec<_> = (0..8u64)
+        .map(|w| {
+            let e = e.clone();
+            tokio::spawn(async move {
+                let mut versions = Vec::new();
+                for i in 0..25u64 {
+                    let n = w * 1000 + i;
+                    versions.push(ingest(&e, "p", vec![doc(&format!("w{w}-{i}"), n, "en")]).await);
+                }
+                versions
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        let v = t.await.unwrap();
+        assert!(v.windows(2).all(|w| w[0] < w[1]));
+        all.extend(v);
+    }
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 200, "every commit got its own version");
+    let page = e
+        .list_documents(&Principal::DeploymentAdmin, "p", None, 1000)
+        .await
+        .unwrap();
+    assert_eq!(page.documents.len(), 200);
+    for w in 0..8u64 {
+        assert_eq!(
+            query(&e, "p", w * 1000 + 7, 1).await,
+            vec![format!("w{w}-7")]
+        );
+    }
+}
+
+#[tokio::test]
+async fn keys_see_only_their_project_and_scopes_are_enforced() {
+    let (e, _) = engine();
+    project(&e, "a").await;
+    project(&e, "b").await;
+    ingest(&e, "b", vec![doc("secret", 1, "en")]).await;
+    let read = e
+        .create_key(
+            &Principal::DeploymentAdmin,
+            "a",
+            CreateKey {
+                name: "r".into(),
+                scopes: vec![Scope::Read],
+                expires_in_seconds: None,
+            },
+        )
+        .await
+        .unwrap();
+    let principal = e.authenticate(&read.token).await.unwrap();
+    let err = e
+        .query(
+            &principal,
+            "b",
+            QueryRequest {
+                vector: Some(vector(1)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::NotFound { .. }), "{err:?}");
+    let err = e
+        .ingest(
+            &principal,
+            "a",
+            IngestRequest {
+                documents: vec![doc("x", 1, "en")],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::Forbidden { scope: "write" }),
+        "{err:?}"
+    );
+    let results = e
+        .query(
+            &principal,
+            "a",
+            QueryRequest {
+                vector: Some(vector(1)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(results.results.is_empty());
+    e.revoke_key(&Principal::DeploymentAdmin, "a", &read.key.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        e.authenticate(&read.token).await,
+        Err(EngineError::Unauthorized)
+    ));
+    let rotated_from = e
+        .create_key(
+            &Principal::DeploymentAdmin,
+            "a",
+            CreateKey {
+                name: "w".into(),
+                scopes: vec![Scope::Write],
+                expires_in_seconds: None,
+            },
+        )
+        .await
+        .unwrap();
+    let rotated = e
+        .rotate_key(&Principal::DeploymentAdmin, "a", &rotated_from.key.id)
+        .await
+        .unwrap();
+    assert!(e.authenticate(&rotated_from.token).await.is_err());
+    assert!(e.authenticate(&rotated.token).await.is_ok());
+}
+
+#[tokio::test]
+async fn export_then_import_reproduces_documents_and_results() {
+    let (e, _) = engine();
+    project(&e, "src").await;
+    ingest(
+        &e,
+        "src",
+        (0..40).map(|i| doc(&format!("d{i}"), i, "en")).collect(),
+    )
+    .await;
+    let archive = e.export(&Principal::DeploymentAdmin, "src").await.unwrap();
+    let (p, _) = e
+        .import(&Principal::DeploymentAdmin, "copy", &archive)
+        .await
+        .unwrap();
+    assert_eq!(p.embedding.dims, DIMS as u32);
+    for s in 0..10 {
+        assert_eq!(query(&e, "src", s, 5).await, query(&e, "copy", s, 5).await);
+    }
+    let (_, stats) = e
+        .get_project(&Principal::DeploymentAdmin, "copy")
+        .await
+        .unwrap();
+    assert_eq!((stats.documents, stats.chunks), (40, 40));
+    let same = e
+        .ingest(
+            &Principal::DeploymentAdmin,
+            "copy",
+            IngestRequest {
+                documents: vec![doc("d5", 5, "en")],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        same.documents[0].status,
+        DocumentStatus::Unchanged,
+        "imported documents keep their hashes"
+    );
+    let bad = e
+        .import(
+            &Principal::DeploymentAdmin,
+            "broken",
+            b"{\"format\":\"nope\"}\n",
+        )
+        .await;
+    assert!(matches!(bad, Err(EngineError::Invalid { .. })));
+    assert!(
+        e.get_project(&Principal::DeploymentAdmin, "broken")
+            .await
+            .is_err(),
+        "nothing half-made"
+    );
+}
+
+#[tokio::test]
+async fn quotas_reject_writes_that_would_pass_them() {
+    let (e, _) = engine();
+    e.create_project(
+        &Principal::DeploymentAdmin,
+        CreateProject {
+            id: "q".into(),
+            embedding: Some(EmbeddingConfig {
+                model: None,
+                dims: DIMS as u32,
+                metric: "cosine".into(),
+            }),
+            quotas: Some(snapkb_core::Quotas {
+                max_documents: 3,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    ingest(
+        &e,
+        "q",
+        (0..3).map(|i| doc(&format!("d{i}"), i, "en")).collect(),
+    )
+    .await;
+    let err = e
+        .ingest(
+            &Principal::DeploymentAdmin,
+            "q",
+            IngestRequest {
+                documents: vec![doc("d9", 9, "en")],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::Quota(ref q) if q.field == "quotas.max_documents"),
+        "{err:?}"
+    );
+}
