@@ -9,7 +9,7 @@ use crate::ConfigError;
 /// The model id of all-MiniLM-L6-v2 (same string the embed crate records).
 pub(crate) const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Project {
     pub id: String,
     pub name: String,
@@ -29,7 +29,7 @@ pub struct Project {
 
 /// Where vectors come from. With `model` set the project embeds text itself and callers may
 /// still send vectors of the same size; without, every chunk must come with a vector.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingConfig {
     #[serde(default)]
@@ -53,7 +53,7 @@ impl Default for EmbeddingConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChunkingConfig {
     pub max_pieces: u32,
@@ -69,7 +69,7 @@ impl Default for ChunkingConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct IndexConfig {
     pub m: u32,
@@ -91,7 +91,7 @@ impl Default for IndexConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Quotas {
     pub max_documents: u64,
@@ -111,7 +111,7 @@ impl Default for Quotas {
 }
 
 /// Fixed-window request limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimits {
     pub window_seconds: u32,
@@ -129,7 +129,7 @@ impl Default for RateLimits {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CompactionConfig {
     /// Compact when the write-ahead log has more segments than this…
@@ -155,7 +155,7 @@ impl Default for CompactionConfig {
 
 /// Fields a PATCH may change. The vector space (model, dims, metric) and shard count are fixed
 /// at creation: changing them would need re-embedding or re-sharding.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
     #[serde(default)]

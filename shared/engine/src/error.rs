@@ -12,6 +12,9 @@ pub enum EngineError {
     /// Missing or unknown credentials.
     #[error("missing or invalid API key")]
     Unauthorized,
+    /// A signed webhook whose signature or timestamp does not check out.
+    #[error("webhook signature rejected: {0}")]
+    BadSignature(String),
     /// The key sees the project but lacks the scope.
     #[error("this key lacks the `{scope}` scope")]
     Forbidden { scope: &'static str },

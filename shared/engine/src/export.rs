@@ -75,7 +75,13 @@ impl Engine {
     ) -> Result<Vec<u8>, EngineError> {
         let project = self.authorize(principal, project_id, Scope::Export).await?;
         let slot = self.state(project_id).await?;
-        let st = read(&slot);
+        let out = self.archive_of(&project, &slot)?;
+        self.log_op(project_id, principal.actor(), "export", serde_json::json!({"bytes": out.len()})).await?;
+        Ok(out)
+    }
+
+    fn archive_of(&self, project: &Project, slot: &crate::engine::StateSlot) -> Result<Vec<u8>, EngineError> {
+        let st = read(slot);
         let header = ExportHeader {
             format: EXPORT_FORMAT.into(),
             format_version: EXPORT_FORMAT_VERSION,
@@ -120,14 +126,6 @@ impl Engine {
                 .map_err(|e| EngineError::Internal(e.to_string()))?;
             out.push(b'\n');
         }
-        drop(st);
-        self.log_op(
-            project_id,
-            principal.actor(),
-            "export",
-            serde_json::json!({"bytes": out.len()}),
-        )
-        .await?;
         Ok(out)
     }
 

@@ -30,7 +30,7 @@ use crate::{
 /// How many times a commit is re-planned after losing a race before giving up with 503.
 const MAX_COMMIT_ATTEMPTS: usize = 64;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
     pub documents: Vec<DocumentInput>,
@@ -38,15 +38,17 @@ pub struct IngestRequest {
 
 /// One document. Give `text` (the project embeds it), or `text` with `vector` (one chunk with
 /// your vector), or `chunks` (your own chunks, each with its vector).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentInput {
     pub id: String,
     #[serde(default)]
     pub text: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "markdown")]
     pub format: Option<TextFormat>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -56,14 +58,14 @@ pub struct DocumentInput {
     pub chunks: Option<Vec<ChunkInput>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChunkInput {
     pub text: String,
     pub vector: Vec<f32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DocumentStatus {
     Created,
@@ -72,7 +74,7 @@ pub enum DocumentStatus {
     Deleted,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentResult {
     pub id: String,
     pub status: DocumentStatus,
@@ -81,7 +83,7 @@ pub struct DocumentResult {
     pub chunks: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IngestResponse {
     /// The committed manifest version; a query that starts after this response sees it.
     pub version: u64,

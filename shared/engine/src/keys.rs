@@ -10,7 +10,7 @@ use snapkb_store::{Condition, Item, StoreError, TransactWrite};
 
 use crate::{Engine, EngineError, engine::lock, layout, oplog::op_write};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     pub name: String,
@@ -21,7 +21,7 @@ pub struct CreateKey {
 }
 
 /// A key as listed: never its secret or hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub project: String,
@@ -47,7 +47,7 @@ impl From<&ApiKey> for KeyView {
 }
 
 /// A new key with its token, which is shown this once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     pub key: KeyView,
     pub token: String,

@@ -19,6 +19,7 @@ mod ratelimit;
 mod state;
 mod status;
 mod versions;
+mod webhooks;
 
 pub use crate::{
     compact::{CompactionReport, ShardCompaction},
@@ -38,4 +39,5 @@ pub use crate::{
     ratelimit::{LocalRateLimiter, RateLimiter, RateStatus, TableRateLimiter},
     status::{Health, QueryHealth, QuotaUsage, RateUsage, Usage},
     versions::{GcReport, VersionPage, VersionView},
+    webhooks::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook},
 };

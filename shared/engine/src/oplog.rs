@@ -7,7 +7,7 @@ use snapkb_store::{Condition, Item, TransactWrite};
 
 use crate::{Engine, EngineError, layout};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Operation {
     pub at: u64,
     /// Key id, or `admin` for the deployment admin key.
@@ -16,11 +16,12 @@ pub struct Operation {
     /// Manifest version the operation produced, if it changed the index.
     pub version: Option<u64>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 
 /// A page of operations, newest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OperationPage {
     pub operations: Vec<Operation>,
     pub next: Option<String>,

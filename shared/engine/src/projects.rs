@@ -14,7 +14,7 @@ use snapkb_store::{Condition, Item, StoreError, TransactWrite};
 use crate::{Engine, EngineError, engine::lock, layout, oplog::op_write};
 
 /// What a caller sends to create a project; everything but the id has a default.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
     pub id: String,
@@ -35,7 +35,7 @@ pub struct CreateProject {
 }
 
 /// Counts and index state shown with a project.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProjectStats {
     pub version: u64,
     pub documents: u64,

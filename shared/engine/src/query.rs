@@ -14,7 +14,7 @@ use crate::{
     state::{DOC_META_KEY, Hit, RowRef, user_metadata},
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum QueryMode {
     Vector,
@@ -26,7 +26,7 @@ fn default_top_k() -> usize {
     10
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// Text to embed (vector mode), to match (keyword mode), or both (hybrid).
@@ -41,6 +41,7 @@ pub struct QueryRequest {
     #[serde(default = "default_top_k")]
     pub top_k: usize,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub filter: Option<Filter>,
     /// Search breadth (default: the project's `index.ef_search`).
     #[serde(default)]
@@ -60,17 +61,18 @@ impl Default for QueryRequest {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueryHit {
     pub chunk_id: String,
     pub document_id: String,
     pub text: String,
+    #[schema(value_type = Object)]
     pub metadata: Metadata,
     pub tags: Vec<String>,
     pub score: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueryResponse {
     /// The manifest version the results were read at.
     pub version: u64,
@@ -79,12 +81,13 @@ pub struct QueryResponse {
 }
 
 /// A stored document as callers see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentView {
     pub id: String,
     pub version: u64,
     pub content_sha256: String,
     pub bytes: u64,
+    #[schema(value_type = Object)]
     pub metadata: Metadata,
     pub tags: Vec<String>,
     pub chunk_count: usize,
@@ -93,13 +96,13 @@ pub struct DocumentView {
     pub chunks: Option<Vec<ChunkView>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChunkView {
     pub id: String,
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentPage {
     pub version: u64,
     pub documents: Vec<DocumentView>,

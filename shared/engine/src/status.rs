@@ -6,7 +6,7 @@ use snapkb_core::{Principal, Scope, now_ms};
 
 use crate::{Engine, EngineError, health::HEALTH_WINDOW_MS, ratelimit::RateStatus};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Health {
     /// `healthy` or `degraded`.
     pub status: String,
@@ -19,7 +19,7 @@ pub struct Health {
     pub queries: QueryHealth,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueryHealth {
     pub window_seconds: u64,
     pub count: usize,
@@ -28,7 +28,7 @@ pub struct QueryHealth {
     pub error_rate: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RateUsage {
     pub limit: u32,
     pub remaining: u32,
@@ -45,13 +45,13 @@ impl From<RateStatus> for RateUsage {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QuotaUsage {
     pub used: u64,
     pub limit: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Usage {
     pub rate_limit_key: Option<RateUsage>,
     pub rate_limit_project: RateUsage,

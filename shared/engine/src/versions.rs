@@ -14,7 +14,7 @@ use crate::{
     projects::{manifest_item, version_item},
 };
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionView {
     pub version: u64,
     pub action: String,
@@ -23,7 +23,7 @@ pub struct VersionView {
     pub chunks: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionPage {
     pub current: u64,
     pub versions: Vec<VersionView>,

@@ -1,0 +1,115 @@
+//! Reading request bodies: size limits (413), content types (415), and JSON whose errors name
+//! the field (`documents[3].vector`) — malformed JSON is 400, well-formed but wrong is 422.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request},
+    http::{StatusCode, header},
+};
+use serde::de::DeserializeOwned;
+
+use crate::problem::ApiError;
+
+/// A JSON body of `T`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+pub(crate) fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body-too-large",
+        "The request body is too large",
+        "the body exceeds the configured limit (SNAPKB_MAX_BODY_BYTES; SNAPKB_MAX_IMPORT_BYTES for imports)",
+    )
+}
+
+/// Reads the body, turning the limit rejection into a problem.
+pub(crate) async fn read_body(req: Request) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, &()).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::malformed(e.body_text())
+        }
+    })
+}
+
+/// Parses JSON, naming the path of the first bad value.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+            ApiError::malformed(format!("malformed JSON: {inner}"))
+        } else {
+            let field = if path == "." { "body".to_string() } else { path };
+            ApiError::invalid(field, inner.to_string())
+        }
+    })?;
+    de.end().map_err(|e| ApiError::malformed(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+pub(crate) fn is_json(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        let mime = ct.split(';').next().unwrap_or_default().trim();
+        mime.eq_ignore_ascii_case("application/json") || mime.to_ascii_lowercase().ends_with("+json")
+    })
+}
+
+pub(crate) fn unsupported_type(got: Option<&str>) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "Unsupported content type",
+        format!("expected application/json, got {}", got.unwrap_or("nothing")),
+    )
+    .with_field("content-type")
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        if !is_json(content_type.as_deref()) {
+            return Err(unsupported_type(content_type.as_deref()));
+        }
+        let bytes = read_body(req).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        id: String,
+        vector: Vec<f32>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Batch {
+        documents: Vec<Doc>,
+    }
+
+    #[test]
+    fn errors_name_the_path_and_tell_malformed_from_invalid() {
+        let e = parse_json::<Batch>(br#"{"documents":[{"id":"a","vector":[1]},{"id":"b","vector":["x"]}]}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.field.as_deref(), Some("documents[1].vector[0]"));
+        let e = parse_json::<Batch>(br#"{"documents":[{"id":"a","vector":[1],"extra":1}]}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(e.detail.contains("extra"), "{}", e.detail);
+        let e = parse_json::<Batch>(br#"{"documents":["#).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let e = parse_json::<Batch>(b"{\"documents\":[]}\xff").unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,0 +1,86 @@
+//! The export function: export and import archives, versions and rollback.
+
+use axum::{
+    Json,
+    extract::{Path, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{PageParams, params};
+use crate::{
+    AppState, ApiJson,
+    auth::{enter, principal, rated},
+    body::read_body,
+    problem::ApiError,
+};
+
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (principal, rate) = enter(&state, &headers, &project).await?;
+    let archive = state.engine.export(&principal, &project).await?;
+    let mut response = rated(archive, rate);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{project}.snapkb.jsonl\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportParams {
+    id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ImportResponse {
+    project: snapkb_core::Project,
+    version: u64,
+}
+
+pub(crate) async fn import(State(state): State<AppState>, uri: Uri, req: Request) -> Result<Response, ApiError> {
+    let principal = principal(&state, req.headers()).await?;
+    let p: ImportParams = params(&uri)?;
+    let id = p.id.ok_or_else(|| ApiError::invalid("id", "name the new project with `?id=`"))?;
+    let body = read_body(req).await?;
+    let (project, version) = state.engine.import(&principal, &id, &body).await?;
+    Ok((StatusCode::CREATED, Json(ImportResponse { project, version })).into_response())
+}
+
+pub(crate) async fn versions(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let page: PageParams = params(&uri)?;
+    let (principal, rate) = enter(&state, &headers, &project).await?;
+    let versions = state
+        .engine
+        .list_versions(&principal, &project, page.after.as_deref(), page.limit.unwrap_or(100))
+        .await?;
+    Ok(rated(Json(versions), rate))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RollbackRequest {
+    version: u64,
+}
+
+pub(crate) async fn rollback(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<RollbackRequest>,
+) -> Result<Response, ApiError> {
+    let (principal, rate) = enter(&state, &headers, &project).await?;
+    let version = state.engine.rollback(&principal, &project, request.version).await?;
+    Ok(rated(Json(serde_json::json!({"version": version, "restored": request.version})), rate))
+}
