@@ -76,11 +76,21 @@ impl Engine {
         let project = self.authorize(principal, project_id, Scope::Export).await?;
         let slot = self.state(project_id).await?;
         let out = self.archive_of(&project, &slot)?;
-        self.log_op(project_id, principal.actor(), "export", serde_json::json!({"bytes": out.len()})).await?;
+        self.log_op(
+            project_id,
+            principal.actor(),
+            "export",
+            serde_json::json!({"bytes": out.len()}),
+        )
+        .await?;
         Ok(out)
     }
 
-    fn archive_of(&self, project: &Project, slot: &crate::engine::StateSlot) -> Result<Vec<u8>, EngineError> {
+    fn archive_of(
+        &self,
+        project: &Project,
+        slot: &crate::engine::StateSlot,
+    ) -> Result<Vec<u8>, EngineError> {
         let st = read(slot);
         let header = ExportHeader {
             format: EXPORT_FORMAT.into(),

@@ -13,7 +13,8 @@ pub const SIGNATURE_HEADER: &str = "x-snapkb-signature";
 pub const TIMESTAMP_HEADER: &str = "x-snapkb-timestamp";
 
 fn mac(secret: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -22,7 +23,10 @@ fn mac(secret: &str, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
 
 /// The signature header value for a body (what senders compute).
 pub fn sign_webhook(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(mac(secret, timestamp, body).finalize().into_bytes()))
+    format!(
+        "sha256={}",
+        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+    )
 }
 
 impl Engine {
@@ -36,16 +40,19 @@ impl Engine {
         body: &[u8],
     ) -> Result<Principal, EngineError> {
         let config = self.project(project).await?;
-        let timestamp = timestamp.ok_or_else(|| EngineError::BadSignature(format!("missing {TIMESTAMP_HEADER}")))?;
-        let signature = signature.ok_or_else(|| EngineError::BadSignature(format!("missing {SIGNATURE_HEADER}")))?;
-        let sent: u64 = timestamp
-            .trim()
-            .parse()
-            .map_err(|_| EngineError::BadSignature(format!("{TIMESTAMP_HEADER} must be Unix seconds")))?;
+        let timestamp = timestamp
+            .ok_or_else(|| EngineError::BadSignature(format!("missing {TIMESTAMP_HEADER}")))?;
+        let signature = signature
+            .ok_or_else(|| EngineError::BadSignature(format!("missing {SIGNATURE_HEADER}")))?;
+        let sent: u64 = timestamp.trim().parse().map_err(|_| {
+            EngineError::BadSignature(format!("{TIMESTAMP_HEADER} must be Unix seconds"))
+        })?;
         let now = now_ms() / 1000;
         let window = self.config.webhook_window_seconds;
         if sent.abs_diff(now) > window {
-            return Err(EngineError::BadSignature(format!("timestamp is more than {window} s from now")));
+            return Err(EngineError::BadSignature(format!(
+                "timestamp is more than {window} s from now"
+            )));
         }
         let digest = signature
             .trim()
@@ -55,12 +62,19 @@ impl Engine {
         mac(&config.webhook_secret, timestamp.trim(), body)
             .verify_slice(&digest)
             .map_err(|_| EngineError::BadSignature("signature does not match".into()))?;
-        let mut claim = Item::new(layout::project_pk(project), layout::hook_sk(&hex::encode(&digest)), 1, Vec::new());
+        let mut claim = Item::new(
+            layout::project_pk(project),
+            layout::hook_sk(&hex::encode(&digest)),
+            1,
+            Vec::new(),
+        );
         claim.ttl = Some(now + 2 * window + 60);
         match self.meta.put(claim, Condition::Absent).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed { .. }) => {
-                return Err(EngineError::Conflict("this webhook delivery was already accepted (replay)".into()));
+                return Err(EngineError::Conflict(
+                    "this webhook delivery was already accepted (replay)".into(),
+                ));
             }
             Err(e) => return Err(e.into()),
         }

@@ -11,15 +11,24 @@ use snapkb_engine::{EngineError, RateStatus};
 use crate::{AppState, problem::ApiError};
 
 fn token(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let (scheme, rest) = v.trim().split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim());
     }
-    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// The caller, or 401.
-pub(crate) async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) async fn principal(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
     let token = token(headers).ok_or(EngineError::Unauthorized)?;
     Ok(state.engine.authenticate(token).await?)
 }

@@ -43,18 +43,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() || inner.is_io() {
             ApiError::malformed(format!("malformed JSON: {inner}"))
         } else {
-            let field = if path == "." { "body".to_string() } else { path };
+            let field = if path == "." {
+                "body".to_string()
+            } else {
+                path
+            };
             ApiError::invalid(field, inner.to_string())
         }
     })?;
-    de.end().map_err(|e| ApiError::malformed(format!("malformed JSON: {e}")))?;
+    de.end()
+        .map_err(|e| ApiError::malformed(format!("malformed JSON: {e}")))?;
     Ok(value)
 }
 
 pub(crate) fn is_json(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|ct| {
         let mime = ct.split(';').next().unwrap_or_default().trim();
-        mime.eq_ignore_ascii_case("application/json") || mime.to_ascii_lowercase().ends_with("+json")
+        mime.eq_ignore_ascii_case("application/json")
+            || mime.to_ascii_lowercase().ends_with("+json")
     })
 }
 
@@ -63,7 +69,10 @@ pub(crate) fn unsupported_type(got: Option<&str>) -> ApiError {
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported-media-type",
         "Unsupported content type",
-        format!("expected application/json, got {}", got.unwrap_or("nothing")),
+        format!(
+            "expected application/json, got {}",
+            got.unwrap_or("nothing")
+        ),
     )
     .with_field("content-type")
 }
@@ -72,7 +81,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         if !is_json(content_type.as_deref()) {
             return Err(unsupported_type(content_type.as_deref()));
         }
@@ -101,10 +114,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_path_and_tell_malformed_from_invalid() {
-        let e = parse_json::<Batch>(br#"{"documents":[{"id":"a","vector":[1]},{"id":"b","vector":["x"]}]}"#).unwrap_err();
+        let e = parse_json::<Batch>(
+            br#"{"documents":[{"id":"a","vector":[1]},{"id":"b","vector":["x"]}]}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(e.field.as_deref(), Some("documents[1].vector[0]"));
-        let e = parse_json::<Batch>(br#"{"documents":[{"id":"a","vector":[1],"extra":1}]}"#).unwrap_err();
+        let e = parse_json::<Batch>(br#"{"documents":[{"id":"a","vector":[1],"extra":1}]}"#)
+            .unwrap_err();
         assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(e.detail.contains("extra"), "{}", e.detail);
         let e = parse_json::<Batch>(br#"{"documents":["#).unwrap_err();

@@ -47,19 +47,45 @@ pub fn router(engine: Arc<Engine>, groups: &[Group]) -> Router {
                 .route("/v1/projects", post(projects::create).get(projects::list))
                 .route(
                     "/v1/projects/{project}",
-                    get(projects::show).patch(projects::update).delete(projects::remove),
+                    get(projects::show)
+                        .patch(projects::update)
+                        .delete(projects::remove),
                 )
-                .route("/v1/projects/{project}/keys", post(projects::create_key).get(projects::list_keys))
-                .route("/v1/projects/{project}/keys/{key}", delete(projects::revoke_key))
-                .route("/v1/projects/{project}/keys/{key}/rotate", post(projects::rotate_key))
-                .route("/v1/projects/{project}/operations", get(projects::operations)),
+                .route(
+                    "/v1/projects/{project}/keys",
+                    post(projects::create_key).get(projects::list_keys),
+                )
+                .route(
+                    "/v1/projects/{project}/keys/{key}",
+                    delete(projects::revoke_key),
+                )
+                .route(
+                    "/v1/projects/{project}/keys/{key}/rotate",
+                    post(projects::rotate_key),
+                )
+                .route(
+                    "/v1/projects/{project}/operations",
+                    get(projects::operations),
+                ),
             Group::Ingest => app
                 .route("/v1/projects/{project}/documents", post(documents::ingest))
-                .route("/v1/projects/{project}/documents/{document}", delete(documents::remove))
-                .route("/v1/projects/{project}/hooks/ingest", post(documents::webhook)),
+                .route(
+                    "/v1/projects/{project}/documents/{document}",
+                    delete(documents::remove),
+                )
+                .route(
+                    "/v1/projects/{project}/hooks/ingest",
+                    post(documents::webhook),
+                ),
             Group::Query => app
-                .route("/v1/projects/{project}/documents", get(read::list_documents))
-                .route("/v1/projects/{project}/documents/{document}", get(read::document))
+                .route(
+                    "/v1/projects/{project}/documents",
+                    get(read::list_documents),
+                )
+                .route(
+                    "/v1/projects/{project}/documents/{document}",
+                    get(read::document),
+                )
                 .route("/v1/projects/{project}/query", post(read::query))
                 .route("/v1/projects/{project}/health", get(read::health))
                 .route("/v1/projects/{project}/usage", get(read::usage)),

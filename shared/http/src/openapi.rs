@@ -5,11 +5,13 @@ use axum::{Json, response::IntoResponse};
 use utoipa::{
     ToSchema,
     openapi::{
-        ComponentsBuilder, ContentBuilder, HttpMethod, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref,
-        RefOr, ResponseBuilder,
+        ComponentsBuilder, ContentBuilder, HttpMethod, InfoBuilder, OpenApi, OpenApiBuilder, Paths,
+        Ref, RefOr, ResponseBuilder,
         path::{OperationBuilder, ParameterBuilder, ParameterIn},
         request_body::RequestBodyBuilder,
-        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
+        security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        },
     },
 };
 
@@ -87,7 +89,11 @@ pub fn openapi_document() -> OpenApi {
     for r in ROUTES {
         let mut op = OperationBuilder::new()
             .summary(Some(r.summary))
-            .operation_id(Some(format!("{}_{}", r.method.to_lowercase(), r.path.trim_start_matches('/').replace(['/', '{', '}'], "_"))))
+            .operation_id(Some(format!(
+                "{}_{}",
+                r.method.to_lowercase(),
+                r.path.trim_start_matches('/').replace(['/', '{', '}'], "_")
+            )))
             .tag(r.group.map_or("service", |g| g.as_str()))
             .description(Some(format!("Scope: `{}`.", r.scope)));
         for segment in r.path.split('/') {
@@ -102,14 +108,28 @@ pub fn openapi_document() -> OpenApi {
         }
         if let Some(req) = r.request {
             op = op.request_body(Some(
-                RequestBodyBuilder::new().content("application/json", json_ref(req).build()).build(),
+                RequestBodyBuilder::new()
+                    .content("application/json", json_ref(req).build())
+                    .build(),
             ));
         }
         let ok = match r.response {
-            Some(name) => ResponseBuilder::new().description("Success").content("application/json", json_ref(name).build()),
+            Some(name) => ResponseBuilder::new()
+                .description("Success")
+                .content("application/json", json_ref(name).build()),
             None => ResponseBuilder::new().description("Success"),
         };
-        op = op.response(if r.method == "POST" && r.response.is_some_and(|n| n == "CreatedKey" || n == "ImportResponse") { "201" } else { "200" }, ok.build());
+        op = op.response(
+            if r.method == "POST"
+                && r.response
+                    .is_some_and(|n| n == "CreatedKey" || n == "ImportResponse")
+            {
+                "201"
+            } else {
+                "200"
+            },
+            ok.build(),
+        );
         op = op.response(
             "default",
             ResponseBuilder::new()
@@ -147,8 +167,14 @@ pub fn openapi_document() -> OpenApi {
         .schema_from::<snapkb_engine::Health>()
         .schema_from::<snapkb_engine::Usage>()
         .schema_from::<snapkb_engine::VersionPage>()
-        .security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()))
-        .security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))))
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        )
+        .security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        )
         .build();
     OpenApiBuilder::new()
         .info(
@@ -176,14 +202,33 @@ mod tests {
         let doc = openapi_document();
         let schemas = &doc.components.as_ref().unwrap().schemas;
         for r in ROUTES {
-            let item = doc.paths.paths.get(r.path).unwrap_or_else(|| panic!("{} missing", r.path));
+            let item = doc
+                .paths
+                .paths
+                .get(r.path)
+                .unwrap_or_else(|| panic!("{} missing", r.path));
             let json = serde_json::to_value(item).unwrap();
-            assert!(json.get(r.method.to_lowercase()).is_some(), "{} {}", r.method, r.path);
+            assert!(
+                json.get(r.method.to_lowercase()).is_some(),
+                "{} {}",
+                r.method,
+                r.path
+            );
             for name in r.request.iter().chain(r.response.iter()) {
-                assert!(schemas.contains_key(*name), "schema {name} of {} {}", r.method, r.path);
+                assert!(
+                    schemas.contains_key(*name),
+                    "schema {name} of {} {}",
+                    r.method,
+                    r.path
+                );
             }
         }
-        let count: usize = doc.paths.paths.values().map(|i| serde_json::to_value(i).unwrap().as_object().unwrap().len()).sum();
+        let count: usize = doc
+            .paths
+            .paths
+            .values()
+            .map(|i| serde_json::to_value(i).unwrap().as_object().unwrap().len())
+            .sum();
         assert!(count >= ROUTES.len(), "{count}");
     }
 }

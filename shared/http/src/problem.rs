@@ -33,7 +33,12 @@ struct ProblemBody<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             kind,
@@ -50,11 +55,22 @@ impl ApiError {
     }
 
     pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", "A field is invalid", detail).with_field(field)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "A field is invalid",
+            detail,
+        )
+        .with_field(field)
     }
 
     pub fn malformed(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed-body", "The request body cannot be read", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            "The request body cannot be read",
+            detail,
+        )
     }
 }
 
@@ -63,45 +79,99 @@ impl From<EngineError> for ApiError {
         let detail = e.to_string();
         match e {
             EngineError::Unauthorized => {
-                let mut err = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "Missing or invalid API key", detail);
-                err.headers.push((header::WWW_AUTHENTICATE, "Bearer".into()));
+                let mut err = ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "Missing or invalid API key",
+                    detail,
+                );
+                err.headers
+                    .push((header::WWW_AUTHENTICATE, "Bearer".into()));
                 err
             }
-            EngineError::BadSignature(_) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "bad-signature", "The webhook signature was rejected", detail)
-                    .with_field("x-snapkb-signature")
+            EngineError::BadSignature(_) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad-signature",
+                "The webhook signature was rejected",
+                detail,
+            )
+            .with_field("x-snapkb-signature"),
+            EngineError::Forbidden { .. } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "missing-scope",
+                "The key lacks a scope",
+                detail,
+            ),
+            EngineError::NotFound { .. } => {
+                ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
             }
-            EngineError::Forbidden { .. } => ApiError::new(StatusCode::FORBIDDEN, "missing-scope", "The key lacks a scope", detail),
-            EngineError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail),
             EngineError::Invalid { field, .. } => ApiError::invalid(field, detail),
-            EngineError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", detail),
-            EngineError::Quota(q) => {
-                ApiError::new(StatusCode::FORBIDDEN, "quota-exceeded", "A quota would be exceeded", detail).with_field(q.field)
+            EngineError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
             }
-            EngineError::RateLimited { limit, retry_after, .. } => {
-                let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Rate limit reached", detail);
-                err.headers.push((header::RETRY_AFTER, retry_after.to_string()));
-                err.headers.push((HeaderName::from_static("ratelimit-limit"), limit.to_string()));
-                err.headers.push((HeaderName::from_static("ratelimit-remaining"), "0".into()));
-                err.headers.push((HeaderName::from_static("ratelimit-reset"), retry_after.to_string()));
+            EngineError::Quota(q) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "quota-exceeded",
+                "A quota would be exceeded",
+                detail,
+            )
+            .with_field(q.field),
+            EngineError::RateLimited {
+                limit, retry_after, ..
+            } => {
+                let mut err = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Rate limit reached",
+                    detail,
+                );
+                err.headers
+                    .push((header::RETRY_AFTER, retry_after.to_string()));
+                err.headers.push((
+                    HeaderName::from_static("ratelimit-limit"),
+                    limit.to_string(),
+                ));
+                err.headers
+                    .push((HeaderName::from_static("ratelimit-remaining"), "0".into()));
+                err.headers.push((
+                    HeaderName::from_static("ratelimit-reset"),
+                    retry_after.to_string(),
+                ));
                 err
             }
-            EngineError::ModelUnavailable(_) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "model-unavailable", "The embedding model is unavailable", detail)
-            }
+            EngineError::ModelUnavailable(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "model-unavailable",
+                "The embedding model is unavailable",
+                detail,
+            ),
             EngineError::Unavailable(_) => {
-                let mut err =
-                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Storage is unavailable; retry", detail);
+                let mut err = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Storage is unavailable; retry",
+                    detail,
+                );
                 err.headers.push((header::RETRY_AFTER, "1".into()));
                 err
             }
             EngineError::Corrupt(_) => {
                 tracing::error!(error = %detail, "stored data failed validation");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "corrupt", "Stored data failed validation", "stored data failed validation; the operator has been told")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "corrupt",
+                    "Stored data failed validation",
+                    "stored data failed validation; the operator has been told",
+                )
             }
             EngineError::Internal(_) => {
                 tracing::error!(error = %detail, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an internal error occurred")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "an internal error occurred",
+                )
             }
         }
     }
@@ -116,9 +186,13 @@ impl IntoResponse for ApiError {
             detail: &self.detail,
             field: self.field.as_deref(),
         };
-        let mut response = (self.status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
+        let mut response =
+            (self.status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         for (name, value) in self.headers {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 headers.insert(name, v);

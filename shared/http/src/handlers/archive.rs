@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{PageParams, params};
 use crate::{
-    AppState, ApiJson,
+    ApiJson, AppState,
     auth::{enter, principal, rated},
     body::read_body,
     problem::ApiError,
@@ -25,8 +25,13 @@ pub(crate) async fn export(
     let archive = state.engine.export(&principal, &project).await?;
     let mut response = rated(archive, rate);
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{project}.snapkb.jsonl\"")) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{project}.snapkb.jsonl\""))
+    {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
@@ -44,13 +49,22 @@ struct ImportResponse {
     version: u64,
 }
 
-pub(crate) async fn import(State(state): State<AppState>, uri: Uri, req: Request) -> Result<Response, ApiError> {
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    uri: Uri,
+    req: Request,
+) -> Result<Response, ApiError> {
     let principal = principal(&state, req.headers()).await?;
     let p: ImportParams = params(&uri)?;
-    let id = p.id.ok_or_else(|| ApiError::invalid("id", "name the new project with `?id=`"))?;
+    let id =
+        p.id.ok_or_else(|| ApiError::invalid("id", "name the new project with `?id=`"))?;
     let body = read_body(req).await?;
     let (project, version) = state.engine.import(&principal, &id, &body).await?;
-    Ok((StatusCode::CREATED, Json(ImportResponse { project, version })).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(ImportResponse { project, version }),
+    )
+        .into_response())
 }
 
 pub(crate) async fn versions(
@@ -63,7 +77,12 @@ pub(crate) async fn versions(
     let (principal, rate) = enter(&state, &headers, &project).await?;
     let versions = state
         .engine
-        .list_versions(&principal, &project, page.after.as_deref(), page.limit.unwrap_or(100))
+        .list_versions(
+            &principal,
+            &project,
+            page.after.as_deref(),
+            page.limit.unwrap_or(100),
+        )
         .await?;
     Ok(rated(Json(versions), rate))
 }
@@ -81,6 +100,12 @@ pub(crate) async fn rollback(
     ApiJson(request): ApiJson<RollbackRequest>,
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, &headers, &project).await?;
-    let version = state.engine.rollback(&principal, &project, request.version).await?;
-    Ok(rated(Json(serde_json::json!({"version": version, "restored": request.version})), rate))
+    let version = state
+        .engine
+        .rollback(&principal, &project, request.version)
+        .await?;
+    Ok(rated(
+        Json(serde_json::json!({"version": version, "restored": request.version})),
+        rate,
+    ))
 }

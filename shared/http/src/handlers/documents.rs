@@ -26,7 +26,12 @@ struct RawDocumentParams {
 }
 
 fn text_format(content_type: &str) -> Option<TextFormat> {
-    let mime = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match mime.as_str() {
         "text/plain" => Some(TextFormat::Plain),
         "text/markdown" | "text/x-markdown" => Some(TextFormat::Markdown),
@@ -37,7 +42,11 @@ fn text_format(content_type: &str) -> Option<TextFormat> {
 
 /// The body as an ingest request: JSON, or one raw document.
 async fn ingest_request(req: Request) -> Result<IngestRequest, ApiError> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     if is_json(content_type.as_deref()) {
         let bytes = read_body(req).await?;
         return parse_json(&bytes);
@@ -46,13 +55,26 @@ async fn ingest_request(req: Request) -> Result<IngestRequest, ApiError> {
         return Err(unsupported_type(content_type.as_deref()));
     };
     let raw: RawDocumentParams = params(req.uri())?;
-    let id = raw.id.ok_or_else(|| ApiError::invalid("id", "a raw document needs `?id=` in the URL"))?;
+    let id = raw
+        .id
+        .ok_or_else(|| ApiError::invalid("id", "a raw document needs `?id=` in the URL"))?;
     let bytes = read_body(req).await?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
-        ApiError::invalid("body", format!("the document is not valid UTF-8 (first invalid byte at offset {})", e.utf8_error().valid_up_to()))
+        ApiError::invalid(
+            "body",
+            format!(
+                "the document is not valid UTF-8 (first invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
     })?;
     Ok(IngestRequest {
-        documents: vec![DocumentInput { id, text: Some(text), format: Some(format), ..Default::default() }],
+        documents: vec![DocumentInput {
+            id,
+            text: Some(text),
+            format: Some(format),
+            ..Default::default()
+        }],
     })
 }
 
@@ -73,7 +95,10 @@ pub(crate) async fn remove(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, &headers, &project).await?;
-    let response = state.engine.delete_document(&principal, &project, &document).await?;
+    let response = state
+        .engine
+        .delete_document(&principal, &project, &document)
+        .await?;
     Ok(rated(Json(response), rate))
 }
 
@@ -83,14 +108,24 @@ pub(crate) async fn webhook(
     req: Request,
 ) -> Result<Response, ApiError> {
     let headers = req.headers().clone();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     if !is_json(header("content-type").as_deref()) {
         return Err(unsupported_type(header("content-type").as_deref()));
     }
     let body = read_body(req).await?;
     let principal = state
         .engine
-        .verify_webhook(&project, header(TIMESTAMP_HEADER).as_deref(), header(SIGNATURE_HEADER).as_deref(), &body)
+        .verify_webhook(
+            &project,
+            header(TIMESTAMP_HEADER).as_deref(),
+            header(SIGNATURE_HEADER).as_deref(),
+            &body,
+        )
         .await?;
     let rate = state.engine.check_rate(&principal, &project).await?;
     let request: IngestRequest = parse_json(&body)?;

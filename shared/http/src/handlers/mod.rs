@@ -20,7 +20,12 @@ pub(crate) async fn healthz() -> impl IntoResponse {
 }
 
 pub(crate) async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "no such route",
+    )
 }
 
 /// `?after=…&limit=…` on list routes.

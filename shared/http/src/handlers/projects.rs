@@ -12,7 +12,7 @@ use snapkb_engine::{CreateKey, CreateProject, KeyView, ProjectStats};
 
 use super::{PageParams, params};
 use crate::{
-    AppState, ApiJson,
+    ApiJson, AppState,
     auth::{enter, principal, rated},
     problem::ApiError,
 };
@@ -39,10 +39,20 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let principal = principal(&state, &headers).await?;
     let (project, stats) = state.engine.create_project(&principal, request).await?;
-    Ok((StatusCode::CREATED, Json(ProjectResponse { project, stats: Some(stats) })).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(ProjectResponse {
+            project,
+            stats: Some(stats),
+        }),
+    )
+        .into_response())
 }
 
-pub(crate) async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let principal = principal(&state, &headers).await?;
     let projects: Vec<Project> = state
         .engine
@@ -61,7 +71,13 @@ pub(crate) async fn show(
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, &headers, &project).await?;
     let (p, stats) = state.engine.get_project(&principal, &project).await?;
-    Ok(rated(Json(ProjectResponse { project: shown(p, &principal), stats: Some(stats) }), rate))
+    Ok(rated(
+        Json(ProjectResponse {
+            project: shown(p, &principal),
+            stats: Some(stats),
+        }),
+        rate,
+    ))
 }
 
 pub(crate) async fn update(
@@ -71,8 +87,17 @@ pub(crate) async fn update(
     ApiJson(patch): ApiJson<ProjectPatch>,
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, &headers, &project).await?;
-    let p = state.engine.update_project(&principal, &project, patch).await?;
-    Ok(rated(Json(ProjectResponse { project: shown(p, &principal), stats: None }), rate))
+    let p = state
+        .engine
+        .update_project(&principal, &project, patch)
+        .await?;
+    Ok(rated(
+        Json(ProjectResponse {
+            project: shown(p, &principal),
+            stats: None,
+        }),
+        rate,
+    ))
 }
 
 pub(crate) async fn remove(
@@ -92,7 +117,10 @@ pub(crate) async fn create_key(
     ApiJson(request): ApiJson<CreateKey>,
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, &headers, &project).await?;
-    let created = state.engine.create_key(&principal, &project, request).await?;
+    let created = state
+        .engine
+        .create_key(&principal, &project, request)
+        .await?;
     Ok(rated((StatusCode::CREATED, Json(created)), rate))
 }
 
@@ -141,7 +169,12 @@ pub(crate) async fn operations(
     let (principal, rate) = enter(&state, &headers, &project).await?;
     let ops = state
         .engine
-        .operations(&principal, &project, page.after.as_deref(), page.limit.unwrap_or(100))
+        .operations(
+            &principal,
+            &project,
+            page.after.as_deref(),
+            page.limit.unwrap_or(100),
+        )
         .await?;
     Ok(rated(Json(ops), rate))
 }

@@ -15,7 +15,7 @@ use snapkb_engine::QueryRequest;
 
 use super::{PageParams, params};
 use crate::{
-    AppState, ApiJson,
+    ApiJson, AppState,
     auth::{enter, rated},
     problem::ApiError,
 };
@@ -24,7 +24,10 @@ fn wants_events(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.split(',').any(|m| m.trim().starts_with("text/event-stream")))
+        .is_some_and(|a| {
+            a.split(',')
+                .any(|m| m.trim().starts_with("text/event-stream"))
+        })
 }
 
 pub(crate) async fn query(
@@ -37,7 +40,9 @@ pub(crate) async fn query(
     let started = web_time::Instant::now();
     let result = state.engine.query(&principal, &project, request).await;
     let ok = !matches!(&result, Err(e) if is_server_error(e));
-    state.engine.record_query(&project, started.elapsed().as_micros() as u64, ok);
+    state
+        .engine
+        .record_query(&project, started.elapsed().as_micros() as u64, ok);
     let response = result?;
     if wants_events(&headers) {
         // One `result` event per hit, best first, then `done` with the version read.
@@ -60,7 +65,10 @@ pub(crate) async fn query(
 
 fn is_server_error(e: &snapkb_engine::EngineError) -> bool {
     use snapkb_engine::EngineError as E;
-    matches!(e, E::ModelUnavailable(_) | E::Unavailable(_) | E::Corrupt(_) | E::Internal(_))
+    matches!(
+        e,
+        E::ModelUnavailable(_) | E::Unavailable(_) | E::Corrupt(_) | E::Internal(_)
+    )
 }
 
 pub(crate) async fn list_documents(
@@ -73,7 +81,12 @@ pub(crate) async fn list_documents(
     let (principal, rate) = enter(&state, &headers, &project).await?;
     let docs = state
         .engine
-        .list_documents(&principal, &project, page.after.as_deref(), page.limit.unwrap_or(100))
+        .list_documents(
+            &principal,
+            &project,
+            page.after.as_deref(),
+            page.limit.unwrap_or(100),
+        )
         .await?;
     Ok(rated(Json(docs), rate))
 }
@@ -84,7 +97,10 @@ pub(crate) async fn document(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, &headers, &project).await?;
-    let doc = state.engine.get_document(&principal, &project, &document).await?;
+    let doc = state
+        .engine
+        .get_document(&principal, &project, &document)
+        .await?;
     Ok(rated(Json(doc), rate))
 }
 

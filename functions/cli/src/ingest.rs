@@ -1,0 +1,180 @@
+//! `snapkb ingest`: walks files and folders (respecting .gitignore, .ignore and .snapkbignore,
+//! plus `--exclude` globs), sends text, markdown and HTML files in batches, and shows progress.
+//! Re-running is cheap: the server skips documents whose content did not change.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use ignore::{WalkBuilder, overrides::OverrideBuilder};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::{CliError, client::Client};
+
+/// Requests carry at most this many documents or bytes.
+const BATCH_DOCUMENTS: usize = 64;
+const BATCH_BYTES: usize = 4 << 20;
+
+fn format_of(path: &Path) -> Option<&'static str> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "md" | "markdown" | "mdx" => Some("markdown"),
+        "txt" | "text" | "rst" | "adoc" => Some("plain"),
+        "html" | "htm" => Some("html"),
+        _ => None,
+    }
+}
+
+/// Files to send, with their document ids (paths relative to the argument they came from).
+pub(crate) fn collect(
+    paths: &[PathBuf],
+    excludes: &[String],
+) -> Result<(Vec<(PathBuf, String)>, usize), CliError> {
+    let mut files = Vec::new();
+    let mut skipped = 0;
+    for root in paths {
+        if root.is_file() {
+            let id = root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match format_of(root) {
+                Some(_) => files.push((root.clone(), id)),
+                None => skipped += 1,
+            }
+            continue;
+        }
+        if !root.is_dir() {
+            return Err(CliError::Usage(format!(
+                "{} is neither a file nor a folder",
+                root.display()
+            )));
+        }
+        let mut overrides = OverrideBuilder::new(root);
+        for glob in excludes {
+            overrides
+                .add(&format!("!{glob}"))
+                .map_err(|e| CliError::Usage(format!("--exclude {glob}: {e}")))?;
+        }
+        let walker = WalkBuilder::new(root)
+            .require_git(false)
+            .add_custom_ignore_filename(".snapkbignore")
+            .overrides(
+                overrides
+                    .build()
+                    .map_err(|e| CliError::Usage(e.to_string()))?,
+            )
+            .sort_by_file_path(|a, b| a.cmp(b))
+            .build();
+        for entry in walker {
+            let entry = entry.map_err(|e| CliError::Io(e.to_string()))?;
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let path = entry.path();
+            if format_of(path).is_none() {
+                skipped += 1;
+                continue;
+            }
+            let rel = path.strip_prefix(root).unwrap_or(path);
+            let id = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().replace('#', "%23"))
+                .collect::<Vec<_>>()
+                .join("/");
+            files.push((path.to_path_buf(), id));
+        }
+    }
+    Ok((files, skipped))
+}
+
+/// Counts of what the server did.
+#[derive(Debug, Default)]
+pub(crate) struct IngestSummary {
+    pub(crate) created: u64,
+    pub(crate) updated: u64,
+    pub(crate) unchanged: u64,
+    pub(crate) skipped: usize,
+    pub(crate) version: u64,
+}
+
+pub(crate) fn run(
+    client: &Client,
+    project: &str,
+    paths: &[PathBuf],
+    excludes: &[String],
+    quiet: bool,
+) -> Result<IngestSummary, CliError> {
+    let (files, skipped) = collect(paths, excludes)?;
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(files.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} files  {per_sec}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let mut summary = IngestSummary {
+        skipped,
+        ..Default::default()
+    };
+    let mut batch: Vec<Value> = Vec::new();
+    let mut batch_bytes = 0usize;
+    let send = |batch: &mut Vec<Value>, summary: &mut IngestSummary| -> Result<(), CliError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let n = batch.len() as u64;
+        let response = client.post(
+            &format!("/v1/projects/{project}/documents"),
+            &json!({ "documents": batch }),
+        )?;
+        for doc in response["documents"].as_array().into_iter().flatten() {
+            match doc["status"].as_str() {
+                Some("created") => summary.created += 1,
+                Some("updated") => summary.updated += 1,
+                _ => summary.unchanged += 1,
+            }
+        }
+        summary.version = response["version"].as_u64().unwrap_or(summary.version);
+        batch.clear();
+        bar.inc(n);
+        bar.set_message(format!(
+            "{} new, {} updated, {} unchanged",
+            summary.created, summary.updated, summary.unchanged
+        ));
+        Ok(())
+    };
+    for (path, id) in files {
+        let bytes =
+            std::fs::read(&path).map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?;
+        let Ok(text) = String::from_utf8(bytes) else {
+            bar.println(format!("skipped {} (not UTF-8)", path.display()));
+            summary.skipped += 1;
+            continue;
+        };
+        if text.trim().is_empty() {
+            summary.skipped += 1;
+            continue;
+        }
+        let format = format_of(&path).unwrap_or("plain");
+        batch_bytes += text.len();
+        batch.push(json!({
+            "id": id,
+            "text": text,
+            "format": format,
+            "metadata": { "path": id, "format": format },
+        }));
+        if batch.len() >= BATCH_DOCUMENTS || batch_bytes >= BATCH_BYTES {
+            send(&mut batch, &mut summary)?;
+            batch_bytes = 0;
+        }
+    }
+    send(&mut batch, &mut summary)?;
+    bar.finish_and_clear();
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "ingest finished");
+    Ok(summary)
+}

@@ -1,0 +1,487 @@
+//! `snapkb`: run a knowledge base on this machine (`serve`, `quickstart`) or manage and query
+//! any snapkb deployment (`project`, `keys`, `ingest`, `query`, `export`, `import`, `health`,
+//! `versions`, `rollback`).
+
+mod client;
+mod embedder;
+mod ingest;
+mod quickstart;
+mod serve;
+
+use std::{io::Write, net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+use snapkb_core::Config;
+
+use crate::client::Client;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("cannot reach the server: {0}")]
+    Http(String),
+    #[error("{0}")]
+    Api(String),
+    #[error("{0}")]
+    Engine(#[from] snapkb_engine::EngineError),
+    #[error("configuration: {0}")]
+    Config(#[from] snapkb_core::ConfigError),
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "snapkb",
+    version,
+    about = "A multi-project knowledge base: vector, keyword and hybrid search"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct LocalArgs {
+    /// Where the embedded default keeps everything.
+    #[arg(long, env = "SNAPKB_DATA_DIR", default_value = "snapkb-data")]
+    data_dir: PathBuf,
+    #[arg(long, env = "SNAPKB_ADDR", default_value = "127.0.0.1:7700")]
+    addr: SocketAddr,
+    /// `pretty` or `json`.
+    #[arg(long, env = "SNAPKB_LOG_FORMAT", default_value = "pretty")]
+    log_format: String,
+}
+
+#[derive(Debug, Args)]
+struct Remote {
+    /// The snapkb server or deployment.
+    #[arg(
+        long,
+        env = "SNAPKB_URL",
+        default_value = "http://127.0.0.1:7700",
+        global = true
+    )]
+    url: String,
+    /// API key (the admin key for project commands).
+    #[arg(long, env = "SNAPKB_KEY", global = true, hide_env_values = true)]
+    key: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every function on this machine over files + an embedded key-value store.
+    Serve(LocalArgs),
+    /// Fetch the model if needed, start the server, load a demo project, print a query to try.
+    Quickstart(LocalArgs),
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Send files and folders (text, markdown, HTML); unchanged files are skipped.
+    Ingest {
+        project: String,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Glob of paths to leave out (repeatable), on top of .gitignore and .snapkbignore.
+        #[arg(long)]
+        exclude: Vec<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Search a project.
+    Query {
+        project: String,
+        text: String,
+        #[arg(long, default_value_t = 5)]
+        top_k: usize,
+        /// vector, keyword or hybrid (default: hybrid when the project has a model).
+        #[arg(long)]
+        mode: Option<String>,
+        /// A filter as JSON, e.g. '{"eq":{"field":"format","value":"markdown"}}'.
+        #[arg(long)]
+        filter: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Write a project's archive (JSON lines) to a file.
+    Export {
+        project: String,
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Create a project from an archive.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    Health {
+        project: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    Versions {
+        project: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    Rollback {
+        project: String,
+        version: u64,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectCommand {
+    Create {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Bring your own vectors of this many dimensions (no embedding model).
+        #[arg(long)]
+        dims: Option<u32>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    Show {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    Delete {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    Create {
+        project: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: read, write, export, admin.
+        #[arg(long, default_value = "read")]
+        scopes: String,
+        #[arg(long)]
+        expires_in: Option<u64>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    List {
+        project: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    Revoke {
+        project: String,
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    Rotate {
+        project: String,
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+pub(crate) fn say(line: impl AsRef<str>) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{}", line.as_ref());
+}
+
+fn show(value: &Value) {
+    say(serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+fn client(remote: &Remote) -> Client {
+    Client::new(&remote.url, remote.key.clone())
+}
+
+fn local_config(args: &LocalArgs) -> Result<Config, CliError> {
+    let mut config = Config::from_vars(std::env::vars().filter(|(k, _)| {
+        !matches!(
+            k.as_str(),
+            "SNAPKB_ADDR" | "SNAPKB_URL" | "SNAPKB_KEY" | "SNAPKB_DATA_DIR" | "SNAPKB_LOG_FORMAT"
+        )
+    }))?;
+    config.data_dir = Some(args.data_dir.display().to_string());
+    config.log_format = args.log_format.clone();
+    Ok(config)
+}
+
+fn print_results(value: &Value) {
+    let results = value["results"].as_array().cloned().unwrap_or_default();
+    if results.is_empty() {
+        say("no results");
+        return;
+    }
+    say(format!(
+        "{:>4}  {:>7}  {:<28}  text",
+        "rank", "score", "document"
+    ));
+    for (i, r) in results.iter().enumerate() {
+        let text: String = r["text"]
+            .as_str()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let snippet: String = text.chars().take(90).collect();
+        say(format!(
+            "{:>4}  {:>7.4}  {:<28}  {snippet}",
+            i + 1,
+            r["score"].as_f64().unwrap_or(0.0),
+            r["document_id"].as_str().unwrap_or("")
+        ));
+    }
+    say(format!(
+        "(version {}, mode {})",
+        value["version"],
+        value["mode"].as_str().unwrap_or("")
+    ));
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = local_config(&args)?;
+            serve::init_logs(&config.log_format);
+            let runtime =
+                tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
+            runtime.block_on(async {
+                let local = serve::open(&args.data_dir, config)?;
+                serve::serve(local, args.addr, |_, _| async { Ok(()) }).await
+            })
+        }
+        Command::Quickstart(args) => quickstart::run(args),
+        Command::Project(cmd) => match cmd {
+            ProjectCommand::Create {
+                id,
+                name,
+                dims,
+                remote,
+            } => {
+                let mut body = json!({ "id": id });
+                if let Some(name) = name {
+                    body["name"] = json!(name);
+                }
+                if let Some(dims) = dims {
+                    body["embedding"] = json!({ "model": null, "dims": dims });
+                }
+                show(&client(&remote).post("/v1/projects", &body)?);
+                Ok(())
+            }
+            ProjectCommand::List { remote } => {
+                let v = client(&remote).get("/v1/projects")?;
+                if remote.json {
+                    show(&v);
+                } else {
+                    for p in v["projects"].as_array().into_iter().flatten() {
+                        say(format!(
+                            "{:<24} {}",
+                            p["id"].as_str().unwrap_or(""),
+                            p["name"].as_str().unwrap_or("")
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            ProjectCommand::Show { id, remote } => {
+                show(&client(&remote).get(&format!("/v1/projects/{id}"))?);
+                Ok(())
+            }
+            ProjectCommand::Delete { id, remote } => {
+                client(&remote).delete(&format!("/v1/projects/{id}"))?;
+                say(format!("deleted project {id}"));
+                Ok(())
+            }
+        },
+        Command::Keys(cmd) => match cmd {
+            KeysCommand::Create {
+                project,
+                name,
+                scopes,
+                expires_in,
+                remote,
+            } => {
+                let scopes: Vec<&str> = scopes
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let body =
+                    json!({ "name": name, "scopes": scopes, "expires_in_seconds": expires_in });
+                let v = client(&remote).post(&format!("/v1/projects/{project}/keys"), &body)?;
+                if remote.json {
+                    show(&v);
+                } else {
+                    say(format!(
+                        "key {} created; its token is shown only now:\n{}",
+                        v["key"]["id"].as_str().unwrap_or(""),
+                        v["token"].as_str().unwrap_or("")
+                    ));
+                }
+                Ok(())
+            }
+            KeysCommand::List { project, remote } => {
+                show(&client(&remote).get(&format!("/v1/projects/{project}/keys"))?);
+                Ok(())
+            }
+            KeysCommand::Revoke {
+                project,
+                id,
+                remote,
+            } => {
+                show(&client(&remote).delete(&format!("/v1/projects/{project}/keys/{id}"))?);
+                Ok(())
+            }
+            KeysCommand::Rotate {
+                project,
+                id,
+                remote,
+            } => {
+                show(&client(&remote).post(
+                    &format!("/v1/projects/{project}/keys/{id}/rotate"),
+                    &json!({}),
+                )?);
+                Ok(())
+            }
+        },
+        Command::Ingest {
+            project,
+            paths,
+            exclude,
+            remote,
+        } => {
+            let s = ingest::run(&client(&remote), &project, &paths, &exclude, remote.json)?;
+            if remote.json {
+                show(
+                    &json!({"created": s.created, "updated": s.updated, "unchanged": s.unchanged, "skipped": s.skipped, "version": s.version}),
+                );
+            } else {
+                say(format!(
+                    "{} created, {} updated, {} unchanged, {} skipped (version {})",
+                    s.created, s.updated, s.unchanged, s.skipped, s.version
+                ));
+            }
+            Ok(())
+        }
+        Command::Query {
+            project,
+            text,
+            top_k,
+            mode,
+            filter,
+            remote,
+        } => {
+            let mut body = json!({ "text": text, "top_k": top_k });
+            if let Some(mode) = mode {
+                body["mode"] = json!(mode);
+            }
+            if let Some(filter) = filter {
+                body["filter"] = serde_json::from_str(&filter)
+                    .map_err(|e| CliError::Usage(format!("--filter: {e}")))?;
+            }
+            let v = client(&remote).post(&format!("/v1/projects/{project}/query"), &body)?;
+            if remote.json {
+                show(&v)
+            } else {
+                print_results(&v)
+            }
+            Ok(())
+        }
+        Command::Export {
+            project,
+            output,
+            remote,
+        } => {
+            let bytes = client(&remote).post_raw(
+                &format!("/v1/projects/{project}/export"),
+                "application/json",
+                b"",
+            )?;
+            std::fs::write(&output, &bytes)
+                .map_err(|e| CliError::Io(format!("{}: {e}", output.display())))?;
+            say(format!(
+                "wrote {} bytes to {}",
+                bytes.len(),
+                output.display()
+            ));
+            Ok(())
+        }
+        Command::Import { file, id, remote } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
+            let v = client(&remote).post_raw(
+                &format!("/v1/projects/import?id={id}"),
+                "application/x-ndjson",
+                &bytes,
+            )?;
+            say(String::from_utf8_lossy(&v));
+            Ok(())
+        }
+        Command::Health { project, remote } => {
+            show(&client(&remote).get(&format!("/v1/projects/{project}/health"))?);
+            Ok(())
+        }
+        Command::Versions { project, remote } => {
+            let v = client(&remote).get(&format!("/v1/projects/{project}/versions"))?;
+            if remote.json {
+                show(&v);
+            } else {
+                say(format!("current version {}", v["current"]));
+                for ver in v["versions"].as_array().into_iter().flatten() {
+                    say(format!(
+                        "{:>6}  {:<9} {:>8} documents {:>9} chunks",
+                        ver["version"],
+                        ver["action"].as_str().unwrap_or(""),
+                        ver["documents"],
+                        ver["chunks"]
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Command::Rollback {
+            project,
+            version,
+            remote,
+        } => {
+            show(&client(&remote).post(
+                &format!("/v1/projects/{project}/rollback"),
+                &json!({ "version": version }),
+            )?);
+            Ok(())
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "snapkb: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! `snapkb serve`: every function on one local HTTP server over the embedded default — a
+//! filesystem object store and a redb table in one data directory — with compaction in a
+//! background thread, periodic GC, and graceful shutdown.
+
+use std::{
+    collections::HashSet,
+    io::Write,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, mpsc},
+    time::Duration,
+};
+
+use snapkb_core::Config;
+use snapkb_engine::{CompactionTrigger, Engine};
+use snapkb_local::{FileObjectStore, RedbMetaStore};
+
+use crate::{CliError, embedder::LazyMiniLm};
+
+/// How often GC sweeps every project.
+const GC_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Sends projects to the compaction thread, at most once while queued.
+struct CompactionQueue {
+    tx: Mutex<mpsc::Sender<String>>,
+    queued: Arc<Mutex<HashSet<String>>>,
+}
+
+impl CompactionTrigger for CompactionQueue {
+    fn request(&self, project: &str) {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        if queued.insert(project.to_string()) {
+            let _ = self
+                .tx
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .send(project.to_string());
+        }
+    }
+}
+
+/// The model directory: configured, else `models/all-MiniLM-L6-v2` here, else the one in
+/// this source tree (where infra/dev/fetch-model.sh puts it).
+pub(crate) fn model_dir(config: &Config) -> PathBuf {
+    if let Some(dir) = &config.model_dir {
+        return PathBuf::from(dir);
+    }
+    let local = snapkb_embed::default_model_dir();
+    if local.join("model.safetensors").exists() {
+        return local;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2");
+    if repo.join("model.safetensors").exists() {
+        repo
+    } else {
+        local
+    }
+}
+
+/// A running engine over a data directory, with its background workers.
+pub(crate) struct Local {
+    pub(crate) engine: Arc<Engine>,
+}
+
+pub(crate) fn open(data_dir: &Path, config: Config) -> Result<Local, CliError> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| CliError::Io(format!("{}: {e}", data_dir.display())))?;
+    let objects =
+        FileObjectStore::open(data_dir.join("objects")).map_err(|e| CliError::Io(e.to_string()))?;
+    let meta =
+        RedbMetaStore::open(data_dir.join("meta.redb")).map_err(|e| CliError::Io(e.to_string()))?;
+    let model = model_dir(&config);
+    if !model.join("model.safetensors").exists() {
+        tracing::warn!(dir = %model.display(), "no embedding model found: text ingest and text queries will answer 503 until you run infra/dev/fetch-model.sh (caller vectors and keyword search work)");
+    }
+    let (tx, rx) = mpsc::channel::<String>();
+    let queued = Arc::new(Mutex::new(HashSet::new()));
+    let engine = Arc::new(
+        Engine::new(Arc::new(objects), Arc::new(meta), config)
+            .with_embedder(Arc::new(LazyMiniLm::new(&model)))
+            .with_compaction_trigger(Arc::new(CompactionQueue {
+                tx: Mutex::new(tx),
+                queued: queued.clone(),
+            })),
+    );
+    let worker = engine.clone();
+    std::thread::Builder::new()
+        .name("snapkb-compactor".into())
+        .spawn(move || compaction_worker(worker, rx, queued))
+        .map_err(|e| CliError::Io(e.to_string()))?;
+    Ok(Local { engine })
+}
+
+/// Compacts projects one at a time on its own thread, so a long graph build never takes a
+/// request thread.
+fn compaction_worker(
+    engine: Arc<Engine>,
+    rx: mpsc::Receiver<String>,
+    queued: Arc<Mutex<HashSet<String>>>,
+) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        tracing::error!("cannot start the compaction runtime; compaction is off");
+        return;
+    };
+    while let Ok(project) = rx.recv() {
+        queued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&project);
+        let started = std::time::Instant::now();
+        match runtime.block_on(engine.compact(&project, false)) {
+            Ok(report) if report.version.is_some() => tracing::info!(
+                project = %project,
+                version = report.version,
+                ms = started.elapsed().as_millis() as u64,
+                shards = ?report.shards,
+                "compacted"
+            ),
+            Ok(_) => tracing::debug!(project = %project, "nothing to compact"),
+            Err(e) => {
+                tracing::warn!(project = %project, error = %e, "compaction failed; it will be retried on the next trigger")
+            }
+        }
+    }
+}
+
+pub(crate) fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Binds, prints the admin key on first start and the address, then serves until a signal.
+/// `ready` runs once the listener is bound (quickstart seeds its demo from there).
+pub(crate) async fn serve<F, Fut>(local: Local, addr: SocketAddr, ready: F) -> Result<(), CliError>
+where
+    F: FnOnce(Arc<Engine>, SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = Result<(), CliError>> + Send + 'static,
+{
+    let engine = local.engine;
+    if let Some(token) = engine.ensure_admin_key().await? {
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "snapkb admin key (shown once, keep it safe): {token}");
+        let _ = out.flush();
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| CliError::Io(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| CliError::Io(e.to_string()))?;
+    {
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "snapkb listening on http://{bound}");
+        let _ = out.flush();
+    }
+    tracing::info!(addr = %bound, "listening");
+    let gc_engine = engine.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(GC_INTERVAL).await;
+            match gc_engine.gc_all().await {
+                Ok(r) => tracing::info!(?r, "gc"),
+                Err(e) => tracing::warn!(error = %e, "gc failed"),
+            }
+        }
+    });
+    let seed = ready(engine.clone(), bound);
+    tokio::spawn(async move {
+        if let Err(e) = seed.await {
+            tracing::error!(error = %e, "start-up task failed");
+        }
+    });
+    let app = snapkb_http::full_router(engine).layer(tower_http::trace::TraceLayer::new_for_http());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| CliError::Io(e.to_string()))
+}
