@@ -53,6 +53,9 @@ struct LocalArgs {
     /// `pretty` or `json`.
     #[arg(long, env = "SNAPKB_LOG_FORMAT", default_value = "pretty")]
     log_format: String,
+    /// Seconds between garbage-collection sweeps (one also runs at start).
+    #[arg(long, env = "SNAPKB_GC_INTERVAL", default_value_t = 600)]
+    gc_interval: u64,
 }
 
 #[derive(Debug, Args)]
@@ -221,7 +224,12 @@ fn local_config(args: &LocalArgs) -> Result<Config, CliError> {
     let mut config = Config::from_vars(std::env::vars().filter(|(k, _)| {
         !matches!(
             k.as_str(),
-            "SNAPKB_ADDR" | "SNAPKB_URL" | "SNAPKB_KEY" | "SNAPKB_DATA_DIR" | "SNAPKB_LOG_FORMAT"
+            "SNAPKB_ADDR"
+                | "SNAPKB_URL"
+                | "SNAPKB_KEY"
+                | "SNAPKB_DATA_DIR"
+                | "SNAPKB_LOG_FORMAT"
+                | "SNAPKB_GC_INTERVAL"
         )
     }))?;
     config.data_dir = Some(args.data_dir.display().to_string());
@@ -270,7 +278,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
             runtime.block_on(async {
                 let local = serve::open(&args.data_dir, config)?;
-                serve::serve(local, args.addr, |_, _| async { Ok(()) }).await
+                serve::serve(local, args.addr, args.gc_interval, |_, _| async { Ok(()) }).await
             })
         }
         Command::Quickstart(args) => quickstart::run(args),

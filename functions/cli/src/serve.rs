@@ -17,9 +17,6 @@ use snapkb_local::{FileObjectStore, RedbMetaStore};
 
 use crate::{CliError, embedder::LazyMiniLm};
 
-/// How often GC sweeps every project.
-const GC_INTERVAL: Duration = Duration::from_secs(600);
-
 /// Sends projects to the compaction thread, at most once while queued.
 struct CompactionQueue {
     tx: Mutex<mpsc::Sender<String>>,
@@ -164,7 +161,12 @@ async fn shutdown_signal() {
 
 /// Binds, prints the admin key on first start and the address, then serves until a signal.
 /// `ready` runs once the listener is bound (quickstart seeds its demo from there).
-pub(crate) async fn serve<F, Fut>(local: Local, addr: SocketAddr, ready: F) -> Result<(), CliError>
+pub(crate) async fn serve<F, Fut>(
+    local: Local,
+    addr: SocketAddr,
+    gc_interval_seconds: u64,
+    ready: F,
+) -> Result<(), CliError>
 where
     F: FnOnce(Arc<Engine>, SocketAddr) -> Fut,
     Fut: std::future::Future<Output = Result<(), CliError>> + Send + 'static,
@@ -174,6 +176,12 @@ where
         let mut out = std::io::stdout();
         let _ = writeln!(out, "snapkb admin key (shown once, keep it safe): {token}");
         let _ = out.flush();
+    }
+    // Before taking requests: nothing is in flight, so whatever an earlier crash left behind
+    // (past the grace period) can go.
+    match engine.gc_all().await {
+        Ok(r) => tracing::info!(?r, "gc at start"),
+        Err(e) => tracing::warn!(error = %e, "gc at start failed"),
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -190,7 +198,7 @@ where
     let gc_engine = engine.clone();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(GC_INTERVAL).await;
+            tokio::time::sleep(Duration::from_secs(gc_interval_seconds.max(1))).await;
             match gc_engine.gc_all().await {
                 Ok(r) => tracing::info!(?r, "gc"),
                 Err(e) => tracing::warn!(error = %e, "gc failed"),

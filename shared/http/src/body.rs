@@ -10,10 +10,6 @@ use serde::de::DeserializeOwned;
 
 use crate::problem::ApiError;
 
-/// A JSON body of `T`.
-#[derive(Debug)]
-pub struct ApiJson<T>(pub T);
-
 pub(crate) fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -77,7 +73,24 @@ pub(crate) fn unsupported_type(got: Option<&str>) -> ApiError {
     .with_field("content-type")
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+/// A JSON body read but not yet parsed: handlers authenticate first, then parse, so a caller
+/// without access learns nothing from validation errors.
+#[derive(Debug)]
+pub struct JsonBody {
+    content_type: Option<String>,
+    bytes: Bytes,
+}
+
+impl JsonBody {
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if !is_json(self.content_type.as_deref()) {
+            return Err(unsupported_type(self.content_type.as_deref()));
+        }
+        parse_json(&self.bytes)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
@@ -86,11 +99,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        if !is_json(content_type.as_deref()) {
-            return Err(unsupported_type(content_type.as_deref()));
-        }
         let bytes = read_body(req).await?;
-        parse_json(&bytes).map(ApiJson)
+        Ok(JsonBody {
+            content_type,
+            bytes,
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use axum::{
 use snapkb_engine::Engine;
 
 pub use crate::{
-    body::{ApiJson, parse_json},
+    body::{JsonBody, parse_json},
     openapi::openapi_document,
     problem::ApiError,
     routes::{Group, ROUTES, Route},

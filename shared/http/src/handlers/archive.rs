@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{PageParams, params};
 use crate::{
-    ApiJson, AppState,
+    AppState, JsonBody,
     auth::{enter, principal, rated},
     body::read_body,
     problem::ApiError,
@@ -97,9 +97,10 @@ pub(crate) async fn rollback(
     State(state): State<AppState>,
     Path(project): Path<String>,
     headers: HeaderMap,
-    ApiJson(request): ApiJson<RollbackRequest>,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, &headers, &project).await?;
+    let request: RollbackRequest = body.parse()?;
     let version = state
         .engine
         .rollback(&principal, &project, request.version)

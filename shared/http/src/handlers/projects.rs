@@ -12,7 +12,7 @@ use snapkb_engine::{CreateKey, CreateProject, KeyView, ProjectStats};
 
 use super::{PageParams, params};
 use crate::{
-    ApiJson, AppState,
+    AppState, JsonBody,
     auth::{enter, principal, rated},
     problem::ApiError,
 };
@@ -35,9 +35,10 @@ fn shown(mut project: Project, principal: &Principal) -> Project {
 pub(crate) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiJson(request): ApiJson<CreateProject>,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let principal = principal(&state, &headers).await?;
+    let request: CreateProject = body.parse()?;
     let (project, stats) = state.engine.create_project(&principal, request).await?;
     Ok((
         StatusCode::CREATED,
@@ -84,9 +85,10 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     Path(project): Path<String>,
     headers: HeaderMap,
-    ApiJson(patch): ApiJson<ProjectPatch>,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, &headers, &project).await?;
+    let patch: ProjectPatch = body.parse()?;
     let p = state
         .engine
         .update_project(&principal, &project, patch)
@@ -114,9 +116,10 @@ pub(crate) async fn create_key(
     State(state): State<AppState>,
     Path(project): Path<String>,
     headers: HeaderMap,
-    ApiJson(request): ApiJson<CreateKey>,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, &headers, &project).await?;
+    let request: CreateKey = body.parse()?;
     let created = state
         .engine
         .create_key(&principal, &project, request)

@@ -15,7 +15,7 @@ use snapkb_engine::QueryRequest;
 
 use super::{PageParams, params};
 use crate::{
-    ApiJson, AppState,
+    AppState, JsonBody,
     auth::{enter, rated},
     problem::ApiError,
 };
@@ -34,9 +34,10 @@ pub(crate) async fn query(
     State(state): State<AppState>,
     Path(project): Path<String>,
     headers: HeaderMap,
-    ApiJson(request): ApiJson<QueryRequest>,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, &headers, &project).await?;
+    let request: QueryRequest = body.parse()?;
     let started = web_time::Instant::now();
     let result = state.engine.query(&principal, &project, request).await;
     let ok = !matches!(&result, Err(e) if is_server_error(e));

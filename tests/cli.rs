@@ -1,0 +1,160 @@
+//! The `snapkb` command as a user runs it: against a server process, over HTTP.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use snapkb_e2e::{Server, binary};
+
+fn snapkb(server: &Server, key: &str, args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .env("SNAPKB_URL", &server.url)
+        .env("SNAPKB_KEY", key)
+        .output()
+        .expect("run snapkb")
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "snapkb failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_cli_creates_ingests_queries_and_round_trips_a_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let admin = server.admin.clone().unwrap();
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples");
+    ok(snapkb(
+        &server,
+        &admin,
+        &["project", "create", "docs", "--name", "Docs"],
+    ));
+    assert!(ok(snapkb(&server, &admin, &["project", "list"])).contains("docs"));
+
+    let first: Value = serde_json::from_str(&ok(snapkb(
+        &server,
+        &admin,
+        &["ingest", "docs", samples, "--json"],
+    )))
+    .unwrap();
+    assert_eq!(
+        (first["created"].as_u64(), first["unchanged"].as_u64()),
+        (Some(10), Some(0)),
+        "{first}"
+    );
+    let again: Value = serde_json::from_str(&ok(snapkb(
+        &server,
+        &admin,
+        &["ingest", "docs", samples, "--json"],
+    )))
+    .unwrap();
+    assert_eq!(
+        (again["created"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(10)),
+        "re-runs skip unchanged files"
+    );
+    let excluded: Value = serde_json::from_str(&ok(snapkb(
+        &server,
+        &admin,
+        &["ingest", "docs", samples, "--exclude", "c*.md", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(
+        excluded["unchanged"].as_u64(),
+        Some(9),
+        "--exclude leaves coffee.md out"
+    );
+
+    let table = ok(snapkb(
+        &server,
+        &admin,
+        &[
+            "query",
+            "docs",
+            "how do plants make sugar from sunlight?",
+            "--top-k",
+            "3",
+        ],
+    ));
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("photosynthesis.md")),
+        "{table}"
+    );
+    let json: Value = serde_json::from_str(&ok(snapkb(
+        &server,
+        &admin,
+        &[
+            "query",
+            "docs",
+            "espresso pressure",
+            "--json",
+            "--mode",
+            "keyword",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(json["results"][0]["document_id"], "coffee.md");
+
+    let key = ok(snapkb(
+        &server,
+        &admin,
+        &[
+            "keys", "create", "docs", "--name", "reader", "--scopes", "read",
+        ],
+    ));
+    let token = key
+        .split_whitespace()
+        .find(|w| w.starts_with("skb_"))
+        .expect("token printed once")
+        .to_string();
+    let denied = snapkb(&server, &token, &["ingest", "docs", samples]);
+    assert!(!denied.status.success());
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&denied.stderr)
+    );
+
+    let archive = dir.path().join("docs.jsonl");
+    ok(snapkb(
+        &server,
+        &admin,
+        &["export", "docs", "-o", archive.to_str().unwrap()],
+    ));
+    ok(snapkb(
+        &server,
+        &admin,
+        &["import", archive.to_str().unwrap(), "--id", "docs-copy"],
+    ));
+    let copy: Value = serde_json::from_str(&ok(snapkb(
+        &server,
+        &admin,
+        &[
+            "query",
+            "docs-copy",
+            "espresso pressure",
+            "--json",
+            "--mode",
+            "keyword",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(copy["results"][0]["document_id"], "coffee.md");
+
+    assert!(ok(snapkb(&server, &admin, &["versions", "docs"])).contains("current version"));
+    let health: Value =
+        serde_json::from_str(&ok(snapkb(&server, &admin, &["health", "docs"]))).unwrap();
+    assert_eq!(health["documents"], 10);
+    let missing = snapkb(&server, &admin, &["query", "nope", "x"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
+}

@@ -1,0 +1,334 @@
+//! The end-to-end harness: starts `snapkb serve` as a process on a free port with its own data
+//! directory, reads the admin key it prints on first start, and offers a small JSON client.
+//! The binary is `target/debug/snapkb` (built by infra/dev/test.sh before the tests), or
+//! `$SNAPKB_BIN`.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+/// The `snapkb` binary under test.
+pub fn binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("SNAPKB_BIN") {
+        return bin.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    let bin = target.join("debug/snapkb");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p snapkb` first (infra/dev/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running server process.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    pub url: String,
+    /// The admin key, if this start printed one (the first start on a data directory).
+    pub admin: Option<String>,
+    pub data_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts a server on `data_dir`; waits until it listens.
+    pub fn start(data_dir: &Path) -> Server {
+        Self::start_with(data_dir, &[])
+    }
+
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(binary());
+        cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start snapkb serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut admin = None;
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("snapkb serve did not start within 60 s");
+            if let Some(key) = line.strip_prefix("snapkb admin key (shown once, keep it safe): ") {
+                admin = Some(key.trim().to_string());
+            }
+            if let Some(url) = line.strip_prefix("snapkb listening on ") {
+                return Server {
+                    child,
+                    url: url.trim().to_string(),
+                    admin,
+                    data_dir: data_dir.to_path_buf(),
+                };
+            }
+        }
+    }
+
+    /// `kill -9`: no shutdown, no flush.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a graceful exit; returns whether it exited successfully.
+    pub fn stop(mut self) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
+    pub fn api(&self, key: &str) -> Api {
+        Api::new(&self.url, key)
+    }
+
+    pub fn admin_api(&self) -> Api {
+        self.api(
+            self.admin
+                .as_deref()
+                .expect("this start printed no admin key"),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response: status, headers we care about, and the JSON body (or the raw text).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    url: String,
+    key: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    pub fn new(url: &str, key: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .build()
+            .into();
+        Self {
+            url: url.to_string(),
+            key: key.to_string(),
+            agent,
+        }
+    }
+
+    pub fn with_key(&self, key: &str) -> Api {
+        Api {
+            key: key.to_string(),
+            ..self.clone()
+        }
+    }
+
+    fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let mut r = result.expect("request failed at the transport level");
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let text = r
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_string()
+            .unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            text,
+            headers,
+        }
+    }
+
+    /// Any method, raw body, extra headers.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.try_send(method, path, content_type, body, headers)
+            .expect("request failed at the transport level")
+    }
+
+    /// Like [`Api::send`], but `None` when the server cannot be reached (it was killed).
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Option<Reply> {
+        let uri = format!("{}{path}", self.url);
+        let mut req = ureq::http::Request::builder().method(method).uri(&uri);
+        if !self.key.is_empty() {
+            req = req.header("Authorization", format!("Bearer {}", self.key));
+        }
+        if !content_type.is_empty() {
+            req = req.header("Content-Type", content_type);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let request = req.body(body.to_vec()).expect("request");
+        self.agent.run(request).ok().map(|r| Self::reply(Ok(r)))
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, "", b"", &[])
+    }
+
+    pub fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, "", b"", &[])
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send(
+            "POST",
+            path,
+            "application/json",
+            body.to_string().as_bytes(),
+            &[],
+        )
+    }
+
+    pub fn patch(&self, path: &str, body: &Value) -> Reply {
+        self.send(
+            "PATCH",
+            path,
+            "application/json",
+            body.to_string().as_bytes(),
+            &[],
+        )
+    }
+
+    /// POST that must succeed; returns the body.
+    pub fn ok(&self, path: &str, body: &Value) -> Value {
+        let r = self.post(path, body);
+        assert!(
+            (200..300).contains(&r.status),
+            "POST {path} → {}: {}",
+            r.status,
+            r.text
+        );
+        r.body
+    }
+
+    /// Creates a caller-vector project with `dims` dimensions and optional extra settings.
+    pub fn create_project(&self, id: &str, dims: usize, extra: Value) -> Value {
+        let mut body = json!({ "id": id, "embedding": { "model": null, "dims": dims } });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        self.ok("/v1/projects", &body)
+    }
+
+    /// A key for `project` with `scopes`; returns (id, token).
+    pub fn create_key(&self, project: &str, scopes: &[&str]) -> (String, String) {
+        let v = self.ok(
+            &format!("/v1/projects/{project}/keys"),
+            &json!({ "name": "test", "scopes": scopes }),
+        );
+        (
+            v["key"]["id"].as_str().unwrap().to_string(),
+            v["token"].as_str().unwrap().to_string(),
+        )
+    }
+}
+
+/// A distinct pseudo-random vector per seed (splitmix64), components in [-0.5, 0.5).
+pub fn vector(seed: u64, dims: usize) -> Vec<f32> {
+    (0..dims as u64)
+        .map(|i| {
+            let mut z = seed
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .wrapping_add(i.wrapping_mul(0xbf58_476d_1ce4_e5b9))
+                ^ 0x94d0_49bb_1331_11eb;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            (z % 10_000) as f32 / 10_000.0 - 0.5
+        })
+        .collect()
+}
+
+/// A caller-vector document.
+pub fn doc(id: &str, seed: u64, dims: usize) -> Value {
+    json!({
+        "id": id,
+        "text": format!("document {id} about topic{seed}"),
+        "metadata": { "seed": seed, "group": format!("g{}", seed % 4) },
+        "tags": [format!("t{}", seed % 2)],
+        "vector": vector(seed, dims),
+    })
+}
+
+/// The document ids a vector query returns.
+pub fn nearest(api: &Api, project: &str, seed: u64, dims: usize, k: usize) -> Vec<String> {
+    let r = api.post(
+        &format!("/v1/projects/{project}/query"),
+        &json!({ "vector": vector(seed, dims), "top_k": k }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["document_id"].as_str().unwrap().to_string())
+        .collect()
+}
