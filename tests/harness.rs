@@ -57,8 +57,10 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start snapkb serve");
-        let stdout = child.stdout.take().expect("stdout");
+        let child = cmd.spawn().expect("start snapkb serve");
+        // Owned by `Server` from here on, so a failed start still kills and reaps it.
+        let mut server = Server { child, url: String::new(), admin: None, data_dir: data_dir.to_path_buf() };
+        let stdout = server.child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -67,21 +69,14 @@ impl Server {
                 }
             }
         });
-        let mut admin = None;
         loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(60))
-                .expect("snapkb serve did not start within 60 s");
+            let line = rx.recv_timeout(Duration::from_secs(60)).expect("snapkb serve did not start within 60 s");
             if let Some(key) = line.strip_prefix("snapkb admin key (shown once, keep it safe): ") {
-                admin = Some(key.trim().to_string());
+                server.admin = Some(key.trim().to_string());
             }
             if let Some(url) = line.strip_prefix("snapkb listening on ") {
-                return Server {
-                    child,
-                    url: url.trim().to_string(),
-                    admin,
-                    data_dir: data_dir.to_path_buf(),
-                };
+                server.url = url.trim().to_string();
+                return server;
             }
         }
     }

