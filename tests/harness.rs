@@ -52,6 +52,7 @@ impl Server {
         cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "warn")
+            .env_remove("SNAPKB_BIN")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {
@@ -59,7 +60,12 @@ impl Server {
         }
         let child = cmd.spawn().expect("start snapkb serve");
         // Owned by `Server` from here on, so a failed start still kills and reaps it.
-        let mut server = Server { child, url: String::new(), admin: None, data_dir: data_dir.to_path_buf() };
+        let mut server = Server {
+            child,
+            url: String::new(),
+            admin: None,
+            data_dir: data_dir.to_path_buf(),
+        };
         let stdout = server.child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -70,7 +76,9 @@ impl Server {
             }
         });
         loop {
-            let line = rx.recv_timeout(Duration::from_secs(60)).expect("snapkb serve did not start within 60 s");
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("snapkb serve did not start within 60 s");
             if let Some(key) = line.strip_prefix("snapkb admin key (shown once, keep it safe): ") {
                 server.admin = Some(key.trim().to_string());
             }

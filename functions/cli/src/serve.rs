@@ -19,19 +19,16 @@ use crate::{CliError, embedder::LazyMiniLm};
 
 /// Sends projects to the compaction thread, at most once while queued.
 struct CompactionQueue {
-    tx: Mutex<mpsc::Sender<String>>,
-    queued: Arc<Mutex<HashSet<String>>>,
+    tx: Mutex<mpsc::Sender<(String, bool)>>,
+    queued: Arc<Mutex<HashSet<(String, bool)>>>,
 }
 
 impl CompactionTrigger for CompactionQueue {
-    fn request(&self, project: &str) {
+    fn request(&self, project: &str, force: bool) {
+        let job = (project.to_string(), force);
         let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
-        if queued.insert(project.to_string()) {
-            let _ = self
-                .tx
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .send(project.to_string());
+        if queued.insert(job.clone()) {
+            let _ = self.tx.lock().unwrap_or_else(|e| e.into_inner()).send(job);
         }
     }
 }
@@ -70,7 +67,7 @@ pub(crate) fn open(data_dir: &Path, config: Config) -> Result<Local, CliError> {
     if !model.join("model.safetensors").exists() {
         tracing::warn!(dir = %model.display(), "no embedding model found: text ingest and text queries will answer 503 until you run infra/dev/fetch-model.sh (caller vectors and keyword search work)");
     }
-    let (tx, rx) = mpsc::channel::<String>();
+    let (tx, rx) = mpsc::channel::<(String, bool)>();
     let queued = Arc::new(Mutex::new(HashSet::new()));
     let engine = Arc::new(
         Engine::new(Arc::new(objects), Arc::new(meta), config)
@@ -92,8 +89,8 @@ pub(crate) fn open(data_dir: &Path, config: Config) -> Result<Local, CliError> {
 /// request thread.
 fn compaction_worker(
     engine: Arc<Engine>,
-    rx: mpsc::Receiver<String>,
-    queued: Arc<Mutex<HashSet<String>>>,
+    rx: mpsc::Receiver<(String, bool)>,
+    queued: Arc<Mutex<HashSet<(String, bool)>>>,
 ) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -102,13 +99,14 @@ fn compaction_worker(
         tracing::error!("cannot start the compaction runtime; compaction is off");
         return;
     };
-    while let Ok(project) = rx.recv() {
+    while let Ok(job) = rx.recv() {
         queued
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&project);
+            .remove(&job);
+        let (project, force) = job;
         let started = std::time::Instant::now();
-        match runtime.block_on(engine.compact(&project, false)) {
+        match runtime.block_on(engine.compact(&project, force)) {
             Ok(report) if report.version.is_some() => tracing::info!(
                 project = %project,
                 version = report.version,

@@ -127,6 +127,24 @@ pub(crate) fn build_snapshot(
 }
 
 impl Engine {
+    /// Asks the host to compact `project` now, whatever its log holds (admin scope).
+    pub async fn request_compaction(
+        &self,
+        principal: &snapkb_core::Principal,
+        project: &str,
+    ) -> Result<(), EngineError> {
+        self.authorize(principal, project, snapkb_core::Scope::Admin)
+            .await?;
+        self.compaction.request(project, true);
+        self.log_op(
+            project,
+            principal.actor(),
+            "compact.request",
+            serde_json::json!({}),
+        )
+        .await
+    }
+
     /// Compacts every shard of `project` whose log is past its triggers (or every shard with a
     /// log when `force`).
     pub async fn compact(
@@ -143,23 +161,20 @@ impl Engine {
                 shards: Vec::new(),
             });
         }
-        let slot = self.state_at(manifest.clone()).await?;
-        let parts: Vec<(usize, ShardParts)> = {
+        let slot = self.state_at(manifest).await?;
+        // The cache may already be newer than the manifest just read (writers keep
+        // committing); its manifest describes exactly what it holds, so compact that.
+        let (manifest, parts): (Manifest, Vec<(usize, ShardParts)>) = {
             let st = read(&slot);
-            if st.version() != manifest.version {
-                // The cache moved past what we read: compact what the cache has next time.
-                return Ok(CompactionReport {
-                    version: None,
-                    shards: Vec::new(),
-                });
-            }
-            manifest
+            let manifest = st.manifest.clone();
+            let parts = manifest
                 .shards
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| !s.wal.is_empty())
                 .filter_map(|(i, _)| Some((i, st.shard_parts(i)?)))
-                .collect()
+                .collect();
+            (manifest, parts)
         };
         let params = HnswParams::new(project.index.m, project.index.ef_construction);
         let threads = std::thread::available_parallelism()

@@ -23,7 +23,8 @@ use crate::{
 /// Asked to compact a project soon (after an ingest leaves its log over a trigger). Hosts
 /// decide how: a background task in `snapkb serve`, an async invocation on Lambda.
 pub trait CompactionTrigger: snapkb_store::MaybeSendSync {
-    fn request(&self, project: &str);
+    /// `force`: compact whatever the log holds, even below the project's triggers.
+    fn request(&self, project: &str, force: bool);
 }
 
 /// A trigger that does nothing: compaction runs only when called.
@@ -31,7 +32,7 @@ pub trait CompactionTrigger: snapkb_store::MaybeSendSync {
 pub struct NoCompactionTrigger;
 
 impl CompactionTrigger for NoCompactionTrigger {
-    fn request(&self, _project: &str) {}
+    fn request(&self, _project: &str, _force: bool) {}
 }
 
 pub(crate) type StateSlot = Arc<RwLock<ProjectState>>;

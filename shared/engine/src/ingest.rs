@@ -619,7 +619,7 @@ impl Engine {
         if let Ok(project) = self.project(&base.project).await
             && next.needs_compaction(&project.compaction)
         {
-            self.compaction.request(&base.project);
+            self.compaction.request(&base.project, false);
         }
         Ok(Some(next_version))
     }

@@ -96,7 +96,8 @@ pub fn router(engine: Arc<Engine>, groups: &[Group]) -> Router {
                     post(archive::import).layer(DefaultBodyLimit::max(import_limit)),
                 )
                 .route("/v1/projects/{project}/versions", get(archive::versions))
-                .route("/v1/projects/{project}/rollback", post(archive::rollback)),
+                .route("/v1/projects/{project}/rollback", post(archive::rollback))
+                .route("/v1/projects/{project}/compact", post(archive::compact)),
         };
     }
     app.fallback(handlers::not_found)

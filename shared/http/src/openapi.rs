@@ -52,6 +52,12 @@ struct RollbackRequest {
 
 #[derive(ToSchema)]
 #[allow(dead_code)]
+struct CompactAccepted {
+    requested: bool,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
 struct RollbackResponse {
     version: u64,
     restored: u64,
@@ -120,13 +126,12 @@ pub fn openapi_document() -> OpenApi {
             None => ResponseBuilder::new().description("Success"),
         };
         op = op.response(
-            if r.method == "POST"
-                && r.response
-                    .is_some_and(|n| n == "CreatedKey" || n == "ImportResponse")
-            {
-                "201"
-            } else {
-                "200"
+            match r.response {
+                Some("CreatedKey" | "ImportResponse" | "ProjectResponse") if r.method == "POST" => {
+                    "201"
+                }
+                Some("CompactAccepted") => "202",
+                _ => "200",
             },
             ok.build(),
         );
@@ -152,6 +157,7 @@ pub fn openapi_document() -> OpenApi {
         .schema_from::<ImportResponse>()
         .schema_from::<RollbackRequest>()
         .schema_from::<RollbackResponse>()
+        .schema_from::<CompactAccepted>()
         .schema_from::<snapkb_engine::CreateProject>()
         .schema_from::<snapkb_core::ProjectPatch>()
         .schema_from::<snapkb_engine::CreateKey>()

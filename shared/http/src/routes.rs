@@ -257,6 +257,15 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         "POST",
+        "/v1/projects/{project}/compact",
+        Some(Export),
+        "admin",
+        "Compact the write-ahead log into a new snapshot now (in the background; watch /health)",
+        None,
+        Some("CompactAccepted"),
+    ),
+    route(
+        "POST",
         "/v1/projects/{project}/rollback",
         Some(Export),
         "admin",

@@ -29,12 +29,16 @@ async fn served(app: &axum::Router, method: &str, path: &str) -> bool {
         .unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
     status != 405 && !String::from_utf8_lossy(&body).contains("no such route")
 }
 
 fn concrete(path: &str) -> String {
-    path.replace("{project}", "p").replace("{key}", "k").replace("{document}", "d")
+    path.replace("{project}", "p")
+        .replace("{key}", "k")
+        .replace("{document}", "d")
 }
 
 #[tokio::test]

@@ -110,3 +110,22 @@ pub(crate) async fn rollback(
         rate,
     ))
 }
+
+pub(crate) async fn compact(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (principal, rate) = enter(&state, &headers, &project).await?;
+    state
+        .engine
+        .request_compaction(&principal, &project)
+        .await?;
+    Ok(rated(
+        (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"requested": true})),
+        ),
+        rate,
+    ))
+}
