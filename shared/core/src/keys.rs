@@ -119,7 +119,7 @@ fn random_hex(bytes: usize) -> String {
     // The OS random source failing is not recoverable and never expected; a key made of zeros
     // would be worse than stopping.
     getrandom::fill(&mut buf).expect("the operating system's random source is unavailable");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(buf)
 }
 
 /// A new key id: 64 random bits, 16 hex digits.
@@ -137,10 +137,7 @@ pub fn generate_secret(key_id: &str) -> (String, String) {
 /// SHA-256 of a secret, lowercase hex. Secrets are 256 random bits, so a fast hash is enough
 /// (no dictionary to guess from).
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// Compares two hashes without an early exit, so timing says nothing about where they differ.

@@ -9,14 +9,11 @@ use snapkb_index::{
     ChunkRecord, ChunkTableBuilder, Hnsw, HnswParams, Snapshot, SnapshotInfo,
     keyword::{Bm25Builder, Bm25Params},
 };
-use snapkb_store::{Condition, StoreError, TransactWrite};
 
 use crate::{
     Engine, EngineError,
     engine::read,
     layout,
-    oplog::op_write,
-    projects::{manifest_item, version_item},
     state::{ShardParts, parse_metric},
 };
 
@@ -244,35 +241,18 @@ impl Engine {
             next.version = current.version + 1;
             next.action = "compact".into();
             next.committed_at = now_ms();
-            let writes = vec![
-                TransactWrite::Put {
-                    item: manifest_item(&next),
-                    condition: Condition::VersionEquals(current.version),
-                },
-                TransactWrite::Put {
-                    item: version_item(&next),
-                    condition: Condition::Absent,
-                },
-                op_write(
-                    project_id,
-                    "compactor",
-                    "compact",
-                    Some(next.version),
-                    serde_json::to_value(&report).unwrap_or_default(),
-                ),
-            ];
-            match self.meta.transact(writes).await {
-                Ok(()) => {
-                    let version = next.version;
-                    // Warm the cache with the new base so the next query does not pay for it.
-                    self.state_at(next).await?;
-                    return Ok(CompactionReport {
-                        version: Some(version),
-                        shards: report,
-                    });
-                }
-                Err(StoreError::ConditionFailed { .. }) => continue,
-                Err(e) => return Err(e.into()),
+            let detail = serde_json::to_value(&report).unwrap_or_default();
+            if self
+                .commit_manifest(&next, current.version, "compactor", detail)
+                .await?
+            {
+                let version = next.version;
+                // Warm the cache with the new base so the next query does not pay for it.
+                self.state_at(next).await?;
+                return Ok(CompactionReport {
+                    version: Some(version),
+                    shards: report,
+                });
             }
         }
     }

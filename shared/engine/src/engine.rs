@@ -48,6 +48,8 @@ pub struct Engine {
     states: Mutex<HashMap<String, StateSlot>>,
     pub(crate) projects: Mutex<HashMap<String, (Arc<Project>, u64)>>,
     pub(crate) keys: Mutex<HashMap<String, (ApiKey, u64)>>,
+    /// The admin key's hash once read from the table (it never changes while running).
+    pub(crate) admin_hash: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -88,6 +90,7 @@ impl Engine {
             states: Mutex::new(HashMap::new()),
             projects: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
+            admin_hash: Mutex::new(None),
         }
     }
 
@@ -108,6 +111,24 @@ impl Engine {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Every item of a partition under a sort-key prefix, all pages.
+    pub(crate) async fn query_all(
+        &self,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<snapkb_store::Item>, EngineError> {
+        let mut items = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.meta.query(pk, prefix, after.as_deref(), 1000).await?;
+            items.extend(page.items);
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return Ok(items),
+            }
+        }
     }
 
     /// The current manifest (consistent read); `NotFound` for unknown projects.

@@ -15,15 +15,12 @@ use snapkb_embed::{
     caller_chunks, chunk_document, plan_upsert, validate_document,
 };
 use snapkb_index::{ChunkRecord, MetaValue, Metadata, WalHeader, WalSegment};
-use snapkb_store::{Condition, StoreError, TransactWrite};
 
 use crate::{
     Engine, EngineError,
     engine::write,
     error::{document_error, embed_error},
     layout,
-    oplog::op_write,
-    projects::{manifest_item, version_item},
     state::{DOC_META_KEY, DocInfo},
 };
 
@@ -581,21 +578,11 @@ impl Engine {
             });
             written.push((s, key, std::sync::Arc::new(segment)));
         }
-        let writes = vec![
-            TransactWrite::Put {
-                item: manifest_item(&next),
-                condition: Condition::VersionEquals(base.version),
-            },
-            TransactWrite::Put {
-                item: version_item(&next),
-                condition: Condition::Absent,
-            },
-            op_write(&base.project, actor, action, Some(next_version), detail),
-        ];
-        match self.meta.transact(writes).await {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        if !self
+            .commit_manifest(&next, base.version, actor, detail)
+            .await?
+        {
+            return Ok(None);
         }
         // Read-your-writes in this process without a round trip: apply what we just wrote.
         if let Some(slot) = self.cached_state(&base.project) {

@@ -114,11 +114,18 @@ impl Engine {
         if let Some(hash) = &self.config.admin_key_sha256 {
             return Ok(Some(hash.clone()));
         }
+        if let Some(hash) = lock(&self.admin_hash).clone() {
+            return Ok(Some(hash));
+        }
         let item = self
             .meta
             .get(layout::DEPLOYMENT_PK, layout::ADMIN_SK)
             .await?;
-        Ok(item.map(|i| String::from_utf8_lossy(&i.value).into_owned()))
+        let hash = item.map(|i| String::from_utf8_lossy(&i.value).into_owned());
+        if let Some(h) = &hash {
+            *lock(&self.admin_hash) = Some(h.clone());
+        }
+        Ok(hash)
     }
 
     /// Creates the deployment admin key of a local deployment if there is none yet and returns
@@ -208,21 +215,11 @@ impl Engine {
         project: &str,
     ) -> Result<Vec<KeyView>, EngineError> {
         self.authorize(principal, project, Scope::Admin).await?;
-        let mut keys = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .meta
-                .query(&layout::project_pk(project), "key#", after.as_deref(), 1000)
-                .await?;
-            for item in &page.items {
-                keys.push(KeyView::from(&parse_key(item)?));
-            }
-            match page.next_after {
-                Some(next) => after = Some(next),
-                None => return Ok(keys),
-            }
-        }
+        self.query_all(&layout::project_pk(project), "key#")
+            .await?
+            .iter()
+            .map(|item| parse_key(item).map(|k| KeyView::from(&k)))
+            .collect()
     }
 
     async fn project_key(&self, project: &str, id: &str) -> Result<ApiKey, EngineError> {

@@ -78,6 +78,41 @@ pub(crate) fn version_item(m: &Manifest) -> Item {
     )
 }
 
+impl Engine {
+    /// Commits `next` on top of manifest version `expected`, with its version copy and its
+    /// operation-log entry, in one transaction. `false` when another commit got there first.
+    pub(crate) async fn commit_manifest(
+        &self,
+        next: &Manifest,
+        expected: u64,
+        actor: &str,
+        detail: serde_json::Value,
+    ) -> Result<bool, EngineError> {
+        let writes = vec![
+            TransactWrite::Put {
+                item: manifest_item(next),
+                condition: Condition::VersionEquals(expected),
+            },
+            TransactWrite::Put {
+                item: version_item(next),
+                condition: Condition::Absent,
+            },
+            op_write(
+                &next.project,
+                actor,
+                &next.action,
+                Some(next.version),
+                detail,
+            ),
+        ];
+        match self.meta.transact(writes).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 fn project_item(p: &Project, version: u64) -> Item {
     Item::new(
         layout::PROJECTS_PK,
@@ -236,21 +271,10 @@ impl Engine {
                 .unwrap_or_default()),
             Principal::DeploymentAdmin => {
                 let mut projects = Vec::new();
-                let mut after: Option<String> = None;
-                loop {
-                    let page = self
-                        .meta
-                        .query(layout::PROJECTS_PK, "", after.as_deref(), 1000)
-                        .await?;
-                    for item in &page.items {
-                        let p = parse_project(item)?;
-                        if p.deleted_at.is_none() {
-                            projects.push(p);
-                        }
-                    }
-                    match page.next_after {
-                        Some(next) => after = Some(next),
-                        None => break,
+                for item in self.query_all(layout::PROJECTS_PK, "").await? {
+                    let p = parse_project(&item)?;
+                    if p.deleted_at.is_none() {
+                        projects.push(p);
                     }
                 }
                 Ok(projects)
@@ -382,22 +406,12 @@ impl Engine {
     /// Finishes deletions that were interrupted (run by GC).
     pub async fn purge_deleted_projects(&self) -> Result<usize, EngineError> {
         let mut purged = 0;
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .meta
-                .query(layout::PROJECTS_PK, "", after.as_deref(), 1000)
-                .await?;
-            for item in &page.items {
-                if parse_project(item)?.deleted_at.is_some() {
-                    self.purge_project(&item.sk).await?;
-                    purged += 1;
-                }
-            }
-            match page.next_after {
-                Some(next) => after = Some(next),
-                None => return Ok(purged),
+        for item in self.query_all(layout::PROJECTS_PK, "").await? {
+            if parse_project(&item)?.deleted_at.is_some() {
+                self.purge_project(&item.sk).await?;
+                purged += 1;
             }
         }
+        Ok(purged)
     }
 }

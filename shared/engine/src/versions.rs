@@ -6,13 +6,9 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use snapkb_core::{Manifest, Principal, Scope, now_ms};
-use snapkb_store::{Condition, StoreError, TransactWrite};
+use snapkb_store::Condition;
 
-use crate::{
-    Engine, EngineError, layout,
-    oplog::op_write,
-    projects::{manifest_item, version_item},
-};
+use crate::{Engine, EngineError, layout};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionView {
@@ -118,27 +114,16 @@ impl Engine {
             next.version = current.version + 1;
             next.action = "rollback".into();
             next.committed_at = now_ms();
-            let writes = vec![
-                TransactWrite::Put {
-                    item: manifest_item(&next),
-                    condition: Condition::VersionEquals(current.version),
-                },
-                TransactWrite::Put {
-                    item: version_item(&next),
-                    condition: Condition::Absent,
-                },
-                op_write(
-                    project,
+            if self
+                .commit_manifest(
+                    &next,
+                    current.version,
                     principal.actor(),
-                    "rollback",
-                    Some(next.version),
                     serde_json::json!({"to": version}),
-                ),
-            ];
-            match self.meta.transact(writes).await {
-                Ok(()) => return Ok(next.version),
-                Err(StoreError::ConditionFailed { .. }) => continue,
-                Err(e) => return Err(e.into()),
+                )
+                .await?
+            {
+                return Ok(next.version);
             }
         }
     }

@@ -32,6 +32,10 @@ pub(crate) async fn read_body(req: Request) -> Result<Bytes, ApiError> {
 
 /// Parses JSON, naming the path of the first bad value.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Fast path; the path-tracking parser runs only to explain an error.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

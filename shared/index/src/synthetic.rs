@@ -99,6 +99,23 @@ fn normalize(v: &mut [f32]) {
     }
 }
 
+/// A distinct pseudo-random vector per seed (splitmix64 of seed and component), components in
+/// [-0.5, 0.5): for tests that need many unrelated vectors without a generator to carry around.
+pub fn seeded_vector(seed: u64, dims: usize) -> Vec<f32> {
+    (0..dims as u64)
+        .map(|i| {
+            let mut z = seed
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .wrapping_add(i.wrapping_mul(0xbf58_476d_1ce4_e5b9))
+                ^ 0x94d0_49bb_1331_11eb;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            (z % 10_000) as f32 / 10_000.0 - 0.5
+        })
+        .collect()
+}
+
 /// Recall@k of `found` against the exact answer `truth` (ids), averaged over queries.
 pub fn recall(found: &[Vec<u32>], truth: &[Vec<u32>], k: usize) -> f64 {
     let mut hits = 0usize;
