@@ -19,15 +19,42 @@ pub(crate) fn too_large() -> ApiError {
     )
 }
 
-/// Reads the body, turning the limit rejection into a problem.
-pub(crate) async fn read_body(req: Request) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, &()).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large()
-        } else {
-            ApiError::malformed(e.body_text())
+/// How much of an oversized body is read and thrown away before answering 413, so a client
+/// that is still sending gets to read the answer instead of a reset connection.
+const DRAIN_BYTES: usize = 256 << 20;
+
+/// Reads a body of at most `limit` bytes (413 above it, after draining what the client sends).
+pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    use futures::StreamExt;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut over = declared.is_some_and(|n| n > limit);
+    let mut stream = req.into_body().into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::malformed(format!("reading the body failed: {e}")))?;
+        seen += chunk.len();
+        if !over && buf.len() + chunk.len() > limit {
+            over = true;
+            buf = bytes::BytesMut::new();
         }
-    })
+        if over {
+            if seen > DRAIN_BYTES {
+                break;
+            }
+            continue;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if over {
+        return Err(too_large());
+    }
+    Ok(buf.freeze())
 }
 
 /// Parses JSON, naming the path of the first bad value.
@@ -94,16 +121,16 @@ impl JsonBody {
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl FromRequest<crate::AppState> for JsonBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &crate::AppState) -> Result<Self, Self::Rejection> {
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = read_body(req).await?;
+        let bytes = read_body(req, state.engine.config().max_body_bytes).await?;
         Ok(JsonBody {
             content_type,
             bytes,

@@ -35,8 +35,6 @@ pub struct AppState {
 /// A router with the routes of `groups` (plus `/healthz` and `/openapi.json`).
 pub fn router(engine: Arc<Engine>, groups: &[Group]) -> Router {
     use handlers::{archive, documents, projects, read};
-    let body_limit = engine.config().max_body_bytes;
-    let import_limit = engine.config().max_import_bytes;
     let state = AppState { engine };
     let mut app = Router::new()
         .route("/healthz", get(handlers::healthz))
@@ -91,17 +89,16 @@ pub fn router(engine: Arc<Engine>, groups: &[Group]) -> Router {
                 .route("/v1/projects/{project}/usage", get(read::usage)),
             Group::Export => app
                 .route("/v1/projects/{project}/export", post(archive::export))
-                .route(
-                    "/v1/projects/import",
-                    post(archive::import).layer(DefaultBodyLimit::max(import_limit)),
-                )
+                .route("/v1/projects/import", post(archive::import))
                 .route("/v1/projects/{project}/versions", get(archive::versions))
                 .route("/v1/projects/{project}/rollback", post(archive::rollback))
                 .route("/v1/projects/{project}/compact", post(archive::compact)),
         };
     }
+    // Bodies are read by `body::read_body` with the configured limits (and drained when too
+    // large, so clients read the 413); axum's own limit would cut them off first.
     app.fallback(handlers::not_found)
-        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
 

@@ -58,7 +58,7 @@ pub(crate) async fn import(
     let p: ImportParams = params(&uri)?;
     let id =
         p.id.ok_or_else(|| ApiError::invalid("id", "name the new project with `?id=`"))?;
-    let body = read_body(req).await?;
+    let body = read_body(req, state.engine.config().max_import_bytes).await?;
     let (project, version) = state.engine.import(&principal, &id, &body).await?;
     Ok((
         StatusCode::CREATED,

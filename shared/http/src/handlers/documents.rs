@@ -41,14 +41,14 @@ fn text_format(content_type: &str) -> Option<TextFormat> {
 }
 
 /// The body as an ingest request: JSON, or one raw document.
-async fn ingest_request(req: Request) -> Result<IngestRequest, ApiError> {
+async fn ingest_request(req: Request, limit: usize) -> Result<IngestRequest, ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     if is_json(content_type.as_deref()) {
-        let bytes = read_body(req).await?;
+        let bytes = read_body(req, limit).await?;
         return parse_json(&bytes);
     }
     let Some(format) = content_type.as_deref().and_then(text_format) else {
@@ -58,7 +58,7 @@ async fn ingest_request(req: Request) -> Result<IngestRequest, ApiError> {
     let id = raw
         .id
         .ok_or_else(|| ApiError::invalid("id", "a raw document needs `?id=` in the URL"))?;
-    let bytes = read_body(req).await?;
+    let bytes = read_body(req, limit).await?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
         ApiError::invalid(
             "body",
@@ -84,7 +84,7 @@ pub(crate) async fn ingest(
     req: Request,
 ) -> Result<Response, ApiError> {
     let (principal, rate) = enter(&state, req.headers(), &project).await?;
-    let request = ingest_request(req).await?;
+    let request = ingest_request(req, state.engine.config().max_body_bytes).await?;
     let response = state.engine.ingest(&principal, &project, request).await?;
     Ok(rated(Json(response), rate))
 }
@@ -117,7 +117,7 @@ pub(crate) async fn webhook(
     if !is_json(header("content-type").as_deref()) {
         return Err(unsupported_type(header("content-type").as_deref()));
     }
-    let body = read_body(req).await?;
+    let body = read_body(req, state.engine.config().max_body_bytes).await?;
     let principal = state
         .engine
         .verify_webhook(
