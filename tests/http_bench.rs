@@ -23,7 +23,7 @@ struct Args {
     dims: usize,
     clients: usize,
     batch: usize,
-    connections: usize,
+    connections: Vec<usize>,
     seconds: u64,
     ef: usize,
     json_out: Option<String>,
@@ -35,7 +35,7 @@ fn parse_args() -> Args {
         dims: 384,
         clients: 4,
         batch: 500,
-        connections: 64,
+        connections: vec![64, 8],
         seconds: 20,
         ef: 32,
         json_out: None,
@@ -49,7 +49,12 @@ fn parse_args() -> Args {
             "--dims" => a.dims = v.parse().expect("--dims"),
             "--clients" => a.clients = v.parse().expect("--clients"),
             "--batch" => a.batch = v.parse().expect("--batch"),
-            "--connections" => a.connections = v.parse().expect("--connections"),
+            "--connections" => {
+                a.connections = v
+                    .split(',')
+                    .map(|c| c.parse().expect("--connections"))
+                    .collect()
+            }
             "--seconds" => a.seconds = v.parse().expect("--seconds"),
             "--ef" => a.ef = v.parse().expect("--ef"),
             "--json" => a.json_out = Some(v),
@@ -179,51 +184,54 @@ fn main() {
         "/v1/projects/bench/query",
         &json!({ "vector": &queries[..args.dims], "top_k": 10 }),
     );
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{}", args.connections),
-            &format!("-d{}s", args.seconds),
-            "--latency",
-            "-s",
-        ])
-        .arg(&script)
-        .args([
-            "-H",
-            &format!(
-                "Authorization: Bearer {}",
-                server.admin.as_deref().unwrap_or_default()
-            ),
-        ])
-        .args(["-H", "Content-Type: application/json"])
-        .arg(format!("{}/v1/projects/bench/query", server.url))
-        .output()
-        .expect("wrk is installed (apt-get install wrk)");
-    let report = String::from_utf8_lossy(&out.stdout).to_string();
-    let rps: f64 = report
-        .lines()
-        .find(|l| l.starts_with("Requests/sec:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    let pct = |p: &str| {
-        report
+    let mut query_results = Vec::new();
+    for &connections in &args.connections {
+        let out = Command::new("wrk")
+            .args([
+                "-t2",
+                &format!("-c{connections}"),
+                &format!("-d{}s", args.seconds),
+                "--latency",
+                "-s",
+            ])
+            .arg(&script)
+            .args([
+                "-H",
+                &format!(
+                    "Authorization: Bearer {}",
+                    server.admin.as_deref().unwrap_or_default()
+                ),
+            ])
+            .args(["-H", "Content-Type: application/json"])
+            .arg(format!("{}/v1/projects/bench/query", server.url))
+            .output()
+            .expect("wrk is installed (apt-get install wrk)");
+        let report = String::from_utf8_lossy(&out.stdout).to_string();
+        let rps: f64 = report
             .lines()
-            .find(|l| l.trim_start().starts_with(p))
-            .and_then(percentile_ms)
-            .unwrap_or(f64::NAN)
-    };
-    let (p50, p90, p99) = (pct("50%"), pct("90%"), pct("99%"));
-    let non_2xx = report
-        .lines()
-        .find(|l| l.contains("Non-2xx"))
-        .map(str::trim)
-        .unwrap_or("none")
-        .to_string();
-    say(format!(
-        "queries at {} connections: {rps:.0}/s, p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms (non-2xx: {non_2xx})",
-        args.connections
-    ));
+            .find(|l| l.starts_with("Requests/sec:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        let pct = |p: &str| {
+            report
+                .lines()
+                .find(|l| l.trim_start().starts_with(p))
+                .and_then(percentile_ms)
+                .unwrap_or(f64::NAN)
+        };
+        let (p50, p90, p99) = (pct("50%"), pct("90%"), pct("99%"));
+        let non_2xx = report
+            .lines()
+            .find(|l| l.contains("Non-2xx"))
+            .map(str::trim)
+            .unwrap_or("none")
+            .to_string();
+        say(format!(
+            "queries at {connections} connections: {rps:.0}/s, p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms (non-2xx: {non_2xx})"
+        ));
+        query_results.push(json!({ "connections": connections, "seconds": args.seconds, "requests_per_second": rps, "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "non_2xx": non_2xx, "wrk": report }));
+    }
 
     // Start to first answer.
     let admin_key = server.admin.clone().unwrap_or_default();
@@ -246,10 +254,9 @@ fn main() {
         "n": args.n, "dims": args.dims, "ef_search": args.ef, "k": 10,
         "ingest": { "clients": args.clients, "batch": args.batch, "seconds": ingest_s, "chunks_per_second": ingest_rate },
         "compaction_catch_up_seconds": compaction_s,
-        "query": { "connections": args.connections, "seconds": args.seconds, "requests_per_second": rps, "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "non_2xx": non_2xx },
+        "query": query_results,
         "start_to_listening_ms": listening_ms,
         "start_to_first_query_ms": first_ms,
-        "wrk": report,
     });
     if let Some(path) = args.json_out {
         std::fs::write(
