@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the portable crates (snapkb-index, snapkb-embed without the model, snapkb-store) for
-# wasm32-unknown-unknown (Workers) and runs snapkb-index's tests
+# Builds the portable crates (snapkb-index, snapkb-embed without the model, snapkb-store,
+# snapkb-core, snapkb-engine) for wasm32-unknown-unknown (Workers) and runs snapkb-index's tests
 # on wasm32-wasip1 under Node's WASI, including the golden snapshot written on x86-64.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -8,6 +8,8 @@ source <(infra/dev/wasm-toolchain.sh --env)
 export CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $PWD/infra/dev/wasi-run.mjs"
 target_dir=target/wasm
 build_std=(-Zbuild-std=std,panic_abort)
+# Randomness (API keys, object names) comes from crypto.getRandomValues on JS hosts.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='--cfg getrandom_backend="wasm_js"'
 
 echo "wasm: building snapkb-index for wasm32-unknown-unknown" >&2
 "$WASM_CARGO" build --locked -p snapkb-index --release --target wasm32-unknown-unknown \
@@ -15,6 +17,10 @@ echo "wasm: building snapkb-index for wasm32-unknown-unknown" >&2
 
 echo "wasm: building snapkb-embed (without the model) and snapkb-store for wasm32-unknown-unknown" >&2
 "$WASM_CARGO" build --locked -p snapkb-embed --no-default-features -p snapkb-store --release \
+  --target wasm32-unknown-unknown "${build_std[@]}" --target-dir "$target_dir"
+
+echo "wasm: building snapkb-core and snapkb-engine for wasm32-unknown-unknown" >&2
+"$WASM_CARGO" build --locked -p snapkb-core -p snapkb-engine --release \
   --target wasm32-unknown-unknown "${build_std[@]}" --target-dir "$target_dir"
 
 echo "wasm: running snapkb-index tests on wasm32-wasip1 (Node WASI)" >&2
