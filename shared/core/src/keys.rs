@@ -114,7 +114,8 @@ pub fn parse_token(token: &str) -> Option<KeyToken<'_>> {
     (hex(key_id, 16) && hex(secret, 64)).then_some(KeyToken { key_id, secret })
 }
 
-fn random_hex(bytes: usize) -> String {
+/// `bytes` random bytes from the OS, as lowercase hex (keys, secrets, object-name suffixes).
+pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     // The OS random source failing is not recoverable and never expected; a key made of zeros
     // would be worse than stopping.

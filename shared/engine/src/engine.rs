@@ -133,11 +133,18 @@ impl Engine {
 
     /// The current manifest (consistent read); `NotFound` for unknown projects.
     pub(crate) async fn read_manifest(&self, project: &str) -> Result<Manifest, EngineError> {
-        let item = self
-            .meta
+        let item = self.manifest_item(project).await?;
+        Self::parse_manifest(project, &item)
+    }
+
+    async fn manifest_item(&self, project: &str) -> Result<snapkb_store::Item, EngineError> {
+        self.meta
             .get(&layout::project_pk(project), layout::MANIFEST_SK)
             .await?
-            .ok_or_else(|| EngineError::not_found(format!("project `{project}`")))?;
+            .ok_or_else(|| EngineError::not_found(format!("project `{project}`")))
+    }
+
+    fn parse_manifest(project: &str, item: &snapkb_store::Item) -> Result<Manifest, EngineError> {
         let mut manifest: Manifest = serde_json::from_slice(&item.value)
             .map_err(|e| EngineError::Corrupt(format!("manifest of `{project}`: {e}")))?;
         manifest.version = item.version;
@@ -150,9 +157,16 @@ impl Engine {
     }
 
     /// The loaded index of a project at its current version (or newer).
+    /// Every query starts here: the consistent read of the manifest item is kept, but its JSON
+    /// is parsed only when the cache is behind the item's version.
     pub(crate) async fn state(&self, project: &str) -> Result<StateSlot, EngineError> {
-        let manifest = self.read_manifest(project).await?;
-        self.state_at(manifest).await
+        let item = self.manifest_item(project).await?;
+        if let Some(slot) = self.cached_state(project)
+            && read(&slot).version() >= item.version
+        {
+            return Ok(slot);
+        }
+        self.state_at(Self::parse_manifest(project, &item)?).await
     }
 
     pub(crate) fn cached_state(&self, project: &str) -> Option<StateSlot> {

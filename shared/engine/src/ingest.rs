@@ -127,10 +127,6 @@ fn to_meta(value: &Value) -> Option<MetaValue> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Engine {
     fn prepare(
         &self,
@@ -232,7 +228,7 @@ impl Engine {
         }
         Ok(Prepared {
             id: source.id,
-            sha256: hex(&hash.finalize()),
+            sha256: hex::encode(hash.finalize()),
             bytes: chunks
                 .iter()
                 .map(|c| c.text.len() as u64)

@@ -85,9 +85,7 @@ pub fn object_created_ms(key: &str) -> Option<u64> {
 }
 
 pub(crate) fn random_suffix() -> String {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).expect("the operating system's random source is unavailable");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    snapkb_core::random_hex(6)
 }
 
 /// The shard a chunk lives in: a stable hash of its id.

@@ -127,12 +127,6 @@ fn parse_project(item: &Item) -> Result<Project, EngineError> {
         .map_err(|e| EngineError::Corrupt(format!("project {}: {e}", item.sk)))
 }
 
-fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    getrandom::fill(&mut b).expect("the operating system's random source is unavailable");
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 impl Engine {
     /// Checks that `principal` can see `project` (else `NotFound`, never revealing that it
     /// exists) and has `scope` (else `Forbidden`).
@@ -194,7 +188,7 @@ impl Engine {
             rate_limits: request.rate_limits.unwrap_or_default(),
             compaction: request.compaction.unwrap_or_default(),
             created_at: now,
-            webhook_secret: random_hex(32),
+            webhook_secret: snapkb_core::random_hex(32),
             deleted_at: None,
         };
         project.validate()?;
