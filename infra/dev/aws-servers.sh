@@ -11,8 +11,9 @@ tools="${SNAPKB_TOOLS:-$HOME/.cache/snapkb-tools}"
 state="${SNAPKB_AWS_STATE:-${TMPDIR:-/tmp}/snapkb-aws-servers}"
 ddb_port="${SNAPKB_DDB_PORT:-8123}"
 s3_port="${SNAPKB_S3_PORT:-9123}"
-access_key="snapkb-local"
-secret_key="snapkb-local-secret"
+# DynamoDB Local accepts only letters and digits in access keys.
+access_key="snapkblocal"
+secret_key="snapkblocalsecret"
 
 install() {
   if ! command -v java >/dev/null; then
