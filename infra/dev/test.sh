@@ -26,6 +26,10 @@ cargo build --locked --release -p snapkb-index-bench
 target/release/snapkb-index-bench --n 3000 --nq 50 --dims 64 --ef 16,64 \
   --filter-selectivity 0.2,0.01 --json > /dev/null
 
+step "local AWS servers (DynamoDB Local, s3s-fs) for the AWS adapters' conformance tests"
+eval "$(infra/dev/aws-servers.sh start)"
+trap 'infra/dev/aws-servers.sh stop' EXIT
+
 step "workspace tests (the e2e tests run target/debug/snapkb, built first)"
 cargo build --locked -p snapkb
 if cargo nextest --version >/dev/null 2>&1; then
