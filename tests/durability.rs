@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
-use snapkb_e2e::{Server, doc, nearest};
+use snapkb_e2e::{Server, block_on, doc, nearest, objects};
 
 const DIMS: usize = 8;
 
@@ -134,11 +134,9 @@ fn kill_9_during_ingest_loses_no_acknowledged_document_and_gc_removes_orphans() 
     writer.join().unwrap();
     let acked = acked.lock().unwrap().clone();
     // What a crash between writing a segment and committing it leaves behind.
-    let orphan = dir
-        .path()
-        .join("objects/projects/crash/s0/wal/0000000000001-deadbeef0000.wal");
-    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
-    std::fs::write(&orphan, b"an uncommitted segment").unwrap();
+    let orphan = "projects/crash/s0/wal/0000000000001-deadbeef0000.wal";
+    let store = objects(dir.path());
+    block_on(store.put(orphan, b"an uncommitted segment".to_vec().into())).unwrap();
 
     let restarted = Server::start_with(dir.path(), &grace);
     assert!(
@@ -146,7 +144,10 @@ fn kill_9_during_ingest_loses_no_acknowledged_document_and_gc_removes_orphans() 
         "the admin key is printed on first start only"
     );
     let admin = restarted.api(&admin_key);
-    assert!(!orphan.exists(), "GC at start removed the orphan");
+    assert!(
+        block_on(store.head(orphan)).unwrap().is_none(),
+        "GC at start removed the orphan"
+    );
     let h = admin.get("/v1/projects/crash/health");
     assert_eq!(h.status, 200, "{}", h.text);
     let documents = h.body["documents"].as_u64().unwrap();

@@ -2,6 +2,10 @@
 //! directory, reads the admin key it prints on first start, and offers a small JSON client.
 //! The binary is `target/debug/snapkb` (built by infra/dev/test.sh before the tests), or
 //! `$SNAPKB_BIN`.
+//!
+//! With `SNAPKB_E2E_BACKEND=aws` every server runs on S3 + DynamoDB instead (the local servers
+//! of infra/dev/aws-servers.sh, whose endpoints it inherits), with a bucket and a table named
+//! after its data directory, so a restart finds the same data: the same suite, second backend.
 
 use std::{
     io::{BufRead, BufReader},
@@ -12,6 +16,136 @@ use std::{
 };
 
 use serde_json::{Value, json};
+use snapkb_store::ObjectStore;
+
+#[path = "lambda_host.rs"]
+pub mod lambda_host;
+
+/// Which storage the servers under test run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Files and redb in the data directory (`snapkb serve`'s default).
+    Local,
+    /// S3 and DynamoDB (`SNAPKB_E2E_BACKEND=aws`).
+    Aws,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("SNAPKB_E2E_BACKEND").as_deref() {
+        Ok("aws") => Backend::Aws,
+        _ => Backend::Local,
+    }
+}
+
+/// The bucket and table name for a data directory (S3 bucket rules: lowercase, digits, '-').
+fn aws_name(data_dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    format!("e2e-{}-{:016x}", std::process::id(), h.finish())
+}
+
+/// The storage environment of a server on `data_dir`.
+fn storage_env(data_dir: &Path) -> Vec<(String, String)> {
+    match backend() {
+        Backend::Local => Vec::new(),
+        Backend::Aws => {
+            let name = aws_name(data_dir);
+            vec![
+                ("SNAPKB_BUCKET".into(), name.clone()),
+                ("SNAPKB_TABLE".into(), name),
+            ]
+        }
+    }
+}
+
+/// Runs a future to completion (the harness is synchronous; the stores are async).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// S3 and DynamoDB stores on the local servers for bucket and table `name`, created if missing.
+pub fn aws_stores(name: &str) -> snapkb_aws::AwsStores {
+    block_on(async {
+        let config = snapkb_core::Config::from_vars(
+            std::env::vars()
+                .filter(|(k, _)| k.starts_with("SNAPKB_") && k.ends_with("_ENDPOINT"))
+                .chain([
+                    ("SNAPKB_BUCKET".to_string(), name.to_string()),
+                    ("SNAPKB_TABLE".to_string(), name.to_string()),
+                ]),
+        )
+        .expect("config");
+        assert!(
+            config.s3_endpoint.is_some() && config.dynamodb_endpoint.is_some(),
+            "SNAPKB_S3_ENDPOINT / SNAPKB_DYNAMODB_ENDPOINT are not set: run `eval \"$(infra/dev/aws-servers.sh start)\"` first"
+        );
+        let aws = snapkb_aws::AwsStores::connect(&config).await.expect("aws");
+        aws.create_if_missing()
+            .await
+            .expect("create bucket and table");
+        aws
+    })
+}
+
+/// The S3 store on bucket `name` (created if missing).
+pub fn aws_objects(name: &str) -> Box<dyn ObjectStore> {
+    Box::new((*aws_stores(name).objects).clone())
+}
+
+/// The environment of a Lambda function on a fresh bucket and table for `test` (created here,
+/// as Terraform would): storage, endpoints, and the model directory of this source tree.
+pub fn aws_function_env(test: &str) -> Vec<(String, String)> {
+    let name = format!(
+        "fn-{test}-{}-{}",
+        std::process::id(),
+        snapkb_core::random_hex(4)
+    );
+    aws_stores(&name);
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/all-MiniLM-L6-v2");
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("SNAPKB_") && k.ends_with("_ENDPOINT"))
+        .chain([
+            ("SNAPKB_BUCKET".to_string(), name.clone()),
+            ("SNAPKB_TABLE".to_string(), name),
+            ("SNAPKB_MODEL_DIR".to_string(), model.display().to_string()),
+        ])
+        .collect()
+}
+
+/// The object store a server on `data_dir` uses, opened beside it: tests plant and look for
+/// objects through it, whatever the backend.
+pub fn objects(data_dir: &Path) -> Box<dyn ObjectStore> {
+    match backend() {
+        Backend::Local => Box::new(
+            snapkb_local::FileObjectStore::open(data_dir.join("objects")).expect("object dir"),
+        ),
+        Backend::Aws => aws_objects(&aws_name(data_dir)),
+    }
+}
+
+/// How many objects there are under `prefix`.
+pub fn count_objects(store: &dyn ObjectStore, prefix: &str) -> usize {
+    block_on(async {
+        let mut n = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .list(prefix, after.as_deref(), 1000)
+                .await
+                .expect("list");
+            n += page.objects.len();
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return n,
+            }
+        }
+    })
+}
 
 /// The `snapkb` binary under test.
 pub fn binary() -> PathBuf {
@@ -53,8 +187,12 @@ impl Server {
             .arg(data_dir)
             .env("RUST_LOG", "warn")
             .env_remove("SNAPKB_BIN")
+            .env_remove("SNAPKB_E2E_BACKEND")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        for (k, v) in storage_env(data_dir) {
+            cmd.env(k, v);
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -3,7 +3,7 @@
 //! deletion; and the server's own routes.
 
 use serde_json::json;
-use snapkb_e2e::{Server, doc, nearest, vector};
+use snapkb_e2e::{Server, count_objects, doc, nearest, objects, vector};
 
 const DIMS: usize = 16;
 
@@ -171,7 +171,7 @@ fn a_project_lives_its_whole_life_over_http() {
         "its keys are gone too"
     );
     assert_eq!(
-        files_under(&dir.path().join("objects/projects/kb")),
+        count_objects(&*objects(dir.path()), "projects/kb/"),
         0,
         "no object of the project is left"
     );
@@ -235,20 +235,4 @@ fn the_service_routes_answer_without_a_key() {
     }
     assert_eq!(anon.get("/v1/projects").status, 401);
     assert_eq!(anon.get("/nope").status, 404);
-}
-
-fn files_under(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| {
-            if e.path().is_dir() {
-                files_under(&e.path())
-            } else {
-                1
-            }
-        })
-        .sum()
 }

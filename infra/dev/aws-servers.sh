@@ -40,9 +40,19 @@ wait_port() {
   return 1
 }
 
+running() {
+  [ -f "$state/$1.pid" ] && kill -0 "$(cat "$state/$1.pid")" 2>/dev/null
+}
+
 start() {
   install
   mkdir -p "$state/s3"
+  if running ddb && running s3; then
+    # Already started (by an earlier `start` in this or another shell): reuse them.
+    print_env
+    return
+  fi
+  stop
   jar="$(find "$tools/ddb" -name DynamoDBLocal.jar | head -n 1)"
   (cd "$(dirname "$jar")" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
       -inMemory -port "$ddb_port" -disableTelemetry >"$state/ddb.log" 2>&1) &
@@ -52,6 +62,10 @@ start() {
   echo $! >"$state/s3.pid"
   wait_port "$ddb_port"
   wait_port "$s3_port"
+  print_env
+}
+
+print_env() {
   cat <<ENV
 export SNAPKB_DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port
 export SNAPKB_S3_ENDPOINT=http://127.0.0.1:$s3_port
@@ -68,6 +82,8 @@ stop() {
       rm -f "$state/$name.pid"
     fi
   done
+  # The S3 server's files (DynamoDB Local runs in memory).
+  rm -rf "$state/s3"
 }
 
 case "${1:-}" in

@@ -26,16 +26,21 @@ cargo build --locked --release -p snapkb-index-bench
 target/release/snapkb-index-bench --n 3000 --nq 50 --dims 64 --ef 16,64 \
   --filter-selectivity 0.2,0.01 --json > /dev/null
 
-step "local AWS servers (DynamoDB Local, s3s-fs) for the AWS adapters' conformance tests"
+step "local AWS servers (DynamoDB Local, s3s-fs) for the AWS adapters, the Lambda functions and the e2e suite's second run"
 eval "$(infra/dev/aws-servers.sh start)"
 trap 'infra/dev/aws-servers.sh stop' EXIT
 
-step "workspace tests (the e2e tests run target/debug/snapkb, built first)"
-cargo build --locked -p snapkb
+step "workspace tests (the e2e tests run target/debug/snapkb and the Lambda binaries, built first)"
+cargo build --locked -p snapkb -p snapkb-lambda
 if cargo nextest --version >/dev/null 2>&1; then
-  # Doc tests first: the suite's closing summary is then nextest's count of every test.
+  # Doc tests first, then the e2e suite a second time with every server on S3 + DynamoDB:
+  # the suite's closing summary is then nextest's count of every workspace test.
   cargo test --locked --workspace --doc
+  SNAPKB_E2E_BACKEND=aws cargo nextest run --locked -p snapkb-e2e --no-fail-fast \
+    -E 'not binary(lambda)'
   cargo nextest run --locked --workspace --no-fail-fast
 else
+  SNAPKB_E2E_BACKEND=aws cargo test --locked -p snapkb-e2e --no-fail-fast \
+    --test lifecycle --test access --test durability --test bad_input --test cli
   cargo test --locked --workspace --no-fail-fast
 fi

@@ -18,12 +18,7 @@ const BATCH_DOCUMENTS: usize = 64;
 const BATCH_BYTES: usize = 4 << 20;
 
 fn format_of(path: &Path) -> Option<&'static str> {
-    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-        "md" | "markdown" | "mdx" => Some("markdown"),
-        "txt" | "text" | "rst" | "adoc" => Some("plain"),
-        "html" | "htm" => Some("html"),
-        _ => None,
-    }
+    snapkb_embed::TextFormat::from_extension(path.extension()?.to_str()?).map(|f| f.as_str())
 }
 
 /// Files to send, with their document ids (paths relative to the argument they came from).

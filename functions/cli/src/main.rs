@@ -3,7 +3,6 @@
 //! `versions`, `rollback`).
 
 mod client;
-mod embedder;
 mod ingest;
 mod quickstart;
 mod serve;
@@ -277,7 +276,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             let runtime =
                 tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
             runtime.block_on(async {
-                let local = serve::open(&args.data_dir, config)?;
+                let local = serve::open(&args.data_dir, config).await?;
                 serve::serve(local, args.addr, args.gc_interval, |_, _| async { Ok(()) }).await
             })
         }

@@ -130,7 +130,7 @@ pub(crate) fn run(args: LocalArgs) -> Result<(), CliError> {
     let samples = samples_dir();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
     runtime.block_on(async {
-        let local = serve::open(&args.data_dir, config)?;
+        let local = serve::open(&args.data_dir, config).await?;
         serve::serve(local, args.addr, args.gc_interval, move |engine, addr| {
             seed(engine, addr, samples)
         })

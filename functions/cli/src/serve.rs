@@ -1,6 +1,7 @@
 //! `snapkb serve`: every function on one local HTTP server over the embedded default — a
-//! filesystem object store and a redb table in one data directory — with compaction in a
-//! background thread, periodic GC, and graceful shutdown.
+//! filesystem object store and a redb table in one data directory — or, when `SNAPKB_BUCKET`
+//! and `SNAPKB_TABLE` are set, over S3 and DynamoDB; with compaction in a background thread,
+//! periodic GC, and graceful shutdown.
 
 use std::{
     collections::HashSet,
@@ -11,11 +12,13 @@ use std::{
     time::Duration,
 };
 
+use snapkb_aws::AwsStores;
 use snapkb_core::Config;
-use snapkb_engine::{CompactionTrigger, Engine};
+use snapkb_engine::{CompactionTrigger, Engine, LazyMiniLm};
 use snapkb_local::{FileObjectStore, RedbMetaStore};
+use snapkb_store::{MetaStore, ObjectStore};
 
-use crate::{CliError, embedder::LazyMiniLm};
+use crate::CliError;
 
 /// Sends projects to the compaction thread, at most once while queued.
 struct CompactionQueue {
@@ -56,13 +59,33 @@ pub(crate) struct Local {
     pub(crate) engine: Arc<Engine>,
 }
 
-pub(crate) fn open(data_dir: &Path, config: Config) -> Result<Local, CliError> {
+/// The stores: S3 and DynamoDB when a bucket and a table are configured (created if missing),
+/// else the files and redb table in `data_dir`.
+async fn stores(
+    data_dir: &Path,
+    config: &Config,
+) -> Result<(Arc<dyn ObjectStore>, Arc<dyn MetaStore>), CliError> {
+    if AwsStores::configured(config) {
+        let aws = AwsStores::connect(config)
+            .await
+            .map_err(|e| CliError::Io(e.to_string()))?;
+        aws.create_if_missing()
+            .await
+            .map_err(|e| CliError::Io(format!("cannot reach S3 or DynamoDB: {e}")))?;
+        tracing::info!(bucket = ?config.bucket, table = ?config.table, "storage: S3 + DynamoDB");
+        return Ok((aws.objects, aws.meta));
+    }
     std::fs::create_dir_all(data_dir)
         .map_err(|e| CliError::Io(format!("{}: {e}", data_dir.display())))?;
     let objects =
         FileObjectStore::open(data_dir.join("objects")).map_err(|e| CliError::Io(e.to_string()))?;
     let meta =
         RedbMetaStore::open(data_dir.join("meta.redb")).map_err(|e| CliError::Io(e.to_string()))?;
+    Ok((Arc::new(objects), Arc::new(meta)))
+}
+
+pub(crate) async fn open(data_dir: &Path, config: Config) -> Result<Local, CliError> {
+    let (objects, meta) = stores(data_dir, &config).await?;
     let model = model_dir(&config);
     if !model.join("model.safetensors").exists() {
         tracing::warn!(dir = %model.display(), "no embedding model found: text ingest and text queries will answer 503 until you run infra/dev/fetch-model.sh (caller vectors and keyword search work)");
@@ -70,7 +93,7 @@ pub(crate) fn open(data_dir: &Path, config: Config) -> Result<Local, CliError> {
     let (tx, rx) = mpsc::channel::<(String, bool)>();
     let queued = Arc::new(Mutex::new(HashSet::new()));
     let engine = Arc::new(
-        Engine::new(Arc::new(objects), Arc::new(meta), config)
+        Engine::new(objects, meta, config)
             .with_embedder(Arc::new(LazyMiniLm::new(&model)))
             .with_compaction_trigger(Arc::new(CompactionQueue {
                 tx: Mutex::new(tx),

@@ -4,14 +4,29 @@
 
 use std::ops::Range;
 
-use aws_sdk_s3::{Client, error::ProvideErrorMetadata, error::SdkError, primitives::ByteStream};
+use aws_sdk_s3::{
+    Client,
+    error::ProvideErrorMetadata,
+    error::SdkError,
+    primitives::ByteStream,
+    types::{CompletedMultipartUpload, CompletedPart},
+};
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt, stream};
 use snapkb_store::{ListPage, ObjectMeta, ObjectStore, StoreError};
+
+/// Objects larger than this are uploaded in parts, and read back in parallel ranged reads of
+/// this size. 8 MiB is what the AWS CLI uses; S3's smallest part is 5 MiB.
+pub const DEFAULT_PART_BYTES: usize = 8 << 20;
+
+/// Parts in flight at once, for one upload or one read.
+const PARALLEL_PARTS: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct S3ObjectStore {
     client: Client,
     bucket: String,
+    part_bytes: usize,
 }
 
 fn store_error<E: ProvideErrorMetadata + std::fmt::Debug>(
@@ -45,7 +60,15 @@ impl S3ObjectStore {
         Self {
             client,
             bucket: bucket.into(),
+            part_bytes: DEFAULT_PART_BYTES,
         }
+    }
+
+    /// Changes the part size for multipart uploads and parallel reads (at least 5 MiB, S3's
+    /// smallest part).
+    pub fn with_part_bytes(mut self, part_bytes: usize) -> Self {
+        self.part_bytes = part_bytes.max(5 << 20);
+        self
     }
 
     /// A client for `config`, path-style when an endpoint override is set (local servers).
@@ -78,6 +101,100 @@ impl S3ObjectStore {
         }
     }
 
+    /// Uploads `body` in parts, `PARALLEL_PARTS` at a time; aborts the upload on any failure
+    /// so no parts are left billed behind it (the bucket's lifecycle rule is the backstop).
+    async fn put_multipart(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| store_error(key, e))?;
+        let upload_id = created
+            .upload_id()
+            .ok_or_else(|| StoreError::Backend(format!("S3 gave no upload id for {key}")))?
+            .to_string();
+        let result = async {
+            let chunks: Vec<(i32, Bytes)> = (0..body.len())
+                .step_by(self.part_bytes)
+                .enumerate()
+                .map(|(i, start)| {
+                    let end = (start + self.part_bytes).min(body.len());
+                    (i as i32 + 1, body.slice(start..end))
+                })
+                .collect();
+            let mut parts: Vec<CompletedPart> = stream::iter(chunks)
+                .map(|(number, chunk)| {
+                    let upload_id = upload_id.clone();
+                    async move {
+                        let out = self
+                            .client
+                            .upload_part()
+                            .bucket(&self.bucket)
+                            .key(key)
+                            .upload_id(upload_id)
+                            .part_number(number)
+                            .body(ByteStream::from(chunk))
+                            .send()
+                            .await
+                            .map_err(|e| store_error(key, e))?;
+                        Ok::<_, StoreError>(
+                            CompletedPart::builder()
+                                .part_number(number)
+                                .set_e_tag(out.e_tag().map(str::to_string))
+                                .build(),
+                        )
+                    }
+                })
+                .buffer_unordered(PARALLEL_PARTS)
+                .try_collect()
+                .await?;
+            parts.sort_by_key(|p| p.part_number());
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| store_error(key, e))?;
+            Ok(())
+        }
+        .await;
+        if result.is_err() {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    /// One ranged GET of `range` (inclusive end in the header).
+    async fn get_part(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await
+            .map_err(|e| store_error(key, e))?;
+        Self::collect(key, out.body).await
+    }
+
     async fn collect(key: &str, body: ByteStream) -> Result<Bytes, StoreError> {
         body.collect()
             .await
@@ -89,6 +206,9 @@ impl S3ObjectStore {
 #[async_trait::async_trait]
 impl ObjectStore for S3ObjectStore {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+        if body.len() > self.part_bytes {
+            return self.put_multipart(key, body).await;
+        }
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -124,16 +244,63 @@ impl ObjectStore for S3ObjectStore {
         }
     }
 
+    /// The first part comes with the object's size (`Content-Range`); anything beyond it is
+    /// read in parallel ranged GETs. Small objects cost one request either way.
     async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
-        let out = self
+        let part = self.part_bytes as u64;
+        let first = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .range(format!("bytes=0-{}", part - 1))
             .send()
-            .await
-            .map_err(|e| store_error(key, e))?;
-        Self::collect(key, out.body).await
+            .await;
+        let out = match first {
+            Ok(out) => out,
+            // An empty object has no byte 0.
+            Err(e) if e.code() == Some("InvalidRange") => {
+                let out = self
+                    .client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| store_error(key, e))?;
+                return Self::collect(key, out.body).await;
+            }
+            Err(e) => return Err(store_error(key, e)),
+        };
+        let total = out
+            .content_range()
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|t| t.parse::<u64>().ok());
+        let head = Self::collect(key, out.body).await?;
+        let Some(total) = total.filter(|&t| t > head.len() as u64) else {
+            return Ok(head);
+        };
+        let ranges: Vec<Range<u64>> = (head.len() as u64..total)
+            .step_by(self.part_bytes)
+            .map(|start| start..(start + part).min(total))
+            .collect();
+        let rest: Vec<Bytes> = stream::iter(ranges)
+            .map(|range| self.get_part(key, range))
+            .buffered(PARALLEL_PARTS)
+            .try_collect()
+            .await?;
+        let mut body = Vec::with_capacity(total as usize);
+        body.extend_from_slice(&head);
+        for part in rest {
+            body.extend_from_slice(&part);
+        }
+        if body.len() as u64 != total {
+            return Err(StoreError::Unavailable(format!(
+                "{key} changed while read: {} of {total} bytes",
+                body.len()
+            )));
+        }
+        Ok(Bytes::from(body))
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {

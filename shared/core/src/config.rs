@@ -24,6 +24,11 @@ pub struct Config {
     pub region: Option<String>,
     pub s3_endpoint: Option<String>,
     pub dynamodb_endpoint: Option<String>,
+    /// The compact function (name or ARN) that ingest invokes asynchronously when a project's
+    /// write-ahead log passes its triggers (Lambda).
+    pub compact_function: Option<String>,
+    /// Endpoint override for the Lambda API (tests).
+    pub lambda_endpoint: Option<String>,
     /// Where the embedding model's files are.
     pub model_dir: Option<String>,
     /// SHA-256 (hex) of the deployment admin key's secret.
@@ -55,6 +60,8 @@ impl Default for Config {
             region: None,
             s3_endpoint: None,
             dynamodb_endpoint: None,
+            compact_function: None,
+            lambda_endpoint: None,
             model_dir: None,
             admin_key_sha256: None,
             max_body_bytes: 16 << 20,
@@ -98,6 +105,8 @@ impl Config {
                 "REGION" => config.region = text(),
                 "S3_ENDPOINT" => config.s3_endpoint = text(),
                 "DYNAMODB_ENDPOINT" => config.dynamodb_endpoint = text(),
+                "COMPACT_FUNCTION" => config.compact_function = text(),
+                "LAMBDA_ENDPOINT" => config.lambda_endpoint = text(),
                 "MODEL_DIR" => config.model_dir = text(),
                 "ADMIN_KEY_SHA256" => {
                     let v = value.trim().to_ascii_lowercase();

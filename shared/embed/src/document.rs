@@ -18,6 +18,27 @@ pub enum TextFormat {
     Html,
 }
 
+impl TextFormat {
+    /// The format of a file by its extension (`md`, `html`, `txt`, …), if it is one snapkb
+    /// reads: how the CLI and the S3 inbox tell a file's format.
+    pub fn from_extension(extension: &str) -> Option<Self> {
+        match extension.to_ascii_lowercase().as_str() {
+            "md" | "markdown" | "mdx" => Some(Self::Markdown),
+            "txt" | "text" | "rst" | "adoc" => Some(Self::Plain),
+            "html" | "htm" => Some(Self::Html),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plain => "plain",
+            Self::Markdown => "markdown",
+            Self::Html => "html",
+        }
+    }
+}
+
 /// A supported request content type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentType {

@@ -12,6 +12,8 @@ mod health;
 mod ingest;
 mod keys;
 pub mod layout;
+#[cfg(feature = "model")]
+mod lazy_model;
 mod oplog;
 mod projects;
 mod query;
@@ -21,6 +23,8 @@ mod status;
 mod versions;
 mod webhooks;
 
+#[cfg(feature = "model")]
+pub use crate::lazy_model::LazyMiniLm;
 pub use crate::{
     compact::{CompactionReport, ShardCompaction},
     embedding::{InlineEmbedder, TextEmbedder},

@@ -58,6 +58,25 @@ pub async fn objects_round_trip(store: &dyn ObjectStore) {
     );
 }
 
+pub async fn objects_put_if_absent_refuses_an_existing_object(store: &dyn ObjectStore) {
+    assert!(
+        store
+            .put_if_absent("conf/once/obj", Bytes::from_static(b"first"))
+            .await
+            .expect("first put")
+    );
+    assert!(
+        !store
+            .put_if_absent("conf/once/obj", Bytes::from_static(b"second"))
+            .await
+            .expect("second put")
+    );
+    assert_eq!(
+        store.get("conf/once/obj").await.expect("get"),
+        Bytes::from_static(b"first")
+    );
+}
+
 pub async fn objects_put_if_absent_has_exactly_one_winner(store: &dyn ObjectStore) {
     let attempts =
         (0..RACERS).map(|i| store.put_if_absent("conf/race/obj", Bytes::from(vec![i as u8; 64])));
@@ -527,6 +546,7 @@ macro_rules! conformance_suite {
     (objects: $objects:expr, meta: $meta:expr $(,)?) => {
         $crate::conformance_suite!(@tests $objects;
             objects_round_trip,
+            objects_put_if_absent_refuses_an_existing_object,
             objects_put_if_absent_has_exactly_one_winner,
             objects_ranged_reads,
             objects_list_by_prefix_with_pagination);

@@ -1,19 +1,19 @@
-//! all-MiniLM-L6-v2 for `snapkb serve`, loaded on first use (so start-up stays fast and a
-//! server for caller-vector projects never pays for it) and run on tokio's blocking pool so
-//! embedding never stalls request threads.
+//! all-MiniLM-L6-v2 as the engine's `TextEmbedder`, loaded on first use (so start-up — and a
+//! function's cold start — stays fast, and a deployment of caller-vector projects never pays
+//! for it) and run on tokio's blocking pool so embedding never stalls request threads.
 
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
 };
 
+use crate::TextEmbedder;
 use snapkb_embed::{
     EmbedError, Embedded, Embedder, MINILM_DIMS, MINILM_MODEL_ID, MiniLm, PieceCounter,
 };
-use snapkb_engine::TextEmbedder;
 use tokio::sync::OnceCell;
 
-pub(crate) struct LazyMiniLm {
+pub struct LazyMiniLm {
     dir: PathBuf,
     model: OnceCell<Arc<MiniLm>>,
     counter: OnceCell<Arc<dyn PieceCounter>>,
@@ -28,7 +28,7 @@ impl std::fmt::Debug for LazyMiniLm {
 }
 
 impl LazyMiniLm {
-    pub(crate) fn new(dir: &Path) -> Self {
+    pub fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
             model: OnceCell::new(),

@@ -1,0 +1,125 @@
+//! snapkb on AWS Lambda: what every function binary shares — configuration from `SNAPKB_*`,
+//! the S3 and DynamoDB stores, JSON logs, per-project metrics as CloudWatch Embedded Metric
+//! Format lines, and the HTTP runtime that mounts one route group of shared/http.
+
+pub mod compact;
+pub mod inbox;
+mod invoke;
+mod metrics;
+
+use std::{path::PathBuf, sync::Arc};
+
+use snapkb_aws::AwsStores;
+use snapkb_core::Config;
+use snapkb_engine::{Engine, LazyMiniLm, TableRateLimiter};
+use snapkb_http::Group;
+
+pub use crate::invoke::PendingInvocations;
+
+/// Errors a function's init can meet; each stops the container with a message saying which
+/// setting to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("configuration: {0}")]
+    Config(#[from] snapkb_core::ConfigError),
+    #[error("storage: {0}")]
+    Store(#[from] snapkb_store::StoreError),
+}
+
+/// A function's engine and what its handlers need beside it.
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub engine: Arc<Engine>,
+    pub stores: AwsStores,
+    /// Compaction invocations sent during a request, awaited before it answers (a frozen
+    /// container would otherwise hold them until its next request).
+    pub pending: PendingInvocations,
+}
+
+/// JSON logs on stderr (CloudWatch takes both streams; stdout carries the metric lines). The
+/// runtime's span adds `requestId` to every line; secrets are never logged.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .without_time()
+        .try_init();
+}
+
+/// The model directory: `SNAPKB_MODEL_DIR`, else `models/all-MiniLM-L6-v2` beside the
+/// function's code (`$LAMBDA_TASK_ROOT`), else the working directory's.
+fn model_dir(config: &Config) -> PathBuf {
+    if let Some(dir) = &config.model_dir {
+        return PathBuf::from(dir);
+    }
+    match std::env::var_os("LAMBDA_TASK_ROOT") {
+        Some(root) => PathBuf::from(root).join("models/all-MiniLM-L6-v2"),
+        None => snapkb_embed::default_model_dir(),
+    }
+}
+
+impl Function {
+    /// Init: reads the configuration and builds the clients — no request is sent and no
+    /// model is loaded (`embeds` functions load it on their first text).
+    pub async fn init(embeds: bool) -> Result<Self, InitError> {
+        let config = Config::from_vars(std::env::vars())?;
+        Self::with_config(config, embeds).await
+    }
+
+    pub async fn with_config(config: Config, embeds: bool) -> Result<Self, InitError> {
+        let stores = AwsStores::connect(&config).await?;
+        let pending = PendingInvocations::default();
+        let mut engine = Engine::new(stores.objects.clone(), stores.meta.clone(), config.clone())
+            // Every instance shares the counters in the table.
+            .with_rate_limiter(Arc::new(TableRateLimiter {
+                meta: stores.meta.clone(),
+            }));
+        if embeds {
+            engine = engine.with_embedder(Arc::new(LazyMiniLm::new(&model_dir(&config))));
+        }
+        match &config.compact_function {
+            Some(function) => {
+                engine = engine.with_compaction_trigger(Arc::new(
+                    invoke::CompactInvoker::new(&config, function, pending.clone()).await,
+                ));
+            }
+            None => tracing::warn!(
+                "SNAPKB_COMPACT_FUNCTION is not set: logs are compacted only by the scheduled compact function"
+            ),
+        }
+        Ok(Self {
+            engine: Arc::new(engine),
+            stores,
+            pending,
+        })
+    }
+
+    /// The function's HTTP app: the group's routes with metrics, awaiting compaction
+    /// invocations before each answer.
+    pub fn app(&self, group: Group) -> axum::Router {
+        metrics::layer(
+            snapkb_http::router(self.engine.clone(), &[group]),
+            group.as_str(),
+            self.pending.clone(),
+            self.stores.calls.clone(),
+        )
+    }
+}
+
+/// Runs one route group as a Lambda function behind API Gateway (HTTP API or REST) or a
+/// Function URL.
+pub async fn serve_routes(group: Group) -> Result<(), lambda_http::Error> {
+    init_logs();
+    // Every group knows the model (projects are created and checked against it); only text
+    // ingest and text queries load it, on first use.
+    let function = Function::init(true).await.inspect_err(|e| {
+        tracing::error!(error = %e, "init failed");
+    })?;
+    lambda_http::run(function.app(group)).await
+}

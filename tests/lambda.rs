@@ -1,0 +1,402 @@
+//! The Lambda function binaries, run as processes under an emulated Lambda host
+//! (tests/lambda_host.rs) on DynamoDB Local and s3s-fs, driven with API Gateway HTTP API (v2),
+//! Function URL and S3 event fixtures (tests/fixtures/lambda/).
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use snapkb_e2e::{
+    aws_function_env, block_on, doc,
+    lambda_host::{FunctionProcess, LambdaHost, Outcome},
+    vector,
+};
+
+const DIMS: usize = 8;
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/fixtures/lambda/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// An HTTP event from a fixture, for `method path?query` with a bearer token and a body.
+fn http_event(
+    fixture_name: &str,
+    method: &str,
+    path_query: &str,
+    token: &str,
+    body: Option<&Value>,
+    base64: bool,
+) -> Value {
+    let mut event = fixture(fixture_name);
+    let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
+    event["rawPath"] = json!(path);
+    event["rawQueryString"] = json!(query);
+    event["requestContext"]["http"]["method"] = json!(method);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    if base64 {
+        event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body.as_bytes()));
+        event["isBase64Encoded"] = json!(true);
+    } else {
+        event["body"] = json!(body);
+    }
+    event
+}
+
+/// (status, JSON body) of an HTTP function's answer.
+fn answer(outcome: Outcome) -> (u16, Value) {
+    let Outcome::Response(r) = outcome else {
+        panic!("the function failed: {outcome:?}");
+    };
+    let status = r["statusCode"].as_u64().unwrap() as u16;
+    let text = r["body"].as_str().unwrap_or_default();
+    let text = if r["isBase64Encoded"] == true {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap(),
+        )
+        .unwrap()
+    } else {
+        text.to_string()
+    };
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+struct Deployment {
+    env: Vec<(String, String)>,
+    admin: String,
+}
+
+/// A fresh bucket and table, an admin key, and the environment every function gets.
+fn deployment(name: &str, host: &LambdaHost) -> Deployment {
+    let (admin, hash) = snapkb_core::generate_secret(&snapkb_core::new_key_id());
+    let mut env = aws_function_env(name);
+    env.push(("SNAPKB_ADMIN_KEY_SHA256".into(), hash));
+    env.push(("SNAPKB_COMPACT_FUNCTION".into(), "snapkb-compact".into()));
+    env.push((
+        "SNAPKB_LAMBDA_ENDPOINT".into(),
+        format!("http://{}", host.addr),
+    ));
+    Deployment { env, admin }
+}
+
+#[test]
+fn http_functions_answer_api_gateway_and_function_url_events_with_their_own_routes() {
+    let keys_host = LambdaHost::start();
+    let d = deployment("http", &keys_host);
+    let _keys = FunctionProcess::start(&keys_host, "snapkb-keys", &d.env);
+    let (status, body) = answer(keys_host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects",
+        &d.admin,
+        Some(&json!({ "id": "kb", "embedding": { "model": null, "dims": DIMS } })),
+        false,
+    )));
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = answer(keys_host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects/kb/keys",
+        &d.admin,
+        Some(&json!({ "name": "app", "scopes": ["read", "write"] })),
+        false,
+    )));
+    assert_eq!(status, 201, "{body}");
+    let key = body["token"].as_str().unwrap().to_string();
+
+    // Ingest through a Function URL event with a base64 body.
+    let ingest_host = LambdaHost::start();
+    let _ingest = FunctionProcess::start(&ingest_host, "snapkb-ingest", &d.env);
+    let docs: Vec<Value> = (0..20).map(|i| doc(&format!("d{i}"), i, DIMS)).collect();
+    let (status, body) = answer(ingest_host.invoke(&http_event(
+        "function-url.json",
+        "POST",
+        "/v1/projects/kb/documents",
+        &key,
+        Some(&json!({ "documents": docs })),
+        true,
+    )));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["documents"].as_array().unwrap().len(), 20);
+
+    // Query through API Gateway: read-your-writes from another function's process.
+    let query_host = LambdaHost::start();
+    let query = FunctionProcess::start(&query_host, "snapkb-query", &d.env);
+    let ask = |host: &LambdaHost, seed: u64| {
+        answer(host.invoke(&http_event(
+            "apigw-http-v2.json",
+            "POST",
+            "/v1/projects/kb/query",
+            &key,
+            Some(&json!({ "vector": vector(seed, DIMS), "top_k": 3 })),
+            false,
+        )))
+    };
+    let (status, body) = ask(&query_host, 7);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["document_id"], "d7", "{body}");
+
+    // Each function serves only its group: the query function has no ingest route.
+    let (status, _) = answer(query_host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects/kb/documents",
+        &key,
+        Some(&json!({ "documents": [doc("x", 1, DIMS)] })),
+        false,
+    )));
+    assert!(
+        status == 404 || status == 405,
+        "query function answered ingest with {status}"
+    );
+    // Errors are problem+json with the field, as on every host.
+    let (status, body) = answer(query_host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects/kb/query",
+        &key,
+        Some(&json!({ "vector": vector(1, DIMS), "top_k": 0 })),
+        false,
+    )));
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "top_k", "{body}");
+
+    // The warm path: a second query with the key cached and the index current reads the
+    // manifest (one GetItem) and counts the rate windows, and touches no S3 object.
+    let (status, _) = ask(&query_host, 3);
+    assert_eq!(status, 200);
+    let metrics = query.metric_lines();
+    for line in &metrics {
+        eprintln!("query function metrics: {line}");
+    }
+    let warm = metrics.last().expect("an EMF line per request");
+    assert_eq!(warm["Function"], "query");
+    assert_eq!(warm["Project"], "kb");
+    assert_eq!(warm["S3Calls"], 0, "{warm}");
+    assert_eq!(warm["DynamoDBReads"], 1, "{warm}");
+    let first = &metrics[0];
+    assert!(
+        first["S3Calls"].as_u64().unwrap() >= 1,
+        "the cold query loads the log: {first}"
+    );
+}
+
+#[test]
+fn ingest_past_the_log_trigger_invokes_compact_which_folds_the_log() {
+    let host = LambdaHost::start();
+    let d = deployment("compact", &host);
+    let _keys = FunctionProcess::start(&host, "snapkb-keys", &d.env);
+    let create = json!({
+        "id": "kb",
+        "embedding": { "model": null, "dims": DIMS },
+        "compaction": { "max_wal_segments": 2 }
+    });
+    let (status, body) = answer(host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects",
+        &d.admin,
+        Some(&create),
+        false,
+    )));
+    assert_eq!(status, 201, "{body}");
+    drop(_keys);
+
+    let ingest_host = LambdaHost::start();
+    let d = Deployment {
+        env: d
+            .env
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "SNAPKB_LAMBDA_ENDPOINT" => (k.clone(), format!("http://{}", ingest_host.addr)),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect(),
+        admin: d.admin,
+    };
+    let _ingest = FunctionProcess::start(&ingest_host, "snapkb-ingest", &d.env);
+    for i in 0..3 {
+        let (status, body) = answer(ingest_host.invoke(&http_event(
+            "apigw-http-v2.json",
+            "POST",
+            "/v1/projects/kb/documents",
+            &d.admin,
+            Some(&json!({ "documents": [doc(&format!("d{i}"), i, DIMS)] })),
+            false,
+        )));
+        assert_eq!(status, 200, "{body}");
+    }
+    let invocations = ingest_host.invocations();
+    let (function, payload) = invocations.last().expect("ingest invoked compact");
+    assert_eq!(function, "snapkb-compact");
+    assert_eq!(payload["project"], "kb");
+
+    let compact_host = LambdaHost::start();
+    let _compact = FunctionProcess::start(&compact_host, "snapkb-compact", &d.env);
+    let Outcome::Response(report) = compact_host.invoke(payload) else {
+        panic!("compact failed");
+    };
+    assert!(report["report"]["version"].as_u64().is_some(), "{report}");
+    // A scheduled run finds nothing left to do and collects garbage.
+    let scheduled = json!({ "version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {} });
+    let Outcome::Response(sweep) = compact_host.invoke(&scheduled) else {
+        panic!("scheduled compact failed");
+    };
+    assert_eq!(sweep["compacted"], json!([]), "{sweep}");
+    // A malformed invocation is a failed invocation (retried, then dead-lettered), not a panic.
+    assert!(matches!(
+        compact_host.invoke(&json!({ "project": 5 })),
+        Outcome::Error(_)
+    ));
+
+    // The compacted index answers.
+    let query_host = LambdaHost::start();
+    let _query = FunctionProcess::start(&query_host, "snapkb-query", &d.env);
+    let (status, body) = answer(query_host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects/kb/query",
+        &d.admin,
+        Some(&json!({ "vector": vector(2, DIMS), "top_k": 1 })),
+        false,
+    )));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["document_id"], "d2");
+}
+
+#[test]
+fn s3_trigger_ingests_inbox_objects_then_removes_them_and_fails_on_bad_ones() {
+    let host = LambdaHost::start();
+    let d = deployment("inbox", &host);
+    let bucket = d
+        .env
+        .iter()
+        .find(|(k, _)| k == "SNAPKB_BUCKET")
+        .unwrap()
+        .1
+        .clone();
+    let _keys = FunctionProcess::start(&host, "snapkb-keys", &d.env);
+    let (status, body) = answer(host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects",
+        &d.admin,
+        Some(&json!({ "id": "notes" })),
+        false,
+    )));
+    assert_eq!(status, 201, "{body}");
+
+    let objects = snapkb_e2e::aws_objects(&bucket);
+    let key = "inbox/notes/guides/coffee beans.md";
+    block_on(
+        objects.put(
+            key,
+            "# Coffee\n\nEspresso is brewed by forcing hot water through finely ground coffee.\n"
+                .as_bytes()
+                .to_vec()
+                .into(),
+        ),
+    )
+    .unwrap();
+    let bad = "inbox/notes/scan.pdf";
+    block_on(objects.put(bad, b"%PDF-1.7".to_vec().into())).unwrap();
+
+    let event = |raw_key: &str| {
+        let mut e = fixture("s3-object-created.json");
+        e["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
+        e["Records"][0]["s3"]["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
+        e["Records"][0]["s3"]["object"]["key"] = json!(raw_key);
+        e
+    };
+    let trigger_host = LambdaHost::start();
+    let _trigger = FunctionProcess::start(&trigger_host, "snapkb-s3-trigger", &d.env);
+    // S3 URL-encodes keys in events, spaces as '+'.
+    let Outcome::Response(done) = trigger_host.invoke(&event("inbox/notes/guides/coffee+beans.md"))
+    else {
+        panic!("s3-trigger failed");
+    };
+    assert_eq!(
+        done["ingested"][0]["document"], "guides/coffee beans.md",
+        "{done}"
+    );
+    assert!(
+        block_on(objects.head(key)).unwrap().is_none(),
+        "the inbox object is removed"
+    );
+
+    let Outcome::Error(error) = trigger_host.invoke(&event("inbox/notes/scan.pdf")) else {
+        panic!("an unsupported file must fail the invocation");
+    };
+    assert!(
+        error.to_string().contains("unsupported file type"),
+        "{error}"
+    );
+    assert!(
+        block_on(objects.head(bad)).unwrap().is_some(),
+        "a failed object stays in the inbox"
+    );
+
+    let query_host = LambdaHost::start();
+    let _query = FunctionProcess::start(&query_host, "snapkb-query", &d.env);
+    let (status, body) = answer(query_host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects/notes/query",
+        &d.admin,
+        Some(&json!({ "text": "how is espresso made?", "top_k": 1 })),
+        false,
+    )));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["results"][0]["document_id"], "guides/coffee beans.md",
+        "{body}"
+    );
+    assert_eq!(
+        body["results"][0]["metadata"]["source"],
+        format!("s3://{bucket}/{key}"),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_function_whose_table_is_unreachable_answers_a_retryable_503() {
+    let host = LambdaHost::start();
+    let d = deployment("down", &host);
+    // Nothing listens on port 9: every DynamoDB attempt (and its retries) is refused.
+    let env: Vec<(String, String)> = d
+        .env
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "SNAPKB_DYNAMODB_ENDPOINT" => (k.clone(), "http://127.0.0.1:9".to_string()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let _query = FunctionProcess::start(&host, "snapkb-query", &env);
+    let (key, _) = snapkb_core::generate_secret(&snapkb_core::new_key_id());
+    let Outcome::Response(r) = host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects/kb/query",
+        &key,
+        Some(&json!({ "vector": vector(1, DIMS), "top_k": 1 })),
+        false,
+    )) else {
+        panic!("the function must answer, not fail");
+    };
+    assert_eq!(r["statusCode"], 503, "{r}");
+    let retry_after = r["headers"]["retry-after"].as_str().unwrap_or_default();
+    assert!(retry_after.parse::<u64>().is_ok(), "Retry-After: {r}");
+    assert!(
+        r["body"].as_str().unwrap().contains("problem")
+            || r["headers"]["content-type"]
+                .as_str()
+                .unwrap()
+                .contains("problem+json"),
+        "{r}"
+    );
+}

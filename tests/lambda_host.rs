@@ -1,0 +1,268 @@
+//! A Lambda host for the function binaries: the Runtime API they poll (`/2018-06-01/runtime/…`,
+//! as Lambda serves it to a container) and the `Invoke` API ingest calls to start the compact
+//! function (`/2015-03-31/functions/{name}/invocations`, recorded for the test to replay). The
+//! binaries run as processes, unchanged, with `AWS_LAMBDA_RUNTIME_API` pointing here.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::{get, post},
+};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+/// How an invocation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// `/response`: the handler's result.
+    Response(Value),
+    /// `/error`: the handler failed (Lambda would retry an asynchronous event, then DLQ it).
+    Error(Value),
+}
+
+#[derive(Default)]
+struct Shared {
+    waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    invocations: Mutex<Vec<(String, Value)>>,
+    init_errors: Mutex<Vec<Value>>,
+}
+
+type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<(String, Value)>>>;
+
+/// One emulated function host; one function process polls it at a time.
+pub struct LambdaHost {
+    pub addr: SocketAddr,
+    events: mpsc::Sender<(String, Value)>,
+    shared: Arc<Shared>,
+    runtime: tokio::runtime::Runtime,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for LambdaHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LambdaHost")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+async fn next(State((queue, _)): State<(Queue, Arc<Shared>)>) -> impl IntoResponse {
+    let Some((id, event)) = queue.lock().await.recv().await else {
+        return (StatusCode::GONE, HeaderMap::new(), String::new());
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 60_000;
+    headers.insert(
+        "lambda-runtime-deadline-ms",
+        deadline.to_string().parse().unwrap(),
+    );
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:123456789012:function:snapkb-test"
+            .parse()
+            .unwrap(),
+    );
+    (StatusCode::OK, headers, event.to_string())
+}
+
+fn finish(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {
+    match shared.waiting.lock().unwrap().remove(id) {
+        Some(tx) => {
+            let _ = tx.send(outcome);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn json_or_text(body: &Bytes) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+async fn response(
+    State((_, shared)): State<(Queue, Arc<Shared>)>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    finish(&shared, &id, Outcome::Response(json_or_text(&body)))
+}
+
+async fn error(
+    State((_, shared)): State<(Queue, Arc<Shared>)>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
+    finish(&shared, &id, Outcome::Error(json_or_text(&body)))
+}
+
+async fn init_error(State((_, shared)): State<(Queue, Arc<Shared>)>, body: Bytes) -> StatusCode {
+    shared.init_errors.lock().unwrap().push(json_or_text(&body));
+    StatusCode::ACCEPTED
+}
+
+async fn invoke(
+    State((_, shared)): State<(Queue, Arc<Shared>)>,
+    Path(function): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let asynchronous = headers
+        .get("x-amz-invocation-type")
+        .is_some_and(|v| v == "Event");
+    if !asynchronous {
+        return (
+            StatusCode::BAD_REQUEST,
+            "only asynchronous invocations are expected",
+        );
+    }
+    shared
+        .invocations
+        .lock()
+        .unwrap()
+        .push((function, json_or_text(&body)));
+    (StatusCode::ACCEPTED, "")
+}
+
+impl LambdaHost {
+    pub fn start() -> LambdaHost {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (events, rx) = mpsc::channel(16);
+        let shared = Arc::new(Shared::default());
+        let state: (Queue, Arc<Shared>) = (Arc::new(tokio::sync::Mutex::new(rx)), shared.clone());
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .route("/2015-03-31/functions/{function}/invocations", post(invoke))
+            .with_state(state);
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        LambdaHost {
+            addr,
+            events,
+            shared,
+            runtime,
+            next_id: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    /// Delivers `event` to the function and waits for its outcome.
+    pub fn invoke(&self, event: &Value) -> Outcome {
+        let id = format!(
+            "req-{}",
+            self.next_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let (tx, rx) = oneshot::channel();
+        self.shared.waiting.lock().unwrap().insert(id.clone(), tx);
+        self.events.blocking_send((id, event.clone())).unwrap();
+        let init_errors = self.init_errors();
+        self.runtime.block_on(async {
+            match tokio::time::timeout(Duration::from_secs(120), rx).await {
+                Ok(Ok(outcome)) => outcome,
+                _ => panic!("no outcome within 120 s; init errors: {init_errors:?}"),
+            }
+        })
+    }
+
+    /// Asynchronous `Invoke` calls received so far: (function, payload).
+    pub fn invocations(&self) -> Vec<(String, Value)> {
+        self.shared.invocations.lock().unwrap().clone()
+    }
+
+    /// Errors functions reported from their init.
+    pub fn init_errors(&self) -> Vec<Value> {
+        self.shared.init_errors.lock().unwrap().clone()
+    }
+}
+
+/// The path of a function binary (`snapkb-query`, …) in the target directory.
+pub fn function_binary(name: &str) -> PathBuf {
+    crate::binary().with_file_name(name)
+}
+
+/// A function process attached to a host.
+#[derive(Debug)]
+pub struct FunctionProcess {
+    child: Child,
+    /// Its stdout (the EMF metric lines), collected.
+    pub stdout: Arc<Mutex<Vec<String>>>,
+}
+
+impl FunctionProcess {
+    /// Starts `binary` as Lambda would, with `env` on top of the function's environment.
+    pub fn start(host: &LambdaHost, binary: &str, env: &[(String, String)]) -> FunctionProcess {
+        let mut cmd = Command::new(function_binary(binary));
+        cmd.env("AWS_LAMBDA_RUNTIME_API", host.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", binary)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("RUST_LOG", "warn")
+            .env_remove("SNAPKB_E2E_BACKEND")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {binary}: {e} (run `cargo build -p snapkb-lambda`)"));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().unwrap();
+        let lines = stdout.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        FunctionProcess { child, stdout }
+    }
+
+    /// The EMF metric lines printed so far.
+    pub fn metric_lines(&self) -> Vec<Value> {
+        self.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("_aws").is_some())
+            .collect()
+    }
+}
+
+impl Drop for FunctionProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
