@@ -42,6 +42,9 @@ pub struct Config {
     /// How long a verified key is trusted before it is read again (revocation delay on other
     /// instances).
     pub key_cache_ms: u64,
+    /// Largest manifest a commit may write. DynamoDB items stop at 400 KB; past this, writes
+    /// answer 503 (retry) and compaction is forced until the write-ahead log is folded.
+    pub max_manifest_bytes: usize,
     /// Unreferenced objects younger than this are left alone by GC (an ingest may be about to
     /// commit them).
     pub gc_grace_ms: u64,
@@ -68,6 +71,7 @@ impl Default for Config {
             max_import_bytes: 1 << 30,
             max_batch_documents: 10_000,
             key_cache_ms: 10_000,
+            max_manifest_bytes: 256 << 10,
             gc_grace_ms: 15 * 60_000,
             webhook_window_seconds: 300,
             log_format: "pretty".into(),
@@ -128,6 +132,9 @@ impl Config {
                     config.max_batch_documents = number("SNAPKB_MAX_BATCH_DOCUMENTS", &value)?
                 }
                 "KEY_CACHE_MS" => config.key_cache_ms = number("SNAPKB_KEY_CACHE_MS", &value)?,
+                "MAX_MANIFEST_BYTES" => {
+                    config.max_manifest_bytes = number("SNAPKB_MAX_MANIFEST_BYTES", &value)?
+                }
                 "GC_GRACE_MS" => config.gc_grace_ms = number("SNAPKB_GC_GRACE_MS", &value)?,
                 "WEBHOOK_WINDOW_SECONDS" => {
                     config.webhook_window_seconds = number("SNAPKB_WEBHOOK_WINDOW_SECONDS", &value)?

@@ -88,9 +88,23 @@ impl Engine {
         actor: &str,
         detail: serde_json::Value,
     ) -> Result<bool, EngineError> {
+        let manifest = manifest_item(next);
+        // Backpressure before the table's item limit: a log compaction has not kept up with
+        // stops taking writes (retryable) and compaction is forced.
+        if manifest.value.len() > self.config.max_manifest_bytes
+            && next.wal_segments() > 0
+            && next.action != "compact"
+        {
+            self.compaction.request(&next.project, true);
+            return Err(EngineError::Unavailable(format!(
+                "project {} has {} write-ahead segments waiting for compaction; retry shortly",
+                next.project,
+                next.wal_segments()
+            )));
+        }
         let writes = vec![
             TransactWrite::Put {
-                item: manifest_item(next),
+                item: manifest,
                 condition: Condition::VersionEquals(expected),
             },
             TransactWrite::Put {

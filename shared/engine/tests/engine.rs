@@ -515,3 +515,44 @@ async fn quotas_reject_writes_that_would_pass_them() {
         "{err:?}"
     );
 }
+
+/// A log that compaction has not kept up with stops taking writes (503, retry) before its
+/// manifest outgrows a DynamoDB item, and takes them again once compacted; nothing is lost.
+#[tokio::test]
+async fn an_uncompacted_log_pushes_back_before_the_manifest_outgrows_an_item() {
+    let objects = Arc::new(MemoryObjectStore::default());
+    let engine = Engine::new(
+        objects,
+        Arc::new(MemoryMetaStore::default()),
+        Config {
+            max_manifest_bytes: 4096,
+            ..Config::default()
+        },
+    );
+    project(&engine, "p").await;
+    let mut accepted = 0;
+    let refused = loop {
+        let request = IngestRequest {
+            documents: vec![doc(&format!("d{accepted}"), accepted, "en")],
+        };
+        match engine
+            .ingest(&Principal::DeploymentAdmin, "p", request)
+            .await
+        {
+            Ok(_) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(accepted < 1000, "never pushed back");
+    };
+    assert!(
+        matches!(refused, EngineError::Unavailable(_)),
+        "{refused:?}"
+    );
+    assert!(accepted > 5, "pushed back too early: {accepted}");
+    engine.compact("p", true).await.unwrap();
+    ingest(&engine, "p", vec![doc("after", 999, "en")]).await;
+    for i in (0..accepted).step_by(3) {
+        assert_eq!(query(&engine, "p", i, 1).await, vec![format!("d{i}")]);
+    }
+    assert_eq!(query(&engine, "p", 999, 1).await, vec!["after"]);
+}
