@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use snapkb_e2e::{
     aws_function_env, block_on, doc,
-    lambda_host::{FunctionProcess, LambdaHost, Outcome},
+    lambda_host::{Fault, FaultProxy, FunctionProcess, LambdaHost, Outcome},
     vector,
 };
 
@@ -398,5 +398,88 @@ fn a_function_whose_table_is_unreachable_answers_a_retryable_503() {
                 .unwrap()
                 .contains("problem+json"),
         "{r}"
+    );
+}
+
+/// Throttling and 5xx answers from S3 and DynamoDB (a fault proxy in front of each server)
+/// are retried with backoff inside the function: the query answers as if nothing happened,
+/// and the metrics count exactly the extra attempts.
+#[test]
+fn throttling_and_5xx_from_s3_and_dynamodb_are_retried_and_the_query_answers() {
+    let host = LambdaHost::start();
+    let d = deployment("faults", &host);
+    let _keys = FunctionProcess::start(&host, "snapkb-keys", &d.env);
+    let create = json!({ "id": "kb", "embedding": { "model": null, "dims": DIMS } });
+    let (status, body) = answer(host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects",
+        &d.admin,
+        Some(&create),
+        false,
+    )));
+    assert_eq!(status, 201, "{body}");
+    drop(_keys);
+    let ingest_host = LambdaHost::start();
+    let _ingest = FunctionProcess::start(&ingest_host, "snapkb-ingest", &d.env);
+    let docs: Vec<Value> = (0..20).map(|i| doc(&format!("d{i}"), i, DIMS)).collect();
+    let (status, body) = answer(ingest_host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        "/v1/projects/kb/documents",
+        &d.admin,
+        Some(&json!({ "documents": docs })),
+        false,
+    )));
+    assert_eq!(status, 200, "{body}");
+
+    // The same cold query, once direct and once through the faults.
+    let cold_query = |env: &[(String, String)]| {
+        let h = LambdaHost::start();
+        let f = FunctionProcess::start(&h, "snapkb-query", env);
+        let (status, body) = answer(h.invoke(&http_event(
+            "apigw-http-v2.json",
+            "POST",
+            "/v1/projects/kb/query",
+            &d.admin,
+            Some(&json!({ "vector": vector(7, DIMS), "top_k": 1 })),
+            false,
+        )));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["results"][0]["document_id"], "d7", "{body}");
+        let line = f.metric_lines().pop().expect("a metric line");
+        let dynamodb =
+            line["DynamoDBReads"].as_u64().unwrap() + line["DynamoDBWrites"].as_u64().unwrap();
+        (line["S3Calls"].as_u64().unwrap(), dynamodb)
+    };
+    let direct = cold_query(&d.env);
+    let endpoint = |name: &str| d.env.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    let ddb = FaultProxy::start(
+        &endpoint("SNAPKB_DYNAMODB_ENDPOINT"),
+        &[Fault::DynamoDbThrottling, Fault::InternalError],
+    );
+    let s3 = FaultProxy::start(
+        &endpoint("SNAPKB_S3_ENDPOINT"),
+        &[Fault::S3SlowDown, Fault::InternalError],
+    );
+    let faulty: Vec<(String, String)> = d
+        .env
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "SNAPKB_DYNAMODB_ENDPOINT" => (k.clone(), ddb.url.clone()),
+            "SNAPKB_S3_ENDPOINT" => (k.clone(), s3.url.clone()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let through_faults = cold_query(&faulty);
+    assert_eq!(
+        through_faults.0,
+        direct.0 + 2,
+        "S3: two failed attempts, then success"
+    );
+    assert_eq!(
+        through_faults.1,
+        direct.1 + 2,
+        "DynamoDB: two failed attempts, then success"
     );
 }

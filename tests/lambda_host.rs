@@ -266,3 +266,123 @@ impl Drop for FunctionProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A fault the proxy answers one new connection with, instead of forwarding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `503 Service Unavailable` with S3's `SlowDown` error.
+    S3SlowDown,
+    /// `400` with DynamoDB's `ThrottlingException`.
+    DynamoDbThrottling,
+    /// `500 Internal Server Error`, no body an SDK would recognise.
+    InternalError,
+}
+
+impl Fault {
+    fn response(self) -> String {
+        let (status, content_type, body) = match self {
+            Fault::S3SlowDown => (
+                "503 Service Unavailable",
+                "application/xml",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+            ),
+            Fault::DynamoDbThrottling => (
+                "400 Bad Request",
+                "application/x-amz-json-1.0",
+                "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ThrottlingException\",\"message\":\"Rate of requests exceeds the allowed throughput.\"}",
+            ),
+            Fault::InternalError => ("500 Internal Server Error", "text/plain", "injected"),
+        };
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+}
+
+/// A TCP proxy in front of a local server that answers its first new connections with the
+/// given faults (then closes them, so the client's retry opens a new one) and forwards every
+/// later connection unchanged.
+#[derive(Debug)]
+pub struct FaultProxy {
+    pub url: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str, faults: &[Fault]) -> FaultProxy {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let faults = Arc::new(Mutex::new(std::collections::VecDeque::from(
+            faults.to_vec(),
+        )));
+        runtime.spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let fault = faults.lock().unwrap().pop_front();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    match fault {
+                        Some(fault) => {
+                            // Read the request head and body, then answer with the fault.
+                            let mut seen = Vec::new();
+                            let mut buf = [0u8; 8192];
+                            let head_end = loop {
+                                let Ok(n) = inbound.read(&mut buf).await else {
+                                    return;
+                                };
+                                if n == 0 {
+                                    return;
+                                }
+                                seen.extend_from_slice(&buf[..n]);
+                                if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                                    break i + 4;
+                                }
+                            };
+                            let head = String::from_utf8_lossy(&seen[..head_end]).to_lowercase();
+                            let length: usize = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse().ok())
+                                .unwrap_or(0);
+                            while seen.len() < head_end + length {
+                                let Ok(n) = inbound.read(&mut buf).await else {
+                                    return;
+                                };
+                                if n == 0 {
+                                    break;
+                                }
+                                seen.extend_from_slice(&buf[..n]);
+                            }
+                            let _ = inbound.write_all(fault.response().as_bytes()).await;
+                            let _ = inbound.shutdown().await;
+                        }
+                        None => {
+                            if let Ok(mut outbound) =
+                                tokio::net::TcpStream::connect(&upstream).await
+                            {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        FaultProxy {
+            url,
+            _runtime: runtime,
+        }
+    }
+}
