@@ -84,28 +84,62 @@ fn deployment(name: &str, host: &LambdaHost) -> Deployment {
     Deployment { env, admin }
 }
 
+impl Deployment {
+    fn var(&self, name: &str) -> String {
+        self.env.iter().find(|(k, _)| k == name).unwrap().1.clone()
+    }
+
+    /// The environment with `name` set to `value`.
+    fn with(&self, name: &str, value: &str) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .env
+            .iter()
+            .filter(|(k, _)| k != name)
+            .cloned()
+            .collect();
+        env.push((name.to_string(), value.to_string()));
+        env
+    }
+
+    /// Creates a project through a keys function of its own.
+    fn create_project(&self, body: &Value) {
+        let host = LambdaHost::start();
+        let _keys = FunctionProcess::start(&host, "snapkb-keys", &self.env);
+        let (status, body) = post(&host, "/v1/projects", &self.admin, body);
+        assert_eq!(status, 201, "{body}");
+    }
+}
+
+/// A POST through an API Gateway HTTP API event.
+fn post(host: &LambdaHost, path: &str, token: &str, body: &Value) -> (u16, Value) {
+    answer(host.invoke(&http_event(
+        "apigw-http-v2.json",
+        "POST",
+        path,
+        token,
+        Some(body),
+        false,
+    )))
+}
+
 #[test]
 fn http_functions_answer_api_gateway_and_function_url_events_with_their_own_routes() {
     let keys_host = LambdaHost::start();
     let d = deployment("http", &keys_host);
     let _keys = FunctionProcess::start(&keys_host, "snapkb-keys", &d.env);
-    let (status, body) = answer(keys_host.invoke(&http_event(
-        "apigw-http-v2.json",
-        "POST",
+    let (status, body) = post(
+        &keys_host,
         "/v1/projects",
         &d.admin,
-        Some(&json!({ "id": "kb", "embedding": { "model": null, "dims": DIMS } })),
-        false,
-    )));
+        &json!({ "id": "kb", "embedding": { "model": null, "dims": DIMS } }),
+    );
     assert_eq!(status, 201, "{body}");
-    let (status, body) = answer(keys_host.invoke(&http_event(
-        "apigw-http-v2.json",
-        "POST",
+    let (status, body) = post(
+        &keys_host,
         "/v1/projects/kb/keys",
         &d.admin,
-        Some(&json!({ "name": "app", "scopes": ["read", "write"] })),
-        false,
-    )));
+        &json!({ "name": "app", "scopes": ["read", "write"] }),
+    );
     assert_eq!(status, 201, "{body}");
     let key = body["token"].as_str().unwrap().to_string();
 
@@ -128,41 +162,35 @@ fn http_functions_answer_api_gateway_and_function_url_events_with_their_own_rout
     let query_host = LambdaHost::start();
     let query = FunctionProcess::start(&query_host, "snapkb-query", &d.env);
     let ask = |host: &LambdaHost, seed: u64| {
-        answer(host.invoke(&http_event(
-            "apigw-http-v2.json",
-            "POST",
+        post(
+            &host,
             "/v1/projects/kb/query",
             &key,
-            Some(&json!({ "vector": vector(seed, DIMS), "top_k": 3 })),
-            false,
-        )))
+            &json!({ "vector": vector(seed, DIMS), "top_k": 3 }),
+        )
     };
     let (status, body) = ask(&query_host, 7);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["results"][0]["document_id"], "d7", "{body}");
 
     // Each function serves only its group: the query function has no ingest route.
-    let (status, _) = answer(query_host.invoke(&http_event(
-        "apigw-http-v2.json",
-        "POST",
+    let (status, _) = post(
+        &query_host,
         "/v1/projects/kb/documents",
         &key,
-        Some(&json!({ "documents": [doc("x", 1, DIMS)] })),
-        false,
-    )));
+        &json!({ "documents": [doc("x", 1, DIMS)] }),
+    );
     assert!(
         status == 404 || status == 405,
         "query function answered ingest with {status}"
     );
     // Errors are problem+json with the field, as on every host.
-    let (status, body) = answer(query_host.invoke(&http_event(
-        "apigw-http-v2.json",
-        "POST",
+    let (status, body) = post(
+        &query_host,
         "/v1/projects/kb/query",
         &key,
-        Some(&json!({ "vector": vector(1, DIMS), "top_k": 0 })),
-        false,
-    )));
+        &json!({ "vector": vector(1, DIMS), "top_k": 0 }),
+    );
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["field"], "top_k", "{body}");
 
@@ -170,7 +198,7 @@ fn http_functions_answer_api_gateway_and_function_url_events_with_their_own_rout
     // manifest (one GetItem) and counts the rate windows, and touches no S3 object.
     let (status, _) = ask(&query_host, 3);
     assert_eq!(status, 200);
-    let metrics = query.metric_lines();
+    let metrics = query.metric_lines(4);
     for line in &metrics {
         eprintln!("query function metrics: {line}");
     }
@@ -190,45 +218,27 @@ fn http_functions_answer_api_gateway_and_function_url_events_with_their_own_rout
 fn ingest_past_the_log_trigger_invokes_compact_which_folds_the_log() {
     let host = LambdaHost::start();
     let d = deployment("compact", &host);
-    let _keys = FunctionProcess::start(&host, "snapkb-keys", &d.env);
-    let create = json!({
+    d.create_project(&json!({
         "id": "kb",
         "embedding": { "model": null, "dims": DIMS },
         "compaction": { "max_wal_segments": 2 }
-    });
-    let (status, body) = answer(host.invoke(&http_event(
-        "apigw-http-v2.json",
-        "POST",
-        "/v1/projects",
-        &d.admin,
-        Some(&create),
-        false,
-    )));
-    assert_eq!(status, 201, "{body}");
-    drop(_keys);
-
+    }));
     let ingest_host = LambdaHost::start();
-    let d = Deployment {
-        env: d
-            .env
-            .iter()
-            .map(|(k, v)| match k.as_str() {
-                "SNAPKB_LAMBDA_ENDPOINT" => (k.clone(), format!("http://{}", ingest_host.addr)),
-                _ => (k.clone(), v.clone()),
-            })
-            .collect(),
-        admin: d.admin,
-    };
-    let _ingest = FunctionProcess::start(&ingest_host, "snapkb-ingest", &d.env);
+    let _ingest = FunctionProcess::start(
+        &ingest_host,
+        "snapkb-ingest",
+        &d.with(
+            "SNAPKB_LAMBDA_ENDPOINT",
+            &format!("http://{}", ingest_host.addr),
+        ),
+    );
     for i in 0..3 {
-        let (status, body) = answer(ingest_host.invoke(&http_event(
-            "apigw-http-v2.json",
-            "POST",
+        let (status, body) = post(
+            &ingest_host,
             "/v1/projects/kb/documents",
             &d.admin,
-            Some(&json!({ "documents": [doc(&format!("d{i}"), i, DIMS)] })),
-            false,
-        )));
+            &json!({ "documents": [doc(&format!("d{i}"), i, DIMS)] }),
+        );
         assert_eq!(status, 200, "{body}");
     }
     let invocations = ingest_host.invocations();
@@ -257,14 +267,12 @@ fn ingest_past_the_log_trigger_invokes_compact_which_folds_the_log() {
     // The compacted index answers.
     let query_host = LambdaHost::start();
     let _query = FunctionProcess::start(&query_host, "snapkb-query", &d.env);
-    let (status, body) = answer(query_host.invoke(&http_event(
-        "apigw-http-v2.json",
-        "POST",
+    let (status, body) = post(
+        &query_host,
         "/v1/projects/kb/query",
         &d.admin,
-        Some(&json!({ "vector": vector(2, DIMS), "top_k": 1 })),
-        false,
-    )));
+        &json!({ "vector": vector(2, DIMS), "top_k": 1 }),
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["results"][0]["document_id"], "d2");
 }
@@ -273,23 +281,8 @@ fn ingest_past_the_log_trigger_invokes_compact_which_folds_the_log() {
 fn s3_trigger_ingests_inbox_objects_then_removes_them_and_fails_on_bad_ones() {
     let host = LambdaHost::start();
     let d = deployment("inbox", &host);
-    let bucket = d
-        .env
-        .iter()
-        .find(|(k, _)| k == "SNAPKB_BUCKET")
-        .unwrap()
-        .1
-        .clone();
-    let _keys = FunctionProcess::start(&host, "snapkb-keys", &d.env);
-    let (status, body) = answer(host.invoke(&http_event(
-        "apigw-http-v2.json",
-        "POST",
-        "/v1/projects",
-        &d.admin,
-        Some(&json!({ "id": "notes" })),
-        false,
-    )));
-    assert_eq!(status, 201, "{body}");
+    let bucket = d.var("SNAPKB_BUCKET");
+    d.create_project(&json!({ "id": "notes" }));
 
     let objects = snapkb_e2e::aws_objects(&bucket);
     let key = "inbox/notes/guides/coffee beans.md";
@@ -343,14 +336,12 @@ fn s3_trigger_ingests_inbox_objects_then_removes_them_and_fails_on_bad_ones() {
 
     let query_host = LambdaHost::start();
     let _query = FunctionProcess::start(&query_host, "snapkb-query", &d.env);
-    let (status, body) = answer(query_host.invoke(&http_event(
-        "apigw-http-v2.json",
-        "POST",
+    let (status, body) = post(
+        &query_host,
         "/v1/projects/notes/query",
         &d.admin,
-        Some(&json!({ "text": "how is espresso made?", "top_k": 1 })),
-        false,
-    )));
+        &json!({ "text": "how is espresso made?", "top_k": 1 }),
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["results"][0]["document_id"], "guides/coffee beans.md",
@@ -368,14 +359,7 @@ fn a_function_whose_table_is_unreachable_answers_a_retryable_503() {
     let host = LambdaHost::start();
     let d = deployment("down", &host);
     // Nothing listens on port 9: every DynamoDB attempt (and its retries) is refused.
-    let env: Vec<(String, String)> = d
-        .env
-        .iter()
-        .map(|(k, v)| match k.as_str() {
-            "SNAPKB_DYNAMODB_ENDPOINT" => (k.clone(), "http://127.0.0.1:9".to_string()),
-            _ => (k.clone(), v.clone()),
-        })
-        .collect();
+    let env = d.with("SNAPKB_DYNAMODB_ENDPOINT", "http://127.0.0.1:9");
     let _query = FunctionProcess::start(&host, "snapkb-query", &env);
     let (key, _) = snapkb_core::generate_secret(&snapkb_core::new_key_id());
     let Outcome::Response(r) = host.invoke(&http_event(
@@ -408,52 +392,37 @@ fn a_function_whose_table_is_unreachable_answers_a_retryable_503() {
 fn throttling_and_5xx_from_s3_and_dynamodb_are_retried_and_the_query_answers() {
     let host = LambdaHost::start();
     let d = deployment("faults", &host);
-    let _keys = FunctionProcess::start(&host, "snapkb-keys", &d.env);
-    let create = json!({ "id": "kb", "embedding": { "model": null, "dims": DIMS } });
-    let (status, body) = answer(host.invoke(&http_event(
-        "apigw-http-v2.json",
-        "POST",
-        "/v1/projects",
-        &d.admin,
-        Some(&create),
-        false,
-    )));
-    assert_eq!(status, 201, "{body}");
-    drop(_keys);
+    d.create_project(&json!({ "id": "kb", "embedding": { "model": null, "dims": DIMS } }));
     let ingest_host = LambdaHost::start();
     let _ingest = FunctionProcess::start(&ingest_host, "snapkb-ingest", &d.env);
     let docs: Vec<Value> = (0..20).map(|i| doc(&format!("d{i}"), i, DIMS)).collect();
-    let (status, body) = answer(ingest_host.invoke(&http_event(
-        "apigw-http-v2.json",
-        "POST",
+    let (status, body) = post(
+        &ingest_host,
         "/v1/projects/kb/documents",
         &d.admin,
-        Some(&json!({ "documents": docs })),
-        false,
-    )));
+        &json!({ "documents": docs }),
+    );
     assert_eq!(status, 200, "{body}");
 
     // The same cold query, once direct and once through the faults.
     let cold_query = |env: &[(String, String)]| {
         let h = LambdaHost::start();
         let f = FunctionProcess::start(&h, "snapkb-query", env);
-        let (status, body) = answer(h.invoke(&http_event(
-            "apigw-http-v2.json",
-            "POST",
+        let (status, body) = post(
+            &h,
             "/v1/projects/kb/query",
             &d.admin,
-            Some(&json!({ "vector": vector(7, DIMS), "top_k": 1 })),
-            false,
-        )));
+            &json!({ "vector": vector(7, DIMS), "top_k": 1 }),
+        );
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["results"][0]["document_id"], "d7", "{body}");
-        let line = f.metric_lines().pop().expect("a metric line");
+        let line = f.metric_lines(1).pop().expect("a metric line");
         let dynamodb =
             line["DynamoDBReads"].as_u64().unwrap() + line["DynamoDBWrites"].as_u64().unwrap();
         (line["S3Calls"].as_u64().unwrap(), dynamodb)
     };
     let direct = cold_query(&d.env);
-    let endpoint = |name: &str| d.env.iter().find(|(k, _)| k == name).unwrap().1.clone();
+    let endpoint = |name: &str| d.var(name);
     let ddb = FaultProxy::start(
         &endpoint("SNAPKB_DYNAMODB_ENDPOINT"),
         &[Fault::DynamoDbThrottling, Fault::InternalError],
@@ -462,16 +431,11 @@ fn throttling_and_5xx_from_s3_and_dynamodb_are_retried_and_the_query_answers() {
         &endpoint("SNAPKB_S3_ENDPOINT"),
         &[Fault::S3SlowDown, Fault::InternalError],
     );
-    let faulty: Vec<(String, String)> = d
-        .env
-        .iter()
-        .map(|(k, v)| match k.as_str() {
-            "SNAPKB_DYNAMODB_ENDPOINT" => (k.clone(), ddb.url.clone()),
-            "SNAPKB_S3_ENDPOINT" => (k.clone(), s3.url.clone()),
-            _ => (k.clone(), v.clone()),
-        })
-        .collect();
-    let through_faults = cold_query(&faulty);
+    let faulty = Deployment {
+        env: d.with("SNAPKB_DYNAMODB_ENDPOINT", &ddb.url),
+        admin: d.admin.clone(),
+    };
+    let through_faults = cold_query(&faulty.with("SNAPKB_S3_ENDPOINT", &s3.url));
     assert_eq!(
         through_faults.0,
         direct.0 + 2,

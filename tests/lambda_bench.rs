@@ -10,12 +10,7 @@
 //! target/release/snapkb-lambda-bench --n 100000 --dims 384
 //! ```
 
-use std::{
-    io::Write,
-    path::PathBuf,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{io::Write, path::PathBuf, sync::Arc, time::Instant};
 
 use serde_json::{Value, json};
 use snapkb_core::Principal;
@@ -219,7 +214,7 @@ fn main() {
         let outcome = h.invoke(&query_event(&admin, &probes[run * dims..(run + 1) * dims]));
         cold.push(t0.elapsed().as_secs_f64() * 1e3);
         assert_eq!(status(&outcome), 200, "{outcome:?}");
-        let first = f.metric_lines();
+        let first = f.metric_lines(1);
         say(format!(
             "cold run {run}: {:.0} ms; first request {first:?}",
             cold[run]
@@ -230,8 +225,7 @@ fn main() {
         let h = LambdaHost::start();
         let f = FunctionProcess::start(&h, "snapkb-query", &env);
         status(&h.invoke(&query_event(&admin, &probes[..dims])));
-        std::thread::sleep(Duration::from_millis(50));
-        calls(&f.metric_lines())
+        calls(&f.metric_lines(1))
     };
 
     // Warm: one process, sequential queries.
@@ -245,8 +239,11 @@ fn main() {
         warm.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(status(&outcome), 200);
     }
-    std::thread::sleep(Duration::from_millis(50));
-    let warm_lines: Vec<Value> = query.metric_lines().into_iter().skip(1).collect();
+    let warm_lines: Vec<Value> = query
+        .metric_lines(queries + 1)
+        .into_iter()
+        .skip(1)
+        .collect();
     let warm_calls = calls(&warm_lines);
     let handler_ms: Vec<f64> = {
         let mut v: Vec<f64> = warm_lines
@@ -270,8 +267,7 @@ fn main() {
         ingest_ms.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(status(&outcome), 200, "{outcome:?}");
     }
-    std::thread::sleep(Duration::from_millis(50));
-    let ingest_lines: Vec<Value> = ingest.metric_lines().into_iter().skip(1).collect();
+    let ingest_lines: Vec<Value> = ingest.metric_lines(50).into_iter().skip(1).collect();
     let ingest_calls = calls(&ingest_lines);
     ingest_ms.sort_by(f64::total_cmp);
     drop(ingest);

@@ -248,15 +248,24 @@ impl FunctionProcess {
         FunctionProcess { child, stdout }
     }
 
-    /// The EMF metric lines printed so far.
-    pub fn metric_lines(&self) -> Vec<Value> {
-        self.stdout
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|v| v.get("_aws").is_some())
-            .collect()
+    /// The EMF metric lines printed so far, once there are at least `expected` (the pipe is
+    /// read by another thread, so a line can trail the answer it belongs to by a moment).
+    pub fn metric_lines(&self, expected: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let lines: Vec<Value> = self
+                .stdout
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter(|v| v.get("_aws").is_some())
+                .collect();
+            if lines.len() >= expected || std::time::Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 

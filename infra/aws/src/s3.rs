@@ -6,8 +6,10 @@ use std::ops::Range;
 
 use aws_sdk_s3::{
     Client,
+    config::http::HttpResponse,
     error::ProvideErrorMetadata,
     error::SdkError,
+    operation::get_object::{GetObjectError, GetObjectOutput},
     primitives::ByteStream,
     types::{CompletedMultipartUpload, CompletedPart},
 };
@@ -181,15 +183,24 @@ impl S3ObjectStore {
         result
     }
 
-    /// One ranged GET of `range` (inclusive end in the header).
-    async fn get_part(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
-        let out = self
-            .client
+    /// One ranged GET of a non-empty `range` (the header's end is inclusive).
+    async fn ranged_get(
+        &self,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<GetObjectOutput, SdkError<GetObjectError, HttpResponse>> {
+        self.client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
             .range(format!("bytes={}-{}", range.start, range.end - 1))
             .send()
+            .await
+    }
+
+    async fn get_part(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+        let out = self
+            .ranged_get(key, range)
             .await
             .map_err(|e| store_error(key, e))?;
         Self::collect(key, out.body).await
@@ -248,15 +259,7 @@ impl ObjectStore for S3ObjectStore {
     /// read in parallel ranged GETs. Small objects cost one request either way.
     async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         let part = self.part_bytes as u64;
-        let first = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .range(format!("bytes=0-{}", part - 1))
-            .send()
-            .await;
-        let out = match first {
+        let out = match self.ranged_get(key, 0..part).await {
             Ok(out) => out,
             // An empty object has no byte 0.
             Err(e) if e.code() == Some("InvalidRange") => {
@@ -311,15 +314,7 @@ impl ObjectStore for S3ObjectStore {
             })?;
             return Ok(Bytes::new());
         }
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .range(format!("bytes={}-{}", range.start, range.end - 1))
-            .send()
-            .await;
-        match result {
+        match self.ranged_get(key, range).await {
             Ok(out) => Self::collect(key, out.body).await,
             // Past the end: the port clips ranges, so that is an empty read.
             Err(e) if e.code() == Some("InvalidRange") => Ok(Bytes::new()),
