@@ -163,7 +163,7 @@ fn http_functions_answer_api_gateway_and_function_url_events_with_their_own_rout
     let query = FunctionProcess::start(&query_host, "snapkb-query", &d.env);
     let ask = |host: &LambdaHost, seed: u64| {
         post(
-            &host,
+            host,
             "/v1/projects/kb/query",
             &key,
             &json!({ "vector": vector(seed, DIMS), "top_k": 3 }),

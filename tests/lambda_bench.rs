@@ -133,10 +133,12 @@ fn main() {
 
     // Load through the engine on the same bucket and table.
     let stores = aws_stores(&name);
-    let mut config = snapkb_core::Config::default();
-    config.bucket = Some(name.clone());
-    config.table = Some(name.clone());
-    config.admin_key_sha256 = Some(hash);
+    let config = snapkb_core::Config {
+        bucket: Some(name.clone()),
+        table: Some(name.clone()),
+        admin_key_sha256: Some(hash),
+        ..Default::default()
+    };
     let engine = Arc::new(Engine::new(
         stores.objects.clone(),
         stores.meta.clone(),
@@ -280,7 +282,7 @@ fn main() {
         })
         .collect();
 
-    say(format!("\n| measure | result |\n|---|---|"));
+    say("\n| measure | result |\n|---|---|");
     say(format!(
         "| cold query: process start → first answer (3 runs) | {} ms |",
         cold.iter()
