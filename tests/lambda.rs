@@ -447,3 +447,56 @@ fn throttling_and_5xx_from_s3_and_dynamodb_are_retried_and_the_query_answers() {
         "DynamoDB: two failed attempts, then success"
     );
 }
+
+/// Rate windows are counters in the table, so a key's limit holds across containers: two
+/// query functions share it, and the one that passes it answers 429 with the headers.
+#[test]
+fn rate_limits_hold_across_function_containers() {
+    let host = LambdaHost::start();
+    let d = deployment("rate", &host);
+    d.create_project(&json!({
+        "id": "kb",
+        "embedding": { "model": null, "dims": DIMS },
+        "rate_limits": { "window_seconds": 3600, "per_key": 3, "per_project": 1000 }
+    }));
+    let keys = FunctionProcess::start(&host, "snapkb-keys", &d.env);
+    let (status, body) = post(
+        &host,
+        "/v1/projects/kb/keys",
+        &d.admin,
+        &json!({ "name": "app", "scopes": ["read"] }),
+    );
+    assert_eq!(status, 201, "{body}");
+    drop(keys);
+    let key = body["token"].as_str().unwrap().to_string();
+    let containers: Vec<(LambdaHost, FunctionProcess)> = (0..2)
+        .map(|_| {
+            let h = LambdaHost::start();
+            let f = FunctionProcess::start(&h, "snapkb-query", &d.env);
+            (h, f)
+        })
+        .collect();
+    let query = |h: &LambdaHost| {
+        let outcome = h.invoke(&http_event(
+            "apigw-http-v2.json",
+            "POST",
+            "/v1/projects/kb/query",
+            &key,
+            Some(&json!({ "mode": "keyword", "text": "anything", "top_k": 1 })),
+            false,
+        ));
+        let Outcome::Response(r) = outcome else {
+            panic!("{outcome:?}")
+        };
+        r
+    };
+    let statuses: Vec<u64> = [0, 1, 0]
+        .iter()
+        .map(|&c| query(&containers[c].0)["statusCode"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, vec![200, 200, 200]);
+    let limited = query(&containers[1].0);
+    assert_eq!(limited["statusCode"], 429, "{limited}");
+    assert!(limited["headers"]["retry-after"].is_string(), "{limited}");
+    assert_eq!(limited["headers"]["ratelimit-remaining"], "0", "{limited}");
+}

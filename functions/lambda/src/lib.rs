@@ -47,7 +47,7 @@ pub fn init_logs() {
         .json()
         .flatten_event(true)
         .with_current_span(true)
-        .with_span_list(false)
+        .with_span_list(true)
         .without_time()
         .try_init();
 }
