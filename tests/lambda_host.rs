@@ -228,6 +228,7 @@ impl FunctionProcess {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("RUST_LOG", "warn")
             .env_remove("SNAPKB_E2E_BACKEND")
+            .env_remove("SNAPKB_BIN")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {
