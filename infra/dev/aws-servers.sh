@@ -46,13 +46,13 @@ running() {
 
 start() {
   install
-  mkdir -p "$state/s3"
   if running ddb && running s3; then
     # Already started (by an earlier `start` in this or another shell): reuse them.
     print_env
     return
   fi
   stop
+  mkdir -p "$state/s3"
   jar="$(find "$tools/ddb" -name DynamoDBLocal.jar | head -n 1)"
   (cd "$(dirname "$jar")" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
       -inMemory -port "$ddb_port" -disableTelemetry >"$state/ddb.log" 2>&1) &

@@ -3,7 +3,6 @@
 //! project that is due and collects garbage. Safe to run at any time and concurrently: a
 //! compaction commits by a conditional manifest move, so a losing run changes nothing.
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use snapkb_core::Principal;
 
@@ -63,12 +62,9 @@ pub async fn handle(function: &Function, event: Value) -> Result<Value, lambda_r
 }
 
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    crate::init_logs();
-    let function = Function::init(false).await?;
-    let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(function, event.payload).await
-    }))
+    crate::serve_events(false, |function, event: Value| async move {
+        handle(&function, event).await
+    })
     .await
 }
 

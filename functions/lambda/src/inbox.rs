@@ -5,7 +5,6 @@
 //! the inbox. Re-ingesting the same bytes is a no-op, so retries are safe.
 
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
-use lambda_runtime::{LambdaEvent, service_fn};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 use snapkb_core::Principal;
@@ -146,12 +145,9 @@ pub async fn handle(function: &Function, event: S3Event) -> Result<Value, lambda
 }
 
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    crate::init_logs();
-    let function = Function::init(true).await?;
-    let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
-        handle(function, event.payload).await
-    }))
+    crate::serve_events(true, |function, event: S3Event| async move {
+        handle(&function, event).await
+    })
     .await
 }
 

@@ -123,3 +123,21 @@ pub async fn serve_routes(group: Group) -> Result<(), lambda_http::Error> {
     })?;
     lambda_http::run(function.app(group)).await
 }
+
+/// Runs an event function (compact, s3-trigger): init once, then `handle` every event; an
+/// `Err` fails the invocation (Lambda retries asynchronous events, then dead-letters them).
+pub async fn serve_events<E, F, Fut>(embeds: bool, handle: F) -> Result<(), lambda_runtime::Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    F: Fn(Arc<Function>, E) -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>>,
+{
+    init_logs();
+    let function = Arc::new(Function::init(embeds).await.inspect_err(|e| {
+        tracing::error!(error = %e, "init failed");
+    })?);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<E>| handle(function.clone(), event.payload),
+    ))
+    .await
+}

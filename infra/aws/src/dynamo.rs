@@ -54,6 +54,24 @@ fn condition_expr(c: Condition) -> Option<(String, HashMap<String, String>, Attr
     }
 }
 
+/// Sets a condition's expression, names and values on a DynamoDB request or transaction item
+/// builder: they share these method names but no trait.
+macro_rules! with_condition {
+    ($builder:expr, $condition:expr) => {{
+        let mut b = $builder;
+        if let Some((expr, names, values)) = $condition {
+            b = b.condition_expression(expr);
+            if !names.is_empty() {
+                b = b.set_expression_attribute_names(Some(names));
+            }
+            if !values.is_empty() {
+                b = b.set_expression_attribute_values(Some(values));
+            }
+        }
+        b
+    }};
+}
+
 fn key(pk: &str, sk: &str) -> Attrs {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
 }
@@ -196,40 +214,28 @@ impl MetaStore for DynamoMetaStore {
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
-        let mut req = self
+        let req = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(attrs_of(&item)));
-        if let Some((expr, names, values)) = condition_expr(condition) {
-            req = req.condition_expression(expr);
-            if !names.is_empty() {
-                req = req.set_expression_attribute_names(Some(names));
-            }
-            if !values.is_empty() {
-                req = req.set_expression_attribute_values(Some(values));
-            }
-        }
-        req.send().await.map_err(store_error)?;
+        with_condition!(req, condition_expr(condition))
+            .send()
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
-        let mut req = self
+        let req = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)));
-        if let Some((expr, names, values)) = condition_expr(condition) {
-            req = req.condition_expression(expr);
-            if !names.is_empty() {
-                req = req.set_expression_attribute_names(Some(names));
-            }
-            if !values.is_empty() {
-                req = req.set_expression_attribute_values(Some(values));
-            }
-        }
-        req.send().await.map_err(store_error)?;
+        with_condition!(req, condition_expr(condition))
+            .send()
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -316,57 +322,36 @@ impl MetaStore for DynamoMetaStore {
             let cond = condition_expr(w.condition());
             let item = match w {
                 TransactWrite::Put { item, .. } => {
-                    let mut b = Put::builder()
+                    let b = Put::builder()
                         .table_name(&self.table)
                         .set_item(Some(attrs_of(item)));
-                    if let Some((expr, names, values)) = cond {
-                        b = b.condition_expression(expr);
-                        if !names.is_empty() {
-                            b = b.set_expression_attribute_names(Some(names));
-                        }
-                        if !values.is_empty() {
-                            b = b.set_expression_attribute_values(Some(values));
-                        }
-                    }
+                    let b = with_condition!(b, cond);
                     TransactWriteItem::builder()
                         .put(b.build().map_err(built)?)
                         .build()
                 }
                 TransactWrite::Delete { pk, sk, .. } => {
-                    let mut b = Delete::builder()
+                    let b = Delete::builder()
                         .table_name(&self.table)
                         .set_key(Some(key(pk, sk)));
-                    if let Some((expr, names, values)) = cond {
-                        b = b.condition_expression(expr);
-                        if !names.is_empty() {
-                            b = b.set_expression_attribute_names(Some(names));
-                        }
-                        if !values.is_empty() {
-                            b = b.set_expression_attribute_values(Some(values));
-                        }
-                    }
+                    let b = with_condition!(b, cond);
                     TransactWriteItem::builder()
                         .delete(b.build().map_err(built)?)
                         .build()
                 }
                 TransactWrite::Check { pk, sk, .. } => {
-                    let (expr, names, values) = cond.unwrap_or_else(|| {
-                        (
+                    // A check needs an expression; "always" when the write has no condition.
+                    let cond = cond.or_else(|| {
+                        Some((
                             "attribute_exists(pk) OR attribute_not_exists(pk)".into(),
                             HashMap::new(),
                             HashMap::new(),
-                        )
+                        ))
                     });
-                    let mut b = ConditionCheck::builder()
+                    let b = ConditionCheck::builder()
                         .table_name(&self.table)
-                        .set_key(Some(key(pk, sk)))
-                        .condition_expression(expr);
-                    if !names.is_empty() {
-                        b = b.set_expression_attribute_names(Some(names));
-                    }
-                    if !values.is_empty() {
-                        b = b.set_expression_attribute_values(Some(values));
-                    }
+                        .set_key(Some(key(pk, sk)));
+                    let b = with_condition!(b, cond);
                     TransactWriteItem::builder()
                         .condition_check(b.build().map_err(built)?)
                         .build()
