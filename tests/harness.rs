@@ -49,14 +49,20 @@ fn aws_name(data_dir: &Path) -> String {
 fn storage_env(data_dir: &Path) -> Vec<(String, String)> {
     match backend() {
         Backend::Local => Vec::new(),
-        Backend::Aws => {
-            let name = aws_name(data_dir);
-            vec![
-                ("SNAPKB_BUCKET".into(), name.clone()),
-                ("SNAPKB_TABLE".into(), name),
-            ]
-        }
+        Backend::Aws => aws_env(&aws_name(data_dir)),
     }
+}
+
+/// The storage settings for bucket and table `name` on the local servers whose endpoints this
+/// process inherited (infra/dev/aws-servers.sh).
+fn aws_env(name: &str) -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("SNAPKB_") && k.ends_with("_ENDPOINT"))
+        .chain([
+            ("SNAPKB_BUCKET".to_string(), name.to_string()),
+            ("SNAPKB_TABLE".to_string(), name.to_string()),
+        ])
+        .collect()
 }
 
 /// Runs a future to completion (the harness is synchronous; the stores are async).
@@ -71,15 +77,7 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// S3 and DynamoDB stores on the local servers for bucket and table `name`, created if missing.
 pub fn aws_stores(name: &str) -> snapkb_aws::AwsStores {
     block_on(async {
-        let config = snapkb_core::Config::from_vars(
-            std::env::vars()
-                .filter(|(k, _)| k.starts_with("SNAPKB_") && k.ends_with("_ENDPOINT"))
-                .chain([
-                    ("SNAPKB_BUCKET".to_string(), name.to_string()),
-                    ("SNAPKB_TABLE".to_string(), name.to_string()),
-                ]),
-        )
-        .expect("config");
+        let config = snapkb_core::Config::from_vars(aws_env(name)).expect("config");
         assert!(
             config.s3_endpoint.is_some() && config.dynamodb_endpoint.is_some(),
             "SNAPKB_S3_ENDPOINT / SNAPKB_DYNAMODB_ENDPOINT are not set: run `eval \"$(infra/dev/aws-servers.sh start)\"` first"
@@ -107,14 +105,9 @@ pub fn aws_function_env(test: &str) -> Vec<(String, String)> {
     );
     aws_stores(&name);
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/all-MiniLM-L6-v2");
-    std::env::vars()
-        .filter(|(k, _)| k.starts_with("SNAPKB_") && k.ends_with("_ENDPOINT"))
-        .chain([
-            ("SNAPKB_BUCKET".to_string(), name.clone()),
-            ("SNAPKB_TABLE".to_string(), name),
-            ("SNAPKB_MODEL_DIR".to_string(), model.display().to_string()),
-        ])
-        .collect()
+    let mut env = aws_env(&name);
+    env.push(("SNAPKB_MODEL_DIR".to_string(), model.display().to_string()));
+    env
 }
 
 /// The object store a server on `data_dir` uses, opened beside it: tests plant and look for

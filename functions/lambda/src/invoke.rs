@@ -1,6 +1,6 @@
 //! Compaction on Lambda: ingest asks the compact function to run by an asynchronous `Invoke`
-//! (`InvocationType=Event`), at most once per project per request, and waits for the API to
-//! accept it before answering.
+//! (`InvocationType=Event`) each time a commit leaves a log past its triggers, and waits for
+//! the API to accept it before answering.
 
 use std::sync::{Arc, Mutex};
 
@@ -42,12 +42,11 @@ pub(crate) struct CompactInvoker {
 
 impl CompactInvoker {
     pub(crate) async fn new(config: &Config, function: &str, pending: PendingInvocations) -> Self {
-        let region = config
-            .region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".to_string());
-        let sdk = snapkb_aws::sdk_config(&region, config.lambda_endpoint.as_deref()).await;
+        let sdk = snapkb_aws::sdk_config(
+            &snapkb_aws::region(config),
+            config.lambda_endpoint.as_deref(),
+        )
+        .await;
         Self {
             client: aws_sdk_lambda::Client::new(&sdk),
             function: function.to_string(),

@@ -72,6 +72,15 @@ impl Function {
         Self::with_config(config, embeds).await
     }
 
+    /// A binary's start: JSON logs, then init; a failed init is logged before the process
+    /// exits with it.
+    async fn start(embeds: bool) -> Result<Self, InitError> {
+        init_logs();
+        Self::init(embeds).await.inspect_err(|e| {
+            tracing::error!(error = %e, "init failed");
+        })
+    }
+
     pub async fn with_config(config: Config, embeds: bool) -> Result<Self, InitError> {
         let stores = AwsStores::connect(&config).await?;
         let pending = PendingInvocations::default();
@@ -115,12 +124,9 @@ impl Function {
 /// Runs one route group as a Lambda function behind API Gateway (HTTP API or REST) or a
 /// Function URL.
 pub async fn serve_routes(group: Group) -> Result<(), lambda_http::Error> {
-    init_logs();
     // Every group knows the model (projects are created and checked against it); only text
     // ingest and text queries load it, on first use.
-    let function = Function::init(true).await.inspect_err(|e| {
-        tracing::error!(error = %e, "init failed");
-    })?;
+    let function = Function::start(true).await?;
     lambda_http::run(function.app(group)).await
 }
 
@@ -132,10 +138,7 @@ where
     F: Fn(Arc<Function>, E) -> Fut,
     Fut: std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>>,
 {
-    init_logs();
-    let function = Arc::new(Function::init(embeds).await.inspect_err(|e| {
-        tracing::error!(error = %e, "init failed");
-    })?);
+    let function = Arc::new(Function::start(embeds).await?);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<E>| handle(function.clone(), event.payload),
     ))

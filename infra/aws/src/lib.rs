@@ -45,6 +45,15 @@ pub async fn sdk_config(region: &str, endpoint: Option<&str>) -> aws_config::Sdk
     loader.load().await
 }
 
+/// The region: `SNAPKB_REGION`, else `AWS_REGION` (which Lambda sets), else `us-east-1`.
+pub fn region(config: &Config) -> String {
+    config
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".to_string())
+}
+
 /// The two AWS stores a deployment runs on, built from `SNAPKB_BUCKET`, `SNAPKB_TABLE`,
 /// `SNAPKB_REGION` and the endpoint overrides.
 #[derive(Debug, Clone)]
@@ -72,11 +81,7 @@ impl AwsStores {
             .table
             .clone()
             .ok_or_else(|| StoreError::Invalid("SNAPKB_TABLE is not set".into()))?;
-        let region = config
-            .region
-            .clone()
-            .or_else(|| std::env::var("AWS_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".to_string());
+        let region = region(config);
         let calls = CallCounter::default();
         let s3_config = sdk_config(&region, config.s3_endpoint.as_deref()).await;
         let s3 = aws_sdk_s3::config::Builder::from(&s3_config)
