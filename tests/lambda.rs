@@ -385,11 +385,11 @@ fn a_function_whose_table_is_unreachable_answers_a_retryable_503() {
     );
 }
 
-/// Throttling and 5xx answers from S3 and DynamoDB (a fault proxy in front of each server)
-/// are retried with backoff inside the function: the query answers as if nothing happened,
-/// and the metrics count exactly the extra attempts.
+/// Throttling and 5xx answers from S3 and DynamoDB, and an S3 body that breaks off (a fault
+/// proxy in front of each server), are retried inside the function: the query answers as if
+/// nothing happened, and the metrics count exactly the extra attempts.
 #[test]
-fn throttling_and_5xx_from_s3_and_dynamodb_are_retried_and_the_query_answers() {
+fn throttling_5xx_and_broken_bodies_are_retried_and_the_query_answers() {
     let host = LambdaHost::start();
     let d = deployment("faults", &host);
     d.create_project(&json!({ "id": "kb", "embedding": { "model": null, "dims": DIMS } }));
@@ -429,7 +429,7 @@ fn throttling_and_5xx_from_s3_and_dynamodb_are_retried_and_the_query_answers() {
     );
     let s3 = FaultProxy::start(
         &endpoint("SNAPKB_S3_ENDPOINT"),
-        &[Fault::S3SlowDown, Fault::InternalError],
+        &[Fault::S3SlowDown, Fault::InternalError, Fault::CutBody],
     );
     let faulty = Deployment {
         env: d.with("SNAPKB_DYNAMODB_ENDPOINT", &ddb.url),
@@ -438,8 +438,8 @@ fn throttling_and_5xx_from_s3_and_dynamodb_are_retried_and_the_query_answers() {
     let through_faults = cold_query(&faulty.with("SNAPKB_S3_ENDPOINT", &s3.url));
     assert_eq!(
         through_faults.0,
-        direct.0 + 2,
-        "S3: two failed attempts, then success"
+        direct.0 + 3,
+        "S3: two failed attempts, a body that broke off, then success"
     );
     assert_eq!(
         through_faults.1,

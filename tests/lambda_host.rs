@@ -286,6 +286,9 @@ pub enum Fault {
     DynamoDbThrottling,
     /// `500 Internal Server Error`, no body an SDK would recognise.
     InternalError,
+    /// `206 Partial Content` whose body breaks off after 16 of its 4096 bytes (a reset stream):
+    /// the SDK sees a successful response and only the body read fails.
+    CutBody,
 }
 
 impl Fault {
@@ -302,6 +305,9 @@ impl Fault {
                 "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ThrottlingException\",\"message\":\"Rate of requests exceeds the allowed throughput.\"}",
             ),
             Fault::InternalError => ("500 Internal Server Error", "text/plain", "injected"),
+            Fault::CutBody => {
+                return "HTTP/1.1 206 Partial Content\r\ncontent-type: application/octet-stream\r\ncontent-range: bytes 0-4095/4096\r\ncontent-length: 4096\r\nconnection: close\r\n\r\n0123456789abcdef".into();
+            }
         };
         format!(
             "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

@@ -24,6 +24,9 @@ pub const DEFAULT_PART_BYTES: usize = 8 << 20;
 /// Parts in flight at once, for one upload or one read.
 const PARALLEL_PARTS: usize = 8;
 
+/// Reads of one range, in all, when its body keeps breaking off mid-stream.
+const BODY_ATTEMPTS: u32 = 3;
+
 #[derive(Debug, Clone)]
 pub struct S3ObjectStore {
     client: Client,
@@ -198,19 +201,45 @@ impl S3ObjectStore {
             .await
     }
 
-    async fn get_part(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
-        let out = self
-            .ranged_get(key, range)
-            .await
-            .map_err(|e| store_error(key, e))?;
-        Self::collect(key, out.body).await
+    /// One ranged read, body included, with the object's total size from `Content-Range`;
+    /// `None` when the range starts past the end. The SDK retries requests that fail, not bodies
+    /// that break off after the headers (a reset or stalled stream), so those are sent again
+    /// here, up to `BODY_ATTEMPTS` in all.
+    async fn read_range(
+        &self,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Option<(Bytes, Option<u64>)>, StoreError> {
+        let mut attempt = 1;
+        loop {
+            let out = match self.ranged_get(key, range.clone()).await {
+                Ok(out) => out,
+                Err(e) if e.code() == Some("InvalidRange") => return Ok(None),
+                Err(e) => return Err(store_error(key, e)),
+            };
+            let total = out
+                .content_range()
+                .and_then(|r| r.rsplit('/').next())
+                .and_then(|t| t.parse::<u64>().ok());
+            match out.body.collect().await {
+                Ok(body) => return Ok(Some((body.into_bytes(), total))),
+                Err(e) if attempt < BODY_ATTEMPTS => {
+                    tracing::warn!(key, attempt, error = %e, "S3 body broke off; reading again");
+                    attempt += 1;
+                }
+                Err(e) => {
+                    return Err(StoreError::Unavailable(format!("reading {key}: {e}")));
+                }
+            }
+        }
     }
 
-    async fn collect(key: &str, body: ByteStream) -> Result<Bytes, StoreError> {
-        body.collect()
-            .await
-            .map(|b| b.into_bytes())
-            .map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))
+    /// A part inside an object whose size the first read gave.
+    async fn get_part(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+        match self.read_range(key, range).await? {
+            Some((part, _)) => Ok(part),
+            None => Err(StoreError::Unavailable(format!("{key} shrank while read"))),
+        }
     }
 }
 
@@ -259,27 +288,23 @@ impl ObjectStore for S3ObjectStore {
     /// read in parallel ranged GETs. Small objects cost one request either way.
     async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         let part = self.part_bytes as u64;
-        let out = match self.ranged_get(key, 0..part).await {
-            Ok(out) => out,
-            // An empty object has no byte 0.
-            Err(e) if e.code() == Some("InvalidRange") => {
-                let out = self
-                    .client
-                    .get_object()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|e| store_error(key, e))?;
-                return Self::collect(key, out.body).await;
-            }
-            Err(e) => return Err(store_error(key, e)),
+        let Some((head, total)) = self.read_range(key, 0..part).await? else {
+            // An empty object has no byte 0; a plain GET still tells it from a missing one.
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| store_error(key, e))?;
+            return out
+                .body
+                .collect()
+                .await
+                .map(|b| b.into_bytes())
+                .map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")));
         };
-        let total = out
-            .content_range()
-            .and_then(|r| r.rsplit('/').next())
-            .and_then(|t| t.parse::<u64>().ok());
-        let head = Self::collect(key, out.body).await?;
         let Some(total) = total.filter(|&t| t > head.len() as u64) else {
             return Ok(head);
         };
@@ -314,12 +339,11 @@ impl ObjectStore for S3ObjectStore {
             })?;
             return Ok(Bytes::new());
         }
-        match self.ranged_get(key, range).await {
-            Ok(out) => Self::collect(key, out.body).await,
-            // Past the end: the port clips ranges, so that is an empty read.
-            Err(e) if e.code() == Some("InvalidRange") => Ok(Bytes::new()),
-            Err(e) => Err(store_error(key, e)),
-        }
+        // Past the end: the port clips ranges, so that is an empty read.
+        Ok(self
+            .read_range(key, range)
+            .await?
+            .map_or_else(Bytes::new, |(body, _)| body))
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {

@@ -123,6 +123,11 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// 64 random bits from the OS (jitter that must differ between processes).
+pub fn random_u64() -> u64 {
+    getrandom::u64().expect("the operating system's random source is unavailable")
+}
+
 /// A new key id: 64 random bits, 16 hex digits.
 pub fn new_key_id() -> String {
     random_hex(8)

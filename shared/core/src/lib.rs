@@ -13,7 +13,7 @@ pub use crate::{
     config::{Config, ConfigError},
     keys::{
         ApiKey, KeyToken, Principal, Scope, generate_secret, hash_secret, new_key_id, parse_token,
-        random_hex, secrets_match,
+        random_hex, random_u64, secrets_match,
     },
     manifest::{Manifest, SegmentRef, ShardState, SnapshotRef},
     policy::{QuotaExceeded, RateWindow, check_quotas},

@@ -27,6 +27,38 @@ pub trait CompactionTrigger: snapkb_store::MaybeSendSync {
     fn request(&self, project: &str, force: bool);
 }
 
+/// Waiting, from the host's timer: the engine has no runtime of its own (tokio natively, the
+/// platform's timer on the edge).
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+pub trait Pause: snapkb_store::MaybeSendSync {
+    async fn pause(&self, duration: std::time::Duration);
+}
+
+/// Tokio's timer.
+#[cfg(feature = "tokio")]
+#[derive(Debug, Default)]
+pub struct TokioPause;
+
+#[cfg(feature = "tokio")]
+#[async_trait::async_trait]
+impl Pause for TokioPause {
+    async fn pause(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// No timer: a retry only yields. For hosts without one; writers that lose races then retry
+/// at once instead of spreading out.
+#[derive(Debug, Default)]
+pub struct NoPause;
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl Pause for NoPause {
+    async fn pause(&self, _duration: std::time::Duration) {}
+}
+
 /// A trigger that does nothing: compaction runs only when called.
 #[derive(Debug, Default)]
 pub struct NoCompactionTrigger;
@@ -44,8 +76,14 @@ pub struct Engine {
     pub(crate) config: Config,
     pub(crate) limiter: Arc<dyn RateLimiter>,
     pub(crate) compaction: Arc<dyn CompactionTrigger>,
+    pub(crate) pause: Arc<dyn Pause>,
     pub(crate) metrics: QueryMetrics,
     states: Mutex<HashMap<String, StateSlot>>,
+    /// One commit at a time per project in this process: writers in one process queue here
+    /// instead of racing on the manifest (a lost race costs a WAL object and a re-plan, and a
+    /// busy process could starve one writer). Races between processes remain, and the
+    /// conditional commit settles them.
+    writers: Mutex<HashMap<String, Arc<futures::lock::Mutex<()>>>>,
     pub(crate) projects: Mutex<HashMap<String, (Arc<Project>, u64)>>,
     pub(crate) keys: Mutex<HashMap<String, (ApiKey, u64)>>,
     /// The admin key's hash once read from the table (it never changes while running).
@@ -62,6 +100,13 @@ impl std::fmt::Debug for Engine {
             )
             .finish_non_exhaustive()
     }
+}
+
+fn default_pause() -> Arc<dyn Pause> {
+    #[cfg(feature = "tokio")]
+    return Arc::new(TokioPause);
+    #[cfg(not(feature = "tokio"))]
+    return Arc::new(NoPause);
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -86,8 +131,10 @@ impl Engine {
             config,
             limiter: Arc::new(LocalRateLimiter::default()),
             compaction: Arc::new(NoCompactionTrigger),
+            pause: default_pause(),
             metrics: QueryMetrics::default(),
             states: Mutex::new(HashMap::new()),
+            writers: Mutex::new(HashMap::new()),
             projects: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             admin_hash: Mutex::new(None),
@@ -107,6 +154,22 @@ impl Engine {
     pub fn with_compaction_trigger(mut self, trigger: Arc<dyn CompactionTrigger>) -> Self {
         self.compaction = trigger;
         self
+    }
+
+    pub fn with_pause(mut self, pause: Arc<dyn Pause>) -> Self {
+        self.pause = pause;
+        self
+    }
+
+    /// Backs off after the `attempt`th lost commit race (1, 2, …): a random wait up to
+    /// 2 ms · 2^attempt, capped at 100 ms ("full jitter"), so writers in different processes
+    /// spread out instead of colliding again, and a slow one is not starved by a fast one.
+    pub(crate) async fn back_off(&self, attempt: u32) {
+        let ceiling_us = (2_000u64 << attempt.min(6)).min(100_000);
+        let wait = snapkb_core::random_u64() % (ceiling_us + 1);
+        self.pause
+            .pause(std::time::Duration::from_micros(wait))
+            .await;
     }
 
     pub fn config(&self) -> &Config {
@@ -167,6 +230,15 @@ impl Engine {
             return Ok(slot);
         }
         self.state_at(Self::parse_manifest(project, &item)?).await
+    }
+
+    /// Waits for this process's turn to commit to `project` (see `writers`).
+    pub(crate) async fn writers_turn(&self, project: &str) -> futures::lock::OwnedMutexGuard<()> {
+        let gate = lock(&self.writers)
+            .entry(project.to_string())
+            .or_default()
+            .clone();
+        gate.lock_owned().await
     }
 
     pub(crate) fn cached_state(&self, project: &str) -> Option<StateSlot> {

@@ -2,7 +2,8 @@
 //! nothing is written), plan against the current state (unchanged documents are skipped,
 //! unchanged chunks keep their vectors), embed what is new, write one immutable WAL segment per
 //! shard, and commit with one conditional transaction on the manifest version — re-planning and
-//! retrying on a lost race, so callers never see a conflict.
+//! retrying on a lost race, so callers never see a conflict. Writers in one process take turns
+//! per project; only writers in different processes race.
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,14 +19,14 @@ use snapkb_index::{ChunkRecord, MetaValue, Metadata, WalHeader, WalSegment};
 
 use crate::{
     Engine, EngineError,
-    engine::write,
+    engine::{StateSlot, write},
     error::{document_error, embed_error},
     layout,
     state::{DOC_META_KEY, DocInfo},
 };
 
 /// How many times a commit is re-planned after losing a race before giving up with 503.
-const MAX_COMMIT_ATTEMPTS: usize = 64;
+const MAX_COMMIT_ATTEMPTS: u32 = 64;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +103,50 @@ struct Prepared {
     chunks: Vec<Chunk>,
     /// Caller vectors, one per chunk (absent for model-embedded documents).
     vectors: Option<Vec<Vec<f32>>>,
+}
+
+/// A document's plan with the chunk count and bytes of the version it replaces.
+type DocumentPlan = (UpsertPlan, Option<u64>, u64);
+
+/// Plans every document against the loaded state (under its lock, documents are derived
+/// lazily) and copies out the vectors of chunks that are kept. Returns the manifest planned on.
+fn plan_against(
+    slot: &StateSlot,
+    prepared: &[Prepared],
+) -> (Manifest, Vec<DocumentPlan>, HashMap<String, Vec<f32>>) {
+    let mut st = write(slot);
+    let base = st.manifest.clone();
+    let docs = st.documents();
+    let plans: Vec<DocumentPlan> = prepared
+        .iter()
+        .map(|p| {
+            let prev = docs.get(&p.id);
+            let record = prev.map(|d| DocumentRecord {
+                id: p.id.clone(),
+                content_sha256: d.sha256.clone(),
+                version: d.version,
+                chunk_ids: d.chunk_ids(),
+            });
+            let plan = plan_upsert(record.as_ref(), &p.sha256, &p.chunks);
+            (
+                plan,
+                prev.map(|d| d.chunks.len() as u64),
+                prev.map_or(0, |d| d.bytes),
+            )
+        })
+        .collect();
+    let mut reused: HashMap<String, Vec<f32>> = HashMap::new();
+    for (p, (plan, _, _)) in prepared.iter().zip(&plans) {
+        if let UpsertPlan::Write { reuse, .. } = plan {
+            for &i in reuse {
+                let id = &p.chunks[i].id;
+                if let Some(v) = st.find(id).and_then(|r| st.vector(r)) {
+                    reused.insert(id.clone(), v.to_vec());
+                }
+            }
+        }
+    }
+    (base, plans, reused)
 }
 
 /// Rows and tombstones to commit, with the counts they leave behind.
@@ -289,72 +334,25 @@ impl Engine {
         }
         let mut embedded: HashMap<String, Vec<f32>> = HashMap::new();
         let mut embedded_count = 0;
-        for _ in 0..MAX_COMMIT_ATTEMPTS {
+        if needs_model {
+            // Embed before taking the writers' turn, so concurrent requests embed in parallel;
+            // under the turn only what a racing update changed is left to embed.
             let slot = self.state(project_id).await?;
-            // Plan under the lock (documents are derived lazily), copying out reused vectors.
-            let (base, plans, reused) = {
-                let mut st = write(&slot);
-                let base = st.manifest.clone();
-                let docs = st.documents();
-                let plans: Vec<(UpsertPlan, Option<u64>, u64)> = prepared
-                    .iter()
-                    .map(|p| {
-                        let prev = docs.get(&p.id);
-                        let record = prev.map(|d| DocumentRecord {
-                            id: p.id.clone(),
-                            content_sha256: d.sha256.clone(),
-                            version: d.version,
-                            chunk_ids: d.chunk_ids(),
-                        });
-                        let plan = plan_upsert(record.as_ref(), &p.sha256, &p.chunks);
-                        (
-                            plan,
-                            prev.map(|d| d.chunks.len() as u64),
-                            prev.map_or(0, |d| d.bytes),
-                        )
-                    })
-                    .collect();
-                let mut reused: HashMap<String, Vec<f32>> = HashMap::new();
-                for (p, (plan, _, _)) in prepared.iter().zip(&plans) {
-                    if let UpsertPlan::Write { reuse, .. } = plan {
-                        for &i in reuse {
-                            let id = &p.chunks[i].id;
-                            if let Some(v) = st.find(id).and_then(|r| st.vector(r)) {
-                                reused.insert(id.clone(), v.to_vec());
-                            }
-                        }
-                    }
-                }
-                (base, plans, reused)
-            };
-            // Embed what is new (once across attempts).
-            let mut to_embed: Vec<(String, String)> = Vec::new();
-            for (p, (plan, _, _)) in prepared.iter().zip(&plans) {
-                if let (UpsertPlan::Write { embed, reuse, .. }, None) = (plan, &p.vectors) {
-                    for &i in embed.iter().chain(reuse) {
-                        let c = &p.chunks[i];
-                        if !embedded.contains_key(&c.id) && !reused.contains_key(&c.id) {
-                            to_embed.push((c.id.clone(), c.text.clone()));
-                        }
-                    }
-                }
+            let (_, plans, reused) = plan_against(&slot, &prepared);
+            embedded_count += self
+                .embed_missing(&prepared, &plans, &reused, &mut embedded)
+                .await?;
+        }
+        let _turn = self.writers_turn(project_id).await;
+        for attempt in 0..MAX_COMMIT_ATTEMPTS {
+            if attempt > 0 {
+                self.back_off(attempt).await;
             }
-            if !to_embed.is_empty() {
-                let embedder = self.embedder.as_ref().ok_or_else(|| {
-                    EngineError::ModelUnavailable("no embedding model is configured".into())
-                })?;
-                for batch in to_embed.chunks(64) {
-                    let texts = batch.iter().map(|(_, t)| t.clone()).collect();
-                    let out = embedder
-                        .embed(texts)
-                        .await
-                        .map_err(|e| embed_error("text", e))?;
-                    for ((id, _), v) in batch.iter().zip(out.vectors) {
-                        embedded.insert(id.clone(), v);
-                    }
-                    embedded_count += batch.len();
-                }
-            }
+            let slot = self.state(project_id).await?;
+            let (base, plans, reused) = plan_against(&slot, &prepared);
+            embedded_count += self
+                .embed_missing(&prepared, &plans, &reused, &mut embedded)
+                .await?;
             // Build the change.
             let mut change = Change {
                 documents: base.documents,
@@ -475,7 +473,11 @@ impl Engine {
         document: &str,
     ) -> Result<IngestResponse, EngineError> {
         self.authorize(principal, project_id, Scope::Write).await?;
-        for _ in 0..MAX_COMMIT_ATTEMPTS {
+        let _turn = self.writers_turn(project_id).await;
+        for attempt in 0..MAX_COMMIT_ATTEMPTS {
+            if attempt > 0 {
+                self.back_off(attempt).await;
+            }
             let slot = self.state(project_id).await?;
             let (base, doc) = {
                 let mut st = write(&slot);
@@ -513,6 +515,45 @@ impl Engine {
         Err(EngineError::Unavailable(
             "too many concurrent writers; retry".into(),
         ))
+    }
+
+    /// Embeds the chunks `plans` write that have neither a caller vector, a reused vector nor
+    /// an embedding from an earlier attempt; returns how many it embedded.
+    async fn embed_missing(
+        &self,
+        prepared: &[Prepared],
+        plans: &[DocumentPlan],
+        reused: &HashMap<String, Vec<f32>>,
+        embedded: &mut HashMap<String, Vec<f32>>,
+    ) -> Result<usize, EngineError> {
+        let mut to_embed: Vec<(String, String)> = Vec::new();
+        for (p, (plan, _, _)) in prepared.iter().zip(plans) {
+            if let (UpsertPlan::Write { embed, reuse, .. }, None) = (plan, &p.vectors) {
+                for &i in embed.iter().chain(reuse) {
+                    let c = &p.chunks[i];
+                    if !embedded.contains_key(&c.id) && !reused.contains_key(&c.id) {
+                        to_embed.push((c.id.clone(), c.text.clone()));
+                    }
+                }
+            }
+        }
+        if to_embed.is_empty() {
+            return Ok(0);
+        }
+        let embedder = self.embedder.as_ref().ok_or_else(|| {
+            EngineError::ModelUnavailable("no embedding model is configured".into())
+        })?;
+        for batch in to_embed.chunks(64) {
+            let texts = batch.iter().map(|(_, t)| t.clone()).collect();
+            let out = embedder
+                .embed(texts)
+                .await
+                .map_err(|e| embed_error("text", e))?;
+            for ((id, _), v) in batch.iter().zip(out.vectors) {
+                embedded.insert(id.clone(), v);
+            }
+        }
+        Ok(to_embed.len())
     }
 
     /// Writes the change's segments and commits them on top of `base`. `None` when another

@@ -23,12 +23,14 @@ mod status;
 mod versions;
 mod webhooks;
 
+#[cfg(feature = "tokio")]
+pub use crate::engine::TokioPause;
 #[cfg(feature = "model")]
 pub use crate::lazy_model::LazyMiniLm;
 pub use crate::{
     compact::{CompactionReport, ShardCompaction},
     embedding::{InlineEmbedder, TextEmbedder},
-    engine::{CompactionTrigger, Engine, NoCompactionTrigger},
+    engine::{CompactionTrigger, Engine, NoCompactionTrigger, NoPause, Pause},
     error::EngineError,
     export::{EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ExportChunk, ExportHeader},
     ingest::{

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use snapkb_core::{Config, EmbeddingConfig, Principal, Scope};
 use snapkb_engine::{
     CreateKey, CreateProject, DocumentInput, DocumentStatus, Engine, EngineError, IngestRequest,
-    QueryMode, QueryRequest,
+    Pause, QueryMode, QueryRequest,
 };
 use snapkb_index::{Filter, MetaValue};
 use snapkb_store::{MemoryMetaStore, MemoryObjectStore, ObjectStore};
@@ -294,14 +294,12 @@ async fn compaction_keeps_results_and_deletions_and_rollback_restores_documents(
     assert_eq!(query(&e, "p", 3, 1).await, vec!["d3"]);
 }
 
-#[tokio::test]
-async fn concurrent_writers_lose_nothing() {
-    let (e, _) = engine();
-    let e = Arc::new(e);
-    project(&e, "p").await;
+/// Eight writers, 25 ingests each, spread over `engines` (processes sharing the stores).
+/// Returns every version a writer was answered with, after checking each writer's grow.
+async fn eight_writers(engines: &[Arc<Engine>]) -> Vec<u64> {
     let tasks: Vec<_> = (0..8u64)
         .map(|w| {
-            let e = e.clone();
+            let e = engines[w as usize % engines.len()].clone();
             tokio::spawn(async move {
                 let mut versions = Vec::new();
                 for i in 0..25u64 {
@@ -315,12 +313,16 @@ async fn concurrent_writers_lose_nothing() {
     let mut all = Vec::new();
     for t in tasks {
         let v = t.await.unwrap();
-        assert!(v.windows(2).all(|w| w[0] < w[1]));
+        assert!(
+            v.windows(2).all(|w| w[0] < w[1]),
+            "a writer's versions grow"
+        );
         all.extend(v);
     }
-    all.sort();
-    all.dedup();
-    assert_eq!(all.len(), 200, "every commit got its own version");
+    all
+}
+
+async fn assert_all_two_hundred_are_searchable(e: &Engine) {
     let page = e
         .list_documents(&Principal::DeploymentAdmin, "p", None, 1000)
         .await
@@ -328,10 +330,74 @@ async fn concurrent_writers_lose_nothing() {
     assert_eq!(page.documents.len(), 200);
     for w in 0..8u64 {
         assert_eq!(
-            query(&e, "p", w * 1000 + 7, 1).await,
+            query(e, "p", w * 1000 + 7, 1).await,
             vec![format!("w{w}-7")]
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_in_one_process_take_turns_and_write_no_orphans() {
+    let (e, objects) = engine();
+    let e = Arc::new(e);
+    project(&e, "p").await;
+    let mut all = eight_writers(std::slice::from_ref(&e)).await;
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 200, "every commit got its own version");
+    let wal = objects.list("projects/p/", None, 10_000).await.unwrap();
+    let wal = wal
+        .objects
+        .iter()
+        .filter(|o| o.key.ends_with(".wal"))
+        .count();
+    assert_eq!(
+        wal, 200,
+        "no commit lost a race, so no WAL object is an orphan"
+    );
+    assert_all_two_hundred_are_searchable(&e).await;
+}
+
+/// Tokio's timer, remembering every back-off it was asked for.
+#[derive(Default)]
+struct RecordedPauses(std::sync::Mutex<Vec<std::time::Duration>>);
+
+#[async_trait::async_trait]
+impl Pause for RecordedPauses {
+    async fn pause(&self, duration: std::time::Duration) {
+        self.0.lock().unwrap().push(duration);
+        tokio::time::sleep(duration).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_in_two_processes_race_back_off_and_lose_nothing() {
+    let objects = Arc::new(MemoryObjectStore::default());
+    let meta = Arc::new(MemoryMetaStore::default());
+    let pauses = Arc::new(RecordedPauses::default());
+    let process = || {
+        Arc::new(
+            Engine::new(objects.clone(), meta.clone(), Config::default())
+                .with_pause(pauses.clone()),
+        )
+    };
+    let engines = [process(), process()];
+    project(&engines[0], "p").await;
+    let mut all = eight_writers(&engines).await;
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 200, "every commit got its own version");
+    for e in &engines {
+        assert_all_two_hundred_are_searchable(e).await;
+    }
+    let pauses = pauses.0.lock().unwrap();
+    assert!(!pauses.is_empty(), "the two processes raced at least once");
+    assert!(
+        pauses
+            .iter()
+            .all(|d| *d <= std::time::Duration::from_millis(100)),
+        "back-offs stay under the cap: {pauses:?}"
+    );
 }
 
 #[tokio::test]
