@@ -75,7 +75,11 @@ struct Deployment {
 fn deployment(name: &str, host: &LambdaHost) -> Deployment {
     let (admin, hash) = snapkb_core::generate_secret(&snapkb_core::new_key_id());
     let mut env = aws_function_env(name);
-    env.push(("SNAPKB_ADMIN_KEY_SHA256".into(), hash));
+    // As deployed: the functions read the admin key's hash from SSM at init.
+    let parameter = format!("/{name}/admin-key-sha256");
+    host.put_parameter(&parameter, &hash);
+    env.push(("SNAPKB_ADMIN_KEY_PARAMETER".into(), parameter));
+    env.push(("SNAPKB_SSM_ENDPOINT".into(), host.url()));
     env.push(("SNAPKB_COMPACT_FUNCTION".into(), "snapkb-compact".into()));
     env.push((
         "SNAPKB_LAMBDA_ENDPOINT".into(),

@@ -37,6 +37,8 @@ struct Shared {
     waiting: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     invocations: Mutex<Vec<(String, Value)>>,
     init_errors: Mutex<Vec<Value>>,
+    /// SSM parameters by name (the admin key's hash).
+    parameters: Mutex<HashMap<String, String>>,
 }
 
 type Queue = Arc<tokio::sync::Mutex<mpsc::Receiver<(String, Value)>>>;
@@ -141,7 +143,58 @@ async fn invoke(
     (StatusCode::ACCEPTED, "")
 }
 
+/// SSM's `GetParameter` (JSON 1.1 protocol: `POST /` with `X-Amz-Target`), for the admin
+/// key's hash; every other SSM call is refused.
+async fn ssm(
+    State((_, shared)): State<(Queue, Arc<Shared>)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let json = |status: StatusCode, body: Value| {
+        (
+            status,
+            [("content-type", "application/x-amz-json-1.1")],
+            body.to_string(),
+        )
+    };
+    if headers.get("x-amz-target").and_then(|v| v.to_str().ok()) != Some("AmazonSSM.GetParameter") {
+        return json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"__type": "InvalidAction", "message": "only GetParameter"}),
+        );
+    }
+    let request = json_or_text(&body);
+    let name = request["Name"].as_str().unwrap_or_default().to_string();
+    match shared.parameters.lock().unwrap().get(&name) {
+        Some(value) if request["WithDecryption"] == true => json(
+            StatusCode::OK,
+            serde_json::json!({"Parameter": {"Name": name, "Type": "SecureString", "Value": value, "Version": 1}}),
+        ),
+        Some(_) => json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"__type": "ValidationException", "message": "a SecureString read without WithDecryption is ciphertext"}),
+        ),
+        None => json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"__type": "ParameterNotFound", "message": name}),
+        ),
+    }
+}
+
 impl LambdaHost {
+    /// Stores an SSM parameter the functions can read (`SNAPKB_SSM_ENDPOINT` = [`Self::url`]).
+    pub fn put_parameter(&self, name: &str, value: &str) {
+        self.shared
+            .parameters
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), value.to_string());
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     pub fn start() -> LambdaHost {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -160,6 +213,7 @@ impl LambdaHost {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .route("/2015-03-31/functions/{function}/invocations", post(invoke))
+            .route("/", post(ssm))
             .with_state(state);
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -213,9 +267,11 @@ pub fn function_binary(name: &str) -> PathBuf {
 /// A function process attached to a host.
 #[derive(Debug)]
 pub struct FunctionProcess {
+    binary: String,
     child: Child,
     /// Its stdout (the EMF metric lines), collected.
     pub stdout: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl FunctionProcess {
@@ -240,13 +296,18 @@ impl FunctionProcess {
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().unwrap();
         let lines = stdout.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             use std::io::BufRead;
             for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
                 lines.lock().unwrap().push(line);
             }
         });
-        FunctionProcess { child, stdout }
+        FunctionProcess {
+            binary: binary.to_string(),
+            child,
+            stdout,
+            reader: Some(reader),
+        }
     }
 
     /// The EMF metric lines printed so far, once there are at least `expected` (the pipe is
@@ -271,9 +332,35 @@ impl FunctionProcess {
 }
 
 impl Drop for FunctionProcess {
+    /// Stops the process, then checks that it sent only operations its role allows: every
+    /// test that runs a function also checks its IAM actions (functions/lambda/src/deployment.rs,
+    /// from which Terraform's roles are checked).
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        let spec = snapkb_lambda::deployment::function(&self.binary)
+            .unwrap_or_else(|| panic!("{} is not in deployment::FUNCTIONS", self.binary));
+        let sent: std::collections::BTreeSet<String> = self
+            .metric_lines(0)
+            .iter()
+            .filter_map(|l| l["Calls"].as_object())
+            .flat_map(|calls| calls.keys().cloned())
+            .collect();
+        let undeclared: Vec<&String> = sent
+            .iter()
+            .filter(|op| !spec.operations.contains(&op.as_str()))
+            .collect();
+        assert!(
+            undeclared.is_empty(),
+            "{} sent {undeclared:?}, which its role does not allow (functions/lambda/src/deployment.rs)",
+            self.binary
+        );
     }
 }
 

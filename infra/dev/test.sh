@@ -15,6 +15,9 @@ infra/dev/fetch-model.sh
 step "format"
 cargo fmt --all --check
 
+step "terraform fmt (the module and example; terraform/tests-style checks run in the workspace tests)"
+"$(infra/dev/terraform.sh)" fmt -check -recursive terraform/
+
 step "clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
@@ -35,9 +38,10 @@ cargo build --locked -p snapkb -p snapkb-lambda
 if cargo nextest --version >/dev/null 2>&1; then
   # Doc tests first, then the e2e suite a second time with every server on S3 + DynamoDB:
   # the suite's closing summary is then nextest's count of every workspace test.
+  # The AWS pass is a filter of the workspace build, so the build is shared with the last run.
   cargo test --locked --workspace --doc
-  SNAPKB_E2E_BACKEND=aws cargo nextest run --locked -p snapkb-e2e --no-fail-fast \
-    -E 'not binary(lambda)'
+  SNAPKB_E2E_BACKEND=aws cargo nextest run --locked --workspace --no-fail-fast \
+    -E 'package(snapkb-e2e) and not binary(lambda) and not binary(terraform)'
   cargo nextest run --locked --workspace --no-fail-fast
 else
   SNAPKB_E2E_BACKEND=aws cargo test --locked -p snapkb-e2e --no-fail-fast \

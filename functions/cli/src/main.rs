@@ -79,6 +79,9 @@ struct Remote {
 enum Command {
     /// Run every function on this machine over files + an embedded key-value store.
     Serve(LocalArgs),
+    /// Make a new deployment admin key: prints the key (keep it secret, it is shown once) and
+    /// the SHA-256 a deployment is given (Terraform's `admin_key_sha256`).
+    AdminKey,
     /// Fetch the model if needed, start the server, load a demo project, print a query to try.
     Quickstart(LocalArgs),
     #[command(subcommand)]
@@ -281,6 +284,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
             })
         }
         Command::Quickstart(args) => quickstart::run(args),
+        Command::AdminKey => {
+            let (token, sha256) = snapkb_core::generate_secret(&snapkb_core::new_key_id());
+            say(format!("key={token}\nsha256={sha256}"));
+            Ok(())
+        }
         Command::Project(cmd) => match cmd {
             ProjectCommand::Create {
                 id,

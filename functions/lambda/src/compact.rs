@@ -62,7 +62,7 @@ pub async fn handle(function: &Function, event: Value) -> Result<Value, lambda_r
 }
 
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    crate::serve_events(false, |function, event: Value| async move {
+    crate::serve_events("compact", false, |function, event: Value| async move {
         handle(&function, event).await
     })
     .await

@@ -145,7 +145,7 @@ pub async fn handle(function: &Function, event: S3Event) -> Result<Value, lambda
 }
 
 pub async fn run() -> Result<(), lambda_runtime::Error> {
-    crate::serve_events(true, |function, event: S3Event| async move {
+    crate::serve_events("s3-trigger", true, |function, event: S3Event| async move {
         handle(&function, event).await
     })
     .await

@@ -3,6 +3,7 @@
 //! Format lines, and the HTTP runtime that mounts one route group of shared/http.
 
 pub mod compact;
+pub mod deployment;
 pub mod inbox;
 mod invoke;
 mod metrics;
@@ -24,6 +25,8 @@ pub enum InitError {
     Config(#[from] snapkb_core::ConfigError),
     #[error("storage: {0}")]
     Store(#[from] snapkb_store::StoreError),
+    #[error("admin key: {0}")]
+    AdminKey(String),
 }
 
 /// A function's engine and what its handlers need beside it.
@@ -64,6 +67,38 @@ fn model_dir(config: &Config) -> PathBuf {
     }
 }
 
+/// The admin key's hash from its SSM parameter (a SecureString), when the configuration names
+/// the parameter instead of giving the hash. Read once per container; a missing or malformed
+/// parameter stops init, since no admin request could be checked.
+async fn with_admin_key_from_ssm(mut config: Config) -> Result<Config, InitError> {
+    let (None, Some(name)) = (&config.admin_key_sha256, &config.admin_key_parameter) else {
+        return Ok(config);
+    };
+    let sdk =
+        snapkb_aws::sdk_config(&snapkb_aws::region(&config), config.ssm_endpoint.as_deref()).await;
+    let out = aws_sdk_ssm::Client::new(&sdk)
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| {
+            InitError::AdminKey(format!(
+                "reading SSM parameter {name}: {}",
+                aws_sdk_ssm::error::DisplayErrorContext(e)
+            ))
+        })?;
+    let value = out
+        .parameter()
+        .and_then(|p| p.value())
+        .ok_or_else(|| InitError::AdminKey(format!("SSM parameter {name} has no value")))?;
+    // The same check as SNAPKB_ADMIN_KEY_SHA256 (64 hex digits).
+    let checked = Config::from_vars([("SNAPKB_ADMIN_KEY_SHA256".to_string(), value.to_string())])
+        .map_err(|e| InitError::AdminKey(format!("SSM parameter {name}: {e}")))?;
+    config.admin_key_sha256 = checked.admin_key_sha256;
+    Ok(config)
+}
+
 impl Function {
     /// Init: reads the configuration and builds the clients — no request is sent and no
     /// model is loaded (`embeds` functions load it on their first text).
@@ -82,6 +117,7 @@ impl Function {
     }
 
     pub async fn with_config(config: Config, embeds: bool) -> Result<Self, InitError> {
+        let config = with_admin_key_from_ssm(config).await?;
         let stores = AwsStores::connect(&config).await?;
         let pending = PendingInvocations::default();
         let mut engine = Engine::new(stores.objects.clone(), stores.meta.clone(), config.clone())
@@ -132,15 +168,38 @@ pub async fn serve_routes(group: Group) -> Result<(), lambda_http::Error> {
 
 /// Runs an event function (compact, s3-trigger): init once, then `handle` every event; an
 /// `Err` fails the invocation (Lambda retries asynchronous events, then dead-letters them).
-pub async fn serve_events<E, F, Fut>(embeds: bool, handle: F) -> Result<(), lambda_runtime::Error>
+/// Each event prints its metric line, as HTTP requests do.
+pub async fn serve_events<E, F, Fut>(
+    name: &'static str,
+    embeds: bool,
+    handle: F,
+) -> Result<(), lambda_runtime::Error>
 where
     E: serde::de::DeserializeOwned + Send + 'static,
     F: Fn(Arc<Function>, E) -> Fut,
     Fut: std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>>,
 {
     let function = Arc::new(Function::start(embeds).await?);
+    let handle = &handle;
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<E>| handle(function.clone(), event.payload),
+        move |event: lambda_runtime::LambdaEvent<E>| {
+            let function = function.clone();
+            async move {
+                let started = std::time::Instant::now();
+                let calls = function.stores.calls.clone();
+                let before = calls.snapshot();
+                let result = handle(function, event.payload).await;
+                metrics::event_line(
+                    name,
+                    result.is_ok(),
+                    started,
+                    &before,
+                    &calls,
+                    &event.context.request_id,
+                );
+                result
+            }
+        },
     ))
     .await
 }

@@ -13,12 +13,20 @@ use snapkb_aws::{CallCounter, Calls};
 
 use crate::PendingInvocations;
 
-/// Requests sent to the stores while one request was served: (S3, DynamoDB reads, DynamoDB
-/// writes). Lambda gives a container one request at a time, so the difference is exact.
-fn store_calls(before: &Calls, after: &Calls) -> (u64, u64, u64) {
+/// Requests sent while one request was served, by operation. Lambda gives a container one
+/// request at a time, so the difference is exact.
+fn calls_between(before: &Calls, after: &Calls) -> Calls {
+    after
+        .iter()
+        .map(|(name, &n)| (name.clone(), n - before.get(name).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// Those requests as (S3, DynamoDB reads, DynamoDB writes).
+fn store_calls(calls: &Calls) -> (u64, u64, u64) {
     let mut totals = (0, 0, 0);
-    for (name, &n) in after {
-        let n = n - before.get(name).copied().unwrap_or(0);
+    for (name, &n) in calls {
         let (service, operation) = name.split_once('.').unwrap_or((name, ""));
         if service.eq_ignore_ascii_case("s3") {
             totals.0 += n;
@@ -39,15 +47,17 @@ fn project_of(path: &str) -> Option<&str> {
         .filter(|p| !p.is_empty())
 }
 
-/// One EMF line: the metrics, their dimensions, and the request's properties.
+/// One EMF line: the metrics, their dimensions, and the request's properties (`Calls`, the
+/// requests by operation, is a property: searchable in Logs Insights, not a metric).
 fn emf_line(
     function: &str,
     project: &str,
     status: u16,
     latency_ms: f64,
-    calls: (u64, u64, u64),
+    calls: &Calls,
     request_id: &str,
 ) -> String {
+    let totals = store_calls(calls);
     json!({
         "_aws": {
             "Timestamp": snapkb_core::now_ms(),
@@ -71,13 +81,39 @@ fn emf_line(
         "Latency": latency_ms,
         "ClientErrors": u8::from((400..500).contains(&status)),
         "Errors": u8::from(status >= 500),
-        "S3Calls": calls.0,
-        "DynamoDBReads": calls.1,
-        "DynamoDBWrites": calls.2,
+        "S3Calls": totals.0,
+        "DynamoDBReads": totals.1,
+        "DynamoDBWrites": totals.2,
+        "Calls": calls,
         "status": status,
         "requestId": request_id,
     })
     .to_string()
+}
+
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
+/// The metric line of one event of an event function (compact, s3-trigger): status 200 when
+/// it was handled, 500 when it failed (and Lambda will retry it).
+pub(crate) fn event_line(
+    function: &str,
+    handled: bool,
+    started: Instant,
+    before: &Calls,
+    calls: &CallCounter,
+    request_id: &str,
+) {
+    print_line(&emf_line(
+        function,
+        "-",
+        if handled { 200 } else { 500 },
+        started.elapsed().as_secs_f64() * 1e3,
+        &calls_between(before, &calls.snapshot()),
+        request_id,
+    ));
 }
 
 pub(crate) fn layer(
@@ -101,16 +137,14 @@ pub(crate) fn layer(
                     tracing::info_span!("request", project = %project, method = %req.method());
                 let response: Response = next.run(req).instrument(span).await;
                 pending.flush().await;
-                let line = emf_line(
+                print_line(&emf_line(
                     function,
                     &project,
                     response.status().as_u16(),
                     started.elapsed().as_secs_f64() * 1e3,
-                    store_calls(&before, &calls.snapshot()),
+                    &calls_between(&before, &calls.snapshot()),
                     &request_id,
-                );
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
+                ));
                 response
             }
         },
@@ -132,8 +166,12 @@ mod tests {
 
     #[test]
     fn emf_lines_declare_every_metric_they_carry() {
+        let calls = Calls::from([
+            ("DynamoDB.GetItem".to_string(), 1),
+            ("DynamoDB.UpdateItem".to_string(), 2),
+        ]);
         let line: serde_json::Value =
-            serde_json::from_str(&emf_line("query", "kb", 503, 12.5, (0, 1, 2), "r-1")).unwrap();
+            serde_json::from_str(&emf_line("query", "kb", 503, 12.5, &calls, "r-1")).unwrap();
         let declared = &line["_aws"]["CloudWatchMetrics"][0]["Metrics"];
         for metric in declared.as_array().unwrap() {
             let name = metric["Name"].as_str().unwrap();
@@ -143,6 +181,7 @@ mod tests {
         assert_eq!(line["ClientErrors"], 0);
         assert_eq!(line["Project"], "kb");
         assert_eq!(line["DynamoDBWrites"], 2);
+        assert_eq!(line["Calls"]["DynamoDB.UpdateItem"], 2);
     }
 
     #[test]
@@ -153,6 +192,8 @@ mod tests {
             ("DynamoDB.UpdateItem".to_string(), 2),
             ("S3.GetObject".to_string(), 5),
         ]);
-        assert_eq!(store_calls(&before, &after), (5, 1, 2));
+        let during = calls_between(&before, &after);
+        assert_eq!(during.len(), 3);
+        assert_eq!(store_calls(&during), (5, 1, 2));
     }
 }

@@ -3,6 +3,7 @@
 
 mod calls;
 mod dynamo;
+pub mod iam;
 mod s3;
 
 use std::{sync::Arc, time::Duration};

@@ -33,6 +33,11 @@ pub struct Config {
     pub model_dir: Option<String>,
     /// SHA-256 (hex) of the deployment admin key's secret.
     pub admin_key_sha256: Option<String>,
+    /// An SSM parameter (SecureString) holding that hash, read at init when the hash itself is
+    /// not given (Lambda).
+    pub admin_key_parameter: Option<String>,
+    /// Endpoint override for the SSM API (tests).
+    pub ssm_endpoint: Option<String>,
     /// Largest request body accepted, except imports.
     pub max_body_bytes: usize,
     /// Largest import archive accepted.
@@ -67,6 +72,8 @@ impl Default for Config {
             lambda_endpoint: None,
             model_dir: None,
             admin_key_sha256: None,
+            admin_key_parameter: None,
+            ssm_endpoint: None,
             max_body_bytes: 16 << 20,
             max_import_bytes: 1 << 30,
             max_batch_documents: 10_000,
@@ -112,6 +119,8 @@ impl Config {
                 "COMPACT_FUNCTION" => config.compact_function = text(),
                 "LAMBDA_ENDPOINT" => config.lambda_endpoint = text(),
                 "MODEL_DIR" => config.model_dir = text(),
+                "ADMIN_KEY_PARAMETER" => config.admin_key_parameter = text(),
+                "SSM_ENDPOINT" => config.ssm_endpoint = text(),
                 "ADMIN_KEY_SHA256" => {
                     let v = value.trim().to_ascii_lowercase();
                     if v.len() != 64 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {

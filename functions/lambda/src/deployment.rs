@@ -1,0 +1,227 @@
+//! What a deployment must provide for each function binary: its route group, the AWS
+//! operations its code sends (IAM derives from these through `snapkb_aws::iam`) and the
+//! `SNAPKB_*` settings it reads. Terraform is checked against this table (tests/terraform.rs), and
+//! the Lambda tests check that a running function sends nothing outside its list.
+
+use std::collections::BTreeSet;
+
+use snapkb_http::Group;
+
+/// One Lambda function.
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionSpec {
+    /// The module's name for it (`aws_lambda_function.this["query"]`).
+    pub name: &'static str,
+    /// The binary (`functions/lambda/src/bin`), packaged as `bootstrap`.
+    pub binary: &'static str,
+    /// The route group it mounts; `None` for event functions.
+    pub group: Option<Group>,
+    /// AWS operations (`"Service.Operation"`) it sends.
+    pub operations: &'static [&'static str],
+    /// Settings it reads that have no usable default in a deployment.
+    pub settings: &'static [&'static str],
+}
+
+pub const FUNCTIONS: &[FunctionSpec] = &[
+    FunctionSpec {
+        name: "query",
+        binary: "snapkb-query",
+        group: Some(Group::Query),
+        // Keys, projects and the manifest are read; rate windows are counted.
+        operations: &[
+            "S3.GetObject",
+            "DynamoDB.GetItem",
+            "DynamoDB.UpdateItem",
+            "SSM.GetParameter",
+        ],
+        settings: &[
+            "SNAPKB_BUCKET",
+            "SNAPKB_TABLE",
+            "SNAPKB_LOG_FORMAT",
+            "SNAPKB_ADMIN_KEY_PARAMETER",
+        ],
+    },
+    FunctionSpec {
+        name: "ingest",
+        binary: "snapkb-ingest",
+        group: Some(Group::Ingest),
+        // Commits are transactions; webhook deliveries are claimed once with a PutItem.
+        operations: &[
+            "S3.GetObject",
+            "S3.PutObject",
+            // Objects above the part size go up as multipart uploads.
+            "S3.CreateMultipartUpload",
+            "S3.UploadPart",
+            "S3.CompleteMultipartUpload",
+            "S3.AbortMultipartUpload",
+            "DynamoDB.GetItem",
+            "DynamoDB.PutItem",
+            "DynamoDB.UpdateItem",
+            "DynamoDB.TransactWriteItems",
+            "Lambda.Invoke",
+            "SSM.GetParameter",
+        ],
+        settings: &[
+            "SNAPKB_BUCKET",
+            "SNAPKB_TABLE",
+            "SNAPKB_LOG_FORMAT",
+            "SNAPKB_ADMIN_KEY_PARAMETER",
+            "SNAPKB_COMPACT_FUNCTION",
+        ],
+    },
+    FunctionSpec {
+        name: "export",
+        binary: "snapkb-export",
+        group: Some(Group::Export),
+        // Export reads; import writes; rollback checks its objects are still there; the
+        // compact route asks the compact function.
+        operations: &[
+            "S3.GetObject",
+            "S3.HeadObject",
+            "S3.PutObject",
+            // Objects above the part size go up as multipart uploads.
+            "S3.CreateMultipartUpload",
+            "S3.UploadPart",
+            "S3.CompleteMultipartUpload",
+            "S3.AbortMultipartUpload",
+            "DynamoDB.GetItem",
+            "DynamoDB.Query",
+            "DynamoDB.UpdateItem",
+            "DynamoDB.TransactWriteItems",
+            "Lambda.Invoke",
+            "SSM.GetParameter",
+        ],
+        settings: &[
+            "SNAPKB_BUCKET",
+            "SNAPKB_TABLE",
+            "SNAPKB_LOG_FORMAT",
+            "SNAPKB_ADMIN_KEY_PARAMETER",
+            "SNAPKB_COMPACT_FUNCTION",
+        ],
+    },
+    FunctionSpec {
+        name: "keys",
+        binary: "snapkb-keys",
+        group: Some(Group::Keys),
+        // Deleting a project removes its objects and items at once.
+        operations: &[
+            "S3.ListObjectsV2",
+            "S3.DeleteObject",
+            "DynamoDB.GetItem",
+            "DynamoDB.PutItem",
+            "DynamoDB.DeleteItem",
+            "DynamoDB.UpdateItem",
+            "DynamoDB.Query",
+            "DynamoDB.TransactWriteItems",
+            "SSM.GetParameter",
+        ],
+        settings: &[
+            "SNAPKB_BUCKET",
+            "SNAPKB_TABLE",
+            "SNAPKB_LOG_FORMAT",
+            "SNAPKB_ADMIN_KEY_PARAMETER",
+        ],
+    },
+    FunctionSpec {
+        name: "compact",
+        binary: "snapkb-compact",
+        group: None,
+        // Compaction reads the log and writes a snapshot; the sweep lists projects; GC lists
+        // and deletes unreferenced objects, old versions and deleted projects.
+        operations: &[
+            "S3.GetObject",
+            "S3.PutObject",
+            // Objects above the part size go up as multipart uploads.
+            "S3.CreateMultipartUpload",
+            "S3.UploadPart",
+            "S3.CompleteMultipartUpload",
+            "S3.AbortMultipartUpload",
+            "S3.ListObjectsV2",
+            "S3.DeleteObject",
+            "DynamoDB.GetItem",
+            "DynamoDB.Query",
+            "DynamoDB.DeleteItem",
+            "DynamoDB.TransactWriteItems",
+        ],
+        settings: &["SNAPKB_BUCKET", "SNAPKB_TABLE", "SNAPKB_LOG_FORMAT"],
+    },
+    FunctionSpec {
+        name: "s3-trigger",
+        binary: "snapkb-s3-trigger",
+        group: None,
+        // Reads the uploaded object, ingests it, removes it.
+        operations: &[
+            "S3.GetObject",
+            "S3.DeleteObject",
+            "S3.PutObject",
+            // Objects above the part size go up as multipart uploads.
+            "S3.CreateMultipartUpload",
+            "S3.UploadPart",
+            "S3.CompleteMultipartUpload",
+            "S3.AbortMultipartUpload",
+            "DynamoDB.GetItem",
+            "DynamoDB.TransactWriteItems",
+            "Lambda.Invoke",
+        ],
+        settings: &[
+            "SNAPKB_BUCKET",
+            "SNAPKB_TABLE",
+            "SNAPKB_LOG_FORMAT",
+            "SNAPKB_COMPACT_FUNCTION",
+        ],
+    },
+];
+
+/// The spec of `binary` (`"snapkb-query"`).
+pub fn function(binary: &str) -> Option<&'static FunctionSpec> {
+    FUNCTIONS.iter().find(|f| f.binary == binary)
+}
+
+impl FunctionSpec {
+    /// The IAM actions its role needs, by resource.
+    pub fn actions(&self) -> BTreeSet<(snapkb_aws::iam::Resource, &'static str)> {
+        snapkb_aws::iam::actions(self.operations)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_binary_and_route_group_has_one_function() {
+        let manifest = include_str!("../Cargo.toml");
+        let binaries: BTreeSet<&str> = manifest
+            .lines()
+            .filter_map(|l| l.strip_prefix("name = \"snapkb-"))
+            .map(|rest| rest.trim_end_matches('"'))
+            .filter(|name| *name != "lambda")
+            .collect();
+        let specs: BTreeSet<&str> = FUNCTIONS
+            .iter()
+            .map(|f| f.binary.trim_start_matches("snapkb-"))
+            .collect();
+        assert_eq!(binaries, specs);
+        for group in Group::ALL {
+            assert_eq!(
+                FUNCTIONS.iter().filter(|f| f.group == Some(group)).count(),
+                1,
+                "{group:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_operation_has_its_permission_and_every_setting_is_known() {
+        for f in FUNCTIONS {
+            assert!(!f.actions().is_empty());
+            for setting in f.settings {
+                let known = snapkb_core::Config::from_vars([(setting.to_string(), String::new())]);
+                assert!(
+                    !matches!(known, Err(snapkb_core::ConfigError::Unknown(_))),
+                    "{setting}"
+                );
+            }
+        }
+    }
+}
