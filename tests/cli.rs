@@ -158,3 +158,32 @@ fn the_cli_creates_ingests_queries_and_round_trips_a_project() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("404"));
 }
+
+/// `snapkb admin-key` makes the key a deployment is configured with by hash: a server given
+/// only the hash accepts the key (and prints no key of its own), and refuses another.
+#[test]
+fn admin_key_prints_a_key_whose_hash_configures_a_deployment() {
+    let out = ok(Command::new(binary())
+        .arg("admin-key")
+        .output()
+        .expect("run snapkb admin-key"));
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+            .to_string()
+    };
+    let (key, sha256) = (field("key="), field("sha256="));
+    assert_eq!(sha256.len(), 64);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &[("SNAPKB_ADMIN_KEY_SHA256", &sha256)]);
+    assert_eq!(
+        server.admin, None,
+        "the configured hash replaces a generated key"
+    );
+    ok(snapkb(&server, &key, &["project", "create", "kb"]));
+    let last = if key.ends_with('0') { '1' } else { '0' };
+    let other = format!("{}{last}", &key[..key.len() - 1]);
+    let refused = snapkb(&server, &other, &["project", "list"]);
+    assert!(!refused.status.success());
+}

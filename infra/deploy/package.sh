@@ -37,6 +37,10 @@ embeds() { [ "$1" != snapkb-compact ]; }
 
 infra/dev/fetch-model.sh models/all-MiniLM-L6-v2
 
+# Stripped, without line tables: smaller zips, faster cold starts (the release profile keeps
+# line tables for profiling benchmarks).
+export CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_PROFILE_RELEASE_DEBUG=false
+
 if cargo lambda --version >/dev/null 2>&1; then
   cargo lambda build --release --locked -p snapkb-lambda "--$arch"
   built="target/lambda"
