@@ -219,8 +219,8 @@ fn every_function_gets_the_settings_it_reads_and_only_known_ones() {
     let environment = entries(module.local("environment"));
     for spec in FUNCTIONS {
         let set = module.keys_of(environment[spec.name]);
-        for setting in spec.settings {
-            assert!(set.contains(*setting), "{} lacks {setting}", spec.name);
+        for setting in spec.settings() {
+            assert!(set.contains(setting), "{} lacks {setting}", spec.name);
         }
         for name in &set {
             let parsed = snapkb_core::Config::from_vars([(name.clone(), String::new())]);

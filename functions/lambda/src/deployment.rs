@@ -16,11 +16,26 @@ pub struct FunctionSpec {
     pub binary: &'static str,
     /// The route group it mounts; `None` for event functions.
     pub group: Option<Group>,
-    /// AWS operations (`"Service.Operation"`) it sends.
-    pub operations: &'static [&'static str],
-    /// Settings it reads that have no usable default in a deployment.
-    pub settings: &'static [&'static str],
+    /// AWS operations (`"Service.Operation"`) it sends, in groups (see [`Self::operations`]).
+    pub operation_groups: &'static [&'static [&'static str]],
+    /// Settings it reads that have no usable default in a deployment, in groups.
+    pub setting_groups: &'static [&'static [&'static str]],
 }
+
+/// Writing an object: one PUT, or a multipart upload above the part size.
+const OBJECT_WRITES: &[&str] = &[
+    "S3.PutObject",
+    "S3.CreateMultipartUpload",
+    "S3.UploadPart",
+    "S3.CompleteMultipartUpload",
+    "S3.AbortMultipartUpload",
+];
+
+/// Where every function finds its data, and how it logs.
+const STORAGE_SETTINGS: &[&str] = &["SNAPKB_BUCKET", "SNAPKB_TABLE", "SNAPKB_LOG_FORMAT"];
+
+/// Every HTTP function checks the admin key.
+const HTTP_SETTINGS: &[&str] = &["SNAPKB_ADMIN_KEY_PARAMETER"];
 
 pub const FUNCTIONS: &[FunctionSpec] = &[
     FunctionSpec {
@@ -28,45 +43,35 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         binary: "snapkb-query",
         group: Some(Group::Query),
         // Keys, projects and the manifest are read; rate windows are counted.
-        operations: &[
+        operation_groups: &[&[
             "S3.GetObject",
             "DynamoDB.GetItem",
             "DynamoDB.UpdateItem",
             "SSM.GetParameter",
-        ],
-        settings: &[
-            "SNAPKB_BUCKET",
-            "SNAPKB_TABLE",
-            "SNAPKB_LOG_FORMAT",
-            "SNAPKB_ADMIN_KEY_PARAMETER",
-        ],
+        ]],
+        setting_groups: &[STORAGE_SETTINGS, HTTP_SETTINGS],
     },
     FunctionSpec {
         name: "ingest",
         binary: "snapkb-ingest",
         group: Some(Group::Ingest),
         // Commits are transactions; webhook deliveries are claimed once with a PutItem.
-        operations: &[
-            "S3.GetObject",
-            "S3.PutObject",
-            // Objects above the part size go up as multipart uploads.
-            "S3.CreateMultipartUpload",
-            "S3.UploadPart",
-            "S3.CompleteMultipartUpload",
-            "S3.AbortMultipartUpload",
-            "DynamoDB.GetItem",
-            "DynamoDB.PutItem",
-            "DynamoDB.UpdateItem",
-            "DynamoDB.TransactWriteItems",
-            "Lambda.Invoke",
-            "SSM.GetParameter",
+        operation_groups: &[
+            OBJECT_WRITES,
+            &[
+                "S3.GetObject",
+                "DynamoDB.GetItem",
+                "DynamoDB.PutItem",
+                "DynamoDB.UpdateItem",
+                "DynamoDB.TransactWriteItems",
+                "Lambda.Invoke",
+                "SSM.GetParameter",
+            ],
         ],
-        settings: &[
-            "SNAPKB_BUCKET",
-            "SNAPKB_TABLE",
-            "SNAPKB_LOG_FORMAT",
-            "SNAPKB_ADMIN_KEY_PARAMETER",
-            "SNAPKB_COMPACT_FUNCTION",
+        setting_groups: &[
+            STORAGE_SETTINGS,
+            HTTP_SETTINGS,
+            &["SNAPKB_COMPACT_FUNCTION"],
         ],
     },
     FunctionSpec {
@@ -75,28 +80,23 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         group: Some(Group::Export),
         // Export reads; import writes; rollback checks its objects are still there; the
         // compact route asks the compact function.
-        operations: &[
-            "S3.GetObject",
-            "S3.HeadObject",
-            "S3.PutObject",
-            // Objects above the part size go up as multipart uploads.
-            "S3.CreateMultipartUpload",
-            "S3.UploadPart",
-            "S3.CompleteMultipartUpload",
-            "S3.AbortMultipartUpload",
-            "DynamoDB.GetItem",
-            "DynamoDB.Query",
-            "DynamoDB.UpdateItem",
-            "DynamoDB.TransactWriteItems",
-            "Lambda.Invoke",
-            "SSM.GetParameter",
+        operation_groups: &[
+            OBJECT_WRITES,
+            &[
+                "S3.GetObject",
+                "S3.HeadObject",
+                "DynamoDB.GetItem",
+                "DynamoDB.Query",
+                "DynamoDB.UpdateItem",
+                "DynamoDB.TransactWriteItems",
+                "Lambda.Invoke",
+                "SSM.GetParameter",
+            ],
         ],
-        settings: &[
-            "SNAPKB_BUCKET",
-            "SNAPKB_TABLE",
-            "SNAPKB_LOG_FORMAT",
-            "SNAPKB_ADMIN_KEY_PARAMETER",
-            "SNAPKB_COMPACT_FUNCTION",
+        setting_groups: &[
+            STORAGE_SETTINGS,
+            HTTP_SETTINGS,
+            &["SNAPKB_COMPACT_FUNCTION"],
         ],
     },
     FunctionSpec {
@@ -104,7 +104,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         binary: "snapkb-keys",
         group: Some(Group::Keys),
         // Deleting a project removes its objects and items at once.
-        operations: &[
+        operation_groups: &[&[
             "S3.ListObjectsV2",
             "S3.DeleteObject",
             "DynamoDB.GetItem",
@@ -114,13 +114,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             "DynamoDB.Query",
             "DynamoDB.TransactWriteItems",
             "SSM.GetParameter",
-        ],
-        settings: &[
-            "SNAPKB_BUCKET",
-            "SNAPKB_TABLE",
-            "SNAPKB_LOG_FORMAT",
-            "SNAPKB_ADMIN_KEY_PARAMETER",
-        ],
+        ]],
+        setting_groups: &[STORAGE_SETTINGS, HTTP_SETTINGS],
     },
     FunctionSpec {
         name: "compact",
@@ -128,47 +123,36 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         group: None,
         // Compaction reads the log and writes a snapshot; the sweep lists projects; GC lists
         // and deletes unreferenced objects, old versions and deleted projects.
-        operations: &[
-            "S3.GetObject",
-            "S3.PutObject",
-            // Objects above the part size go up as multipart uploads.
-            "S3.CreateMultipartUpload",
-            "S3.UploadPart",
-            "S3.CompleteMultipartUpload",
-            "S3.AbortMultipartUpload",
-            "S3.ListObjectsV2",
-            "S3.DeleteObject",
-            "DynamoDB.GetItem",
-            "DynamoDB.Query",
-            "DynamoDB.DeleteItem",
-            "DynamoDB.TransactWriteItems",
+        operation_groups: &[
+            OBJECT_WRITES,
+            &[
+                "S3.GetObject",
+                "S3.ListObjectsV2",
+                "S3.DeleteObject",
+                "DynamoDB.GetItem",
+                "DynamoDB.Query",
+                "DynamoDB.DeleteItem",
+                "DynamoDB.TransactWriteItems",
+            ],
         ],
-        settings: &["SNAPKB_BUCKET", "SNAPKB_TABLE", "SNAPKB_LOG_FORMAT"],
+        setting_groups: &[STORAGE_SETTINGS],
     },
     FunctionSpec {
         name: "s3-trigger",
         binary: "snapkb-s3-trigger",
         group: None,
         // Reads the uploaded object, ingests it, removes it.
-        operations: &[
-            "S3.GetObject",
-            "S3.DeleteObject",
-            "S3.PutObject",
-            // Objects above the part size go up as multipart uploads.
-            "S3.CreateMultipartUpload",
-            "S3.UploadPart",
-            "S3.CompleteMultipartUpload",
-            "S3.AbortMultipartUpload",
-            "DynamoDB.GetItem",
-            "DynamoDB.TransactWriteItems",
-            "Lambda.Invoke",
+        operation_groups: &[
+            OBJECT_WRITES,
+            &[
+                "S3.GetObject",
+                "S3.DeleteObject",
+                "DynamoDB.GetItem",
+                "DynamoDB.TransactWriteItems",
+                "Lambda.Invoke",
+            ],
         ],
-        settings: &[
-            "SNAPKB_BUCKET",
-            "SNAPKB_TABLE",
-            "SNAPKB_LOG_FORMAT",
-            "SNAPKB_COMPACT_FUNCTION",
-        ],
+        setting_groups: &[STORAGE_SETTINGS, &["SNAPKB_COMPACT_FUNCTION"]],
     },
 ];
 
@@ -178,9 +162,25 @@ pub fn function(binary: &str) -> Option<&'static FunctionSpec> {
 }
 
 impl FunctionSpec {
+    /// Every AWS operation it sends.
+    pub fn operations(&self) -> Vec<&'static str> {
+        self.operation_groups
+            .iter()
+            .flat_map(|g| g.iter().copied())
+            .collect()
+    }
+
+    /// Every setting it reads.
+    pub fn settings(&self) -> Vec<&'static str> {
+        self.setting_groups
+            .iter()
+            .flat_map(|g| g.iter().copied())
+            .collect()
+    }
+
     /// The IAM actions its role needs, by resource.
     pub fn actions(&self) -> BTreeSet<(snapkb_aws::iam::Resource, &'static str)> {
-        snapkb_aws::iam::actions(self.operations)
+        snapkb_aws::iam::actions(&self.operations())
     }
 }
 
@@ -215,7 +215,7 @@ mod tests {
     fn every_operation_has_its_permission_and_every_setting_is_known() {
         for f in FUNCTIONS {
             assert!(!f.actions().is_empty());
-            for setting in f.settings {
+            for setting in f.settings() {
                 let known = snapkb_core::Config::from_vars([(setting.to_string(), String::new())]);
                 assert!(
                     !matches!(known, Err(snapkb_core::ConfigError::Unknown(_))),

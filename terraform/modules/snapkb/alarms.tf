@@ -1,30 +1,24 @@
 # Alarms: errors, throttles and p99 duration per function; anything in the dead-letter queue.
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  for_each            = local.functions
-  alarm_name          = "${var.name}-${each.key}-errors"
-  alarm_description   = "${var.name}-${each.key} failed invocations (crashes, timeouts, failed events)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this[each.key].function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.alarm_actions
-  tags                = var.tags
+locals {
+  # Function × counted metric: any failed or throttled invocation is worth a look.
+  count_alarms = {
+    for pair in setproduct(keys(local.functions), ["Errors", "Throttles"]) :
+    "${pair[0]}-${lower(pair[1])}" => { function = pair[0], metric = pair[1] }
+  }
+  count_alarm_descriptions = {
+    Errors    = "failed invocations (crashes, timeouts, failed events)"
+    Throttles = "invocations throttled by Lambda concurrency"
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  for_each            = local.functions
-  alarm_name          = "${var.name}-${each.key}-throttles"
-  alarm_description   = "${var.name}-${each.key} invocations throttled by Lambda concurrency."
+resource "aws_cloudwatch_metric_alarm" "count" {
+  for_each            = local.count_alarms
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "${var.name}-${each.value.function}: ${local.count_alarm_descriptions[each.value.metric]}."
   namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.this[each.key].function_name }
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = aws_lambda_function.this[each.value.function].function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
