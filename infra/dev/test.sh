@@ -15,7 +15,7 @@ infra/dev/fetch-model.sh
 step "format"
 cargo fmt --all --check
 
-step "terraform fmt (the module and example; terraform/tests-style checks run in the workspace tests)"
+step "terraform fmt (the module and example; tests/terraform.rs checks them against the code in the workspace tests)"
 "$(infra/dev/terraform.sh)" fmt -check -recursive terraform/
 
 step "clippy"
