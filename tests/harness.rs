@@ -455,3 +455,107 @@ pub fn nearest(api: &Api, project: &str, seed: u64, dims: usize, k: usize) -> Ve
         .map(|h| h["document_id"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// A new deployment admin key from `snapkb admin-key`: (key, sha256 of its secret).
+pub fn new_admin_key() -> (String, String) {
+    let out = Command::new(binary())
+        .arg("admin-key")
+        .output()
+        .expect("run snapkb admin-key");
+    assert!(out.status.success(), "snapkb admin-key failed");
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {out}"))
+            .to_string()
+    };
+    (field("key="), field("sha256="))
+}
+
+/// The Worker bundle built by infra/edge/worker-build.sh (`$SNAPKB_WORKER_BUNDLE_DIR/<name>`, else
+/// `target/edge/<name>`).
+pub fn worker_bundle(name: &str) -> PathBuf {
+    let bundle = std::env::var_os("SNAPKB_WORKER_BUNDLE_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/edge"),
+        PathBuf::from,
+    );
+    let bundle = bundle.join(name);
+    assert!(
+        bundle.join("shim.mjs").exists(),
+        "{} is missing: run infra/edge/worker-build.sh first (infra/dev/test.sh does)",
+        bundle.display()
+    );
+    bundle
+}
+
+/// The snapkb Worker running under workerd (Miniflare, infra/edge/worker-serve.mjs), with R2
+/// and D1 simulated in `persist`.
+#[derive(Debug)]
+pub struct WorkerServer {
+    child: Child,
+    pub url: String,
+}
+
+impl WorkerServer {
+    pub fn start(bundle: &Path, persist: &Path, vars: &[(&str, &str)]) -> WorkerServer {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/edge/worker-serve.mjs");
+        let mut cmd = Command::new("node");
+        cmd.arg(script)
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--persist")
+            .arg(persist)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in vars {
+            cmd.arg("--var").arg(format!("{k}={v}"));
+        }
+        let child = cmd.spawn().expect("start node infra/edge/worker-serve.mjs");
+        let mut server = WorkerServer {
+            child,
+            url: String::new(),
+        };
+        let stdout = server.child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the Worker did not start within 60 s");
+            if let Some(url) = line.strip_prefix("snapkb-worker listening on ") {
+                server.url = url.trim().to_string();
+                return server;
+            }
+        }
+    }
+
+    pub fn api(&self, key: &str) -> Api {
+        Api::new(&self.url, key)
+    }
+
+    /// SIGTERM (Miniflare disposes workerd) and wait.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for WorkerServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}

@@ -38,6 +38,14 @@ pub struct Config {
     pub admin_key_parameter: Option<String>,
     /// Endpoint override for the SSM API (tests).
     pub ssm_endpoint: Option<String>,
+    /// An embeddings endpoint speaking OpenAI's `POST /v1/embeddings` shape (another snapkb
+    /// deployment's `/v1/embed`, or an OpenAI-compatible server running all-MiniLM-L6-v2): how
+    /// hosts without the model (edge functions) embed text.
+    pub embed_url: Option<String>,
+    /// Bearer token sent to `embed_url` (a snapkb API key with read scope, or the server's key).
+    pub embed_token: Option<String>,
+    /// The model name sent to `embed_url`; it must be all-MiniLM-L6-v2 under that server's name.
+    pub embed_model: String,
     /// Largest request body accepted, except imports.
     pub max_body_bytes: usize,
     /// Largest import archive accepted.
@@ -74,6 +82,9 @@ impl Default for Config {
             admin_key_sha256: None,
             admin_key_parameter: None,
             ssm_endpoint: None,
+            embed_url: None,
+            embed_token: None,
+            embed_model: "all-MiniLM-L6-v2".into(),
             max_body_bytes: 16 << 20,
             max_import_bytes: 1 << 30,
             max_batch_documents: 10_000,
@@ -121,6 +132,22 @@ impl Config {
                 "MODEL_DIR" => config.model_dir = text(),
                 "ADMIN_KEY_PARAMETER" => config.admin_key_parameter = text(),
                 "SSM_ENDPOINT" => config.ssm_endpoint = text(),
+                "EMBED_URL" => {
+                    if !(value.starts_with("https://") || value.starts_with("http://")) {
+                        return Err(ConfigError::Invalid {
+                            field: "SNAPKB_EMBED_URL",
+                            reason: "must be an http:// or https:// URL".into(),
+                        });
+                    }
+                    config.embed_url = text();
+                }
+                "EMBED_TOKEN" => config.embed_token = text(),
+                "EMBED_MODEL" => {
+                    config.embed_model = text().ok_or(ConfigError::Invalid {
+                        field: "SNAPKB_EMBED_MODEL",
+                        reason: "must not be empty".into(),
+                    })?
+                }
                 "ADMIN_KEY_SHA256" => {
                     let v = value.trim().to_ascii_lowercase();
                     if v.len() != 64 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {

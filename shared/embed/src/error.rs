@@ -13,6 +13,9 @@ pub enum EmbedError {
     ModelInvalid { dir: String, reason: String },
     #[error("embedding failed: {0}")]
     Inference(String),
+    /// A remote embedding endpoint could not be reached or refused the request.
+    #[error("the embedding endpoint failed: {0}")]
+    Remote(String),
     #[error("expected {expected} vectors, one per text, got {got}")]
     CountMismatch { expected: usize, got: usize },
     #[error("vector {index} has {got} dimensions, the project uses {expected}")]

@@ -113,9 +113,9 @@ pub(crate) fn document_error(index: usize, e: DocumentError) -> EngineError {
 
 pub(crate) fn embed_error(field: &str, e: EmbedError) -> EngineError {
     match e {
-        EmbedError::ModelMissing { .. } | EmbedError::ModelInvalid { .. } => {
-            EngineError::ModelUnavailable(e.to_string())
-        }
+        EmbedError::ModelMissing { .. }
+        | EmbedError::ModelInvalid { .. }
+        | EmbedError::Remote(_) => EngineError::ModelUnavailable(e.to_string()),
         EmbedError::Inference(reason) => EngineError::Internal(reason),
         EmbedError::CountMismatch { .. }
         | EmbedError::DimensionMismatch { .. }

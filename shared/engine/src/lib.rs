@@ -18,6 +18,7 @@ mod oplog;
 mod projects;
 mod query;
 mod ratelimit;
+mod remote_embed;
 mod state;
 mod status;
 mod versions;
@@ -43,6 +44,10 @@ pub use crate::{
         ChunkView, DocumentPage, DocumentView, QueryHit, QueryMode, QueryRequest, QueryResponse,
     },
     ratelimit::{LocalRateLimiter, RateLimiter, RateStatus, TableRateLimiter},
+    remote_embed::{
+        EmbedInput, EmbedRequest, EmbedResponse, EmbedUsage, EmbeddingItem, MAX_EMBED_TEXT_BYTES,
+        MAX_EMBED_TEXTS, RemoteEmbedder,
+    },
     status::{Health, QueryHealth, QuotaUsage, RateUsage, Usage},
     versions::{GcReport, VersionPage, VersionView},
     webhooks::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook},

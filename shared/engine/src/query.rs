@@ -159,7 +159,9 @@ impl Engine {
             Some(m) => m,
             None if request.vector.is_some() && text.is_some() => QueryMode::Hybrid,
             None if request.vector.is_some() => QueryMode::Vector,
-            None if text.is_some() && can_embed => QueryMode::Hybrid,
+            // A project with a model is searched by meaning too; a deployment that cannot
+            // embed says so (below) rather than quietly searching by keyword only.
+            None if text.is_some() && project.model_id().is_some() => QueryMode::Hybrid,
             None if text.is_some() => QueryMode::Keyword,
             None => return Err(EngineError::invalid("text", "give `text` or `vector`")),
         };
@@ -187,6 +189,12 @@ impl Engine {
             (_, None) => {
                 let text =
                     text.ok_or_else(|| EngineError::invalid("text", "give `text` or `vector`"))?;
+                if project.model_id().is_some() && !can_embed {
+                    return Err(EngineError::invalid(
+                        "text",
+                        "this deployment cannot embed text (no model and no SNAPKB_EMBED_URL): send a query `vector`, or set `mode` to `keyword`",
+                    ));
+                }
                 if !can_embed {
                     return Err(EngineError::invalid(
                         "vector",

@@ -9,6 +9,7 @@ mod handlers;
 mod openapi;
 mod problem;
 mod routes;
+mod send;
 
 use std::sync::Arc;
 
@@ -31,6 +32,14 @@ pub use crate::{
 pub struct AppState {
     pub engine: Arc<Engine>,
 }
+
+// SAFETY: WebAssembly builds without the `atomics` feature have exactly one thread, so the
+// engine (whose storage ports hold JS or host handles that are not `Send`) can never be
+// reached from another thread. axum asks for `Send + Sync` state regardless of target.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+unsafe impl Send for AppState {}
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+unsafe impl Sync for AppState {}
 
 /// A router with the routes of `groups` (plus `/healthz` and `/openapi.json`).
 pub fn router(engine: Arc<Engine>, groups: &[Group]) -> Router {
@@ -85,6 +94,7 @@ pub fn router(engine: Arc<Engine>, groups: &[Group]) -> Router {
                     get(read::document),
                 )
                 .route("/v1/projects/{project}/query", post(read::query))
+                .route("/v1/embed", post(read::embed))
                 .route("/v1/projects/{project}/health", get(read::health))
                 .route("/v1/projects/{project}/usage", get(read::usage)),
             Group::Export => app

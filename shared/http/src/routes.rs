@@ -203,6 +203,15 @@ pub const ROUTES: &[Route] = &[
     ),
     route(
         "POST",
+        "/v1/embed",
+        Some(Query),
+        "read",
+        "Embed texts with all-MiniLM-L6-v2 (OpenAI's embeddings request and response shape)",
+        Some("EmbedRequest"),
+        Some("EmbedResponse"),
+    ),
+    route(
+        "POST",
         "/v1/projects/{project}/query",
         Some(Query),
         "read",

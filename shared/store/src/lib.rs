@@ -10,6 +10,7 @@ mod error;
 mod memory;
 mod meta;
 mod object;
+mod outbound;
 
 pub mod conformance;
 
@@ -21,6 +22,7 @@ pub use crate::{
         next_counter, validate_transaction,
     },
     object::{ListPage, ObjectMeta, ObjectStore},
+    outbound::{Outbound, OutboundRequest, OutboundResponse},
 };
 
 /// `Send + Sync` where threads exist; nothing on wasm, where handles are single-threaded.

@@ -39,6 +39,7 @@ locals {
     "POST /v1/projects/{project}/hooks/ingest"           = "ingest"
     "GET /v1/projects/{project}/documents"               = "query"
     "GET /v1/projects/{project}/documents/{document}"    = "query"
+    "POST /v1/embed"                                     = "query"
     "POST /v1/projects/{project}/query"                  = "query"
     "GET /v1/projects/{project}/health"                  = "query"
     "GET /v1/projects/{project}/usage"                   = "query"

@@ -17,6 +17,7 @@ use crate::{
     auth::{enter, rated},
     body::{is_json, parse_json, read_body, unsupported_type},
     problem::ApiError,
+    send::send,
 };
 
 #[derive(Debug, Deserialize)]
@@ -78,57 +79,63 @@ async fn ingest_request(req: Request, limit: usize) -> Result<IngestRequest, Api
     })
 }
 
-pub(crate) async fn ingest(
+pub(crate) fn ingest(
     State(state): State<AppState>,
     Path(project): Path<String>,
     req: Request,
-) -> Result<Response, ApiError> {
-    let (principal, rate) = enter(&state, req.headers(), &project).await?;
-    let request = ingest_request(req, state.engine.config().max_body_bytes).await?;
-    let response = state.engine.ingest(&principal, &project, request).await?;
-    Ok(rated(Json(response), rate))
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    send(async move {
+        let (principal, rate) = enter(&state, req.headers(), &project).await?;
+        let request = ingest_request(req, state.engine.config().max_body_bytes).await?;
+        let response = state.engine.ingest(&principal, &project, request).await?;
+        Ok(rated(Json(response), rate))
+    })
 }
 
-pub(crate) async fn remove(
+pub(crate) fn remove(
     State(state): State<AppState>,
     Path((project, document)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (principal, rate) = enter(&state, &headers, &project).await?;
-    let response = state
-        .engine
-        .delete_document(&principal, &project, &document)
-        .await?;
-    Ok(rated(Json(response), rate))
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    send(async move {
+        let (principal, rate) = enter(&state, &headers, &project).await?;
+        let response = state
+            .engine
+            .delete_document(&principal, &project, &document)
+            .await?;
+        Ok(rated(Json(response), rate))
+    })
 }
 
-pub(crate) async fn webhook(
+pub(crate) fn webhook(
     State(state): State<AppState>,
     Path(project): Path<String>,
     req: Request,
-) -> Result<Response, ApiError> {
-    let headers = req.headers().clone();
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    if !is_json(header("content-type").as_deref()) {
-        return Err(unsupported_type(header("content-type").as_deref()));
-    }
-    let body = read_body(req, state.engine.config().max_body_bytes).await?;
-    let principal = state
-        .engine
-        .verify_webhook(
-            &project,
-            header(TIMESTAMP_HEADER).as_deref(),
-            header(SIGNATURE_HEADER).as_deref(),
-            &body,
-        )
-        .await?;
-    let rate = state.engine.check_rate(&principal, &project).await?;
-    let request: IngestRequest = parse_json(&body)?;
-    let response = state.engine.ingest(&principal, &project, request).await?;
-    Ok(rated(Json(response), rate))
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    send(async move {
+        let headers = req.headers().clone();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        if !is_json(header("content-type").as_deref()) {
+            return Err(unsupported_type(header("content-type").as_deref()));
+        }
+        let body = read_body(req, state.engine.config().max_body_bytes).await?;
+        let principal = state
+            .engine
+            .verify_webhook(
+                &project,
+                header(TIMESTAMP_HEADER).as_deref(),
+                header(SIGNATURE_HEADER).as_deref(),
+                &body,
+            )
+            .await?;
+        let rate = state.engine.check_rate(&principal, &project).await?;
+        let request: IngestRequest = parse_json(&body)?;
+        let response = state.engine.ingest(&principal, &project, request).await?;
+        Ok(rated(Json(response), rate))
+    })
 }

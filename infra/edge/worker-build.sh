@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the Cloudflare Worker bundle: snapkb-worker for wasm32-unknown-unknown (Debian's
+# rustc-web with build-std, see infra/dev/wasm-toolchain.sh), wasm-bindgen's glue, and a small
+# ES-module shim that instantiates the wasm and exports the fetch handler. Installs
+# wasm-bindgen-cli (the version in Cargo.lock) into ~/.cache/snapkb-tools when missing.
+#
+#   infra/edge/worker-build.sh [--features conformance] [--out DIR]
+#
+# Output (default target/edge/worker): shim.mjs (the Worker's main module),
+# snapkb_worker_bg.js, snapkb_worker_bg.wasm and snippets/. wrangler.toml points at it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+features=()
+out=target/edge/worker
+while (($#)); do
+  case "$1" in
+    --features) features=(--features "$2"); shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    *) echo "worker-build: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+source <(infra/dev/wasm-toolchain.sh --env)
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='--cfg getrandom_backend="wasm_js"'
+# Debug info is not shipped (Workers' limit is 10 MB compressed); size over speed is not
+# worth it here: the index's inner loops want -O3.
+export CARGO_PROFILE_RELEASE_DEBUG=0
+export CARGO_PROFILE_RELEASE_STRIP=debuginfo
+
+version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
+tools="${SNAPKB_TOOLS_DIR:-$HOME/.cache/snapkb-tools}/wasm-bindgen-$version"
+if [ ! -x "$tools/bin/wasm-bindgen" ]; then
+  echo "worker-build: installing wasm-bindgen-cli $version (a few minutes, once)" >&2
+  # Not --locked: its lock pins a webpki-roots release that crates.io no longer serves.
+  cargo install wasm-bindgen-cli --version "$version" --root "$tools" >&2
+fi
+
+echo "worker-build: compiling snapkb-worker ${features[*]:-} for wasm32-unknown-unknown" >&2
+"$WASM_CARGO" build --locked -p snapkb-worker "${features[@]}" --release \
+  --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort --target-dir target/wasm
+
+rm -rf "$out"
+mkdir -p "$out"
+"$tools/bin/wasm-bindgen" --target bundler --out-dir "$out" --out-name snapkb_worker \
+  target/wasm/wasm32-unknown-unknown/release/snapkb_worker.wasm
+# The bundler target expects ES-module integration for the .wasm; workerd imports a .wasm as a
+# compiled WebAssembly.Module, so the shim instantiates it (and lets the glue re-instantiate
+# after a panic, which it does through these two names).
+cat > "$out/shim.mjs" <<'JS'
+import * as glue from "./snapkb_worker_bg.js";
+import wasmModule from "./snapkb_worker_bg.wasm";
+
+const imports = () => ({ "./snapkb_worker_bg.js": glue });
+globalThis.wasmModule = wasmModule;
+globalThis.__wbg_get_imports = imports;
+const instance = new WebAssembly.Instance(wasmModule, imports());
+glue.__wbg_set_wasm(instance.exports);
+instance.exports.__wbindgen_start();
+
+export default {
+  fetch(request, env, ctx) {
+    return glue.fetch(request, env, ctx);
+  },
+};
+JS
+rm -f "$out/snapkb_worker.js" "$out"/*.d.ts
+wasm="$out/snapkb_worker_bg.wasm"
+echo "worker-build: $wasm $(stat -c %s "$wasm") bytes, $(gzip -9 -c "$wasm" | wc -c) gzipped" >&2

@@ -1,0 +1,286 @@
+//! Embedding text through an HTTP endpoint, for hosts without the model (edge functions), and
+//! the `/v1/embed` use case that serves such endpoints. Both speak OpenAI's embeddings shape
+//! (`{"input": [...], "model": …}` → `{"data": [{"index", "embedding"}], …}`), so an edge
+//! function can use another snapkb deployment or any OpenAI-compatible server that runs
+//! all-MiniLM-L6-v2.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use snapkb_core::{Principal, Scope};
+use snapkb_embed::{
+    EmbedError, Embedded, MINILM_DIMS, MINILM_MAX_PIECES, MINILM_MODEL_ID, PieceCounter,
+    WordCounter,
+};
+use snapkb_store::{Outbound, OutboundRequest};
+
+use crate::{Engine, EngineError, TextEmbedder, error::embed_error};
+
+/// Texts per request to the endpoint (and most per `/v1/embed` call).
+pub const MAX_EMBED_TEXTS: usize = 256;
+/// Longest text `/v1/embed` accepts; the model reads the first 256 word pieces anyway.
+pub const MAX_EMBED_TEXT_BYTES: usize = 64 << 10;
+
+/// all-MiniLM-L6-v2 behind an HTTP endpoint. Chunk sizes are measured with [`WordCounter`]
+/// (the tokenizer stays with the model), so edge chunks can differ a little from native ones.
+pub struct RemoteEmbedder {
+    outbound: Arc<dyn Outbound>,
+    url: String,
+    token: Option<String>,
+    model: String,
+}
+
+impl std::fmt::Debug for RemoteEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteEmbedder")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteEmbedder {
+    pub fn new(
+        outbound: Arc<dyn Outbound>,
+        url: impl Into<String>,
+        token: Option<String>,
+        model: impl Into<String>,
+    ) -> Self {
+        Self {
+            outbound,
+            url: url.into(),
+            token,
+            model: model.into(),
+        }
+    }
+
+    /// From `SNAPKB_EMBED_URL` / `_TOKEN` / `_MODEL`, when a URL is configured.
+    pub fn from_config(outbound: Arc<dyn Outbound>, config: &snapkb_core::Config) -> Option<Self> {
+        let url = config.embed_url.clone()?;
+        Some(Self::new(
+            outbound,
+            url,
+            config.embed_token.clone(),
+            config.embed_model.clone(),
+        ))
+    }
+
+    async fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let body = serde_json::to_vec(&EmbedRequest {
+            input: EmbedInput::Many(texts.to_vec()),
+            model: Some(self.model.clone()),
+        })
+        .map_err(|e| EmbedError::Remote(e.to_string()))?;
+        let mut request = OutboundRequest::post_json(&self.url, body);
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self
+            .outbound
+            .send(request)
+            .await
+            .map_err(|e| EmbedError::Remote(format!("{}: {e}", self.url)))?;
+        if !(200..300).contains(&response.status) {
+            let detail = String::from_utf8_lossy(&response.body);
+            let detail: String = detail.chars().take(300).collect();
+            return Err(EmbedError::Remote(format!(
+                "{} answered {}: {detail}",
+                self.url, response.status
+            )));
+        }
+        let parsed: EmbedResponse = serde_json::from_slice(&response.body).map_err(|e| {
+            EmbedError::Remote(format!("{} sent an unreadable answer: {e}", self.url))
+        })?;
+        if parsed.data.len() != texts.len() {
+            return Err(EmbedError::Remote(format!(
+                "{} sent {} vectors for {} texts",
+                self.url,
+                parsed.data.len(),
+                texts.len()
+            )));
+        }
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for item in parsed.data {
+            let slot = vectors.get_mut(item.index).ok_or_else(|| {
+                EmbedError::Remote(format!("{} sent index {}", self.url, item.index))
+            })?;
+            *slot = unit(item.embedding, item.index)?;
+        }
+        for (index, v) in vectors.iter().enumerate() {
+            if v.len() != MINILM_DIMS {
+                return Err(EmbedError::Remote(format!(
+                    "{} sent a vector of {} dimensions for text {index}; all-MiniLM-L6-v2 has {MINILM_DIMS} (is SNAPKB_EMBED_MODEL that model?)",
+                    self.url,
+                    v.len()
+                )));
+            }
+        }
+        Ok(vectors)
+    }
+}
+
+/// Scales a vector to unit length, refusing non-finite and zero vectors.
+fn unit(mut v: Vec<f32>, index: usize) -> Result<Vec<f32>, EmbedError> {
+    if let Some(position) = v.iter().position(|x| !x.is_finite()) {
+        return Err(EmbedError::NonFinite { index, position });
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm == 0.0 {
+        return Err(EmbedError::ZeroVector { index });
+    }
+    v.iter_mut().for_each(|x| *x /= norm);
+    Ok(v)
+}
+
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+impl TextEmbedder for RemoteEmbedder {
+    fn model_id(&self) -> &str {
+        MINILM_MODEL_ID
+    }
+
+    fn dims(&self) -> usize {
+        MINILM_DIMS
+    }
+
+    async fn piece_counter(&self) -> Result<Arc<dyn PieceCounter>, EmbedError> {
+        Ok(Arc::new(WordCounter))
+    }
+
+    async fn embed(&self, texts: Vec<String>) -> Result<Embedded, EmbedError> {
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(MAX_EMBED_TEXTS) {
+            vectors.extend(self.embed_batch(batch).await?);
+        }
+        // The model adds [CLS] and [SEP] and reads at most MINILM_MAX_PIECES pieces.
+        let counted: Vec<usize> = texts.iter().map(|t| WordCounter.count(t) + 2).collect();
+        Ok(Embedded {
+            vectors,
+            pieces: counted.iter().map(|&n| n.min(MINILM_MAX_PIECES)).collect(),
+            truncated: counted.iter().map(|&n| n > MINILM_MAX_PIECES).collect(),
+        })
+    }
+}
+
+/// `POST /v1/embed`: OpenAI's embeddings request.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedRequest {
+    /// One text or up to 256 texts.
+    pub input: EmbedInput,
+    /// all-MiniLM-L6-v2 (the only model snapkb runs); any other name is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum EmbedInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// OpenAI's embeddings response.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EmbedResponse {
+    #[serde(default)]
+    pub object: String,
+    pub data: Vec<EmbeddingItem>,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub usage: EmbedUsage,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EmbeddingItem {
+    #[serde(default)]
+    pub object: String,
+    pub index: usize,
+    pub embedding: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EmbedUsage {
+    #[serde(default)]
+    pub prompt_tokens: usize,
+    #[serde(default)]
+    pub total_tokens: usize,
+}
+
+impl Engine {
+    /// Embeds texts with this deployment's model for any key with read scope (counted against
+    /// its project's rate limits by the caller) or the deployment admin.
+    pub async fn embed_texts(
+        &self,
+        principal: &Principal,
+        request: EmbedRequest,
+    ) -> Result<EmbedResponse, EngineError> {
+        if let Principal::Key(key) = principal
+            && !key.allows(Scope::Read)
+        {
+            return Err(EngineError::Forbidden {
+                scope: Scope::Read.as_str(),
+            });
+        }
+        if let Some(model) = &request.model
+            && model != "all-MiniLM-L6-v2"
+            && model != MINILM_MODEL_ID
+        {
+            return Err(EngineError::invalid(
+                "model",
+                format!("unknown model `{model}`; this deployment runs all-MiniLM-L6-v2"),
+            ));
+        }
+        let texts = match request.input {
+            EmbedInput::One(text) => vec![text],
+            EmbedInput::Many(texts) => texts,
+        };
+        if texts.is_empty() || texts.len() > MAX_EMBED_TEXTS {
+            return Err(EngineError::invalid(
+                "input",
+                format!("give 1 to {MAX_EMBED_TEXTS} texts, got {}", texts.len()),
+            ));
+        }
+        for (i, text) in texts.iter().enumerate() {
+            if text.trim().is_empty() {
+                return Err(EngineError::invalid(format!("input[{i}]"), "is empty"));
+            }
+            if text.len() > MAX_EMBED_TEXT_BYTES {
+                return Err(EngineError::invalid(
+                    format!("input[{i}]"),
+                    format!("is over {MAX_EMBED_TEXT_BYTES} bytes"),
+                ));
+            }
+        }
+        let embedder = self.embedder.as_ref().ok_or_else(|| {
+            EngineError::invalid(
+                "input",
+                "this deployment cannot embed text: it has no model and no SNAPKB_EMBED_URL",
+            )
+        })?;
+        let out = embedder
+            .embed(texts)
+            .await
+            .map_err(|e| embed_error("input", e))?;
+        let tokens = out.pieces.iter().sum();
+        Ok(EmbedResponse {
+            object: "list".into(),
+            data: out
+                .vectors
+                .into_iter()
+                .enumerate()
+                .map(|(index, embedding)| EmbeddingItem {
+                    object: "embedding".into(),
+                    index,
+                    embedding,
+                })
+                .collect(),
+            model: "all-MiniLM-L6-v2".into(),
+            usage: EmbedUsage {
+                prompt_tokens: tokens,
+                total_tokens: tokens,
+            },
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! Handler futures that axum can hold on every target. axum wants `Send` futures and state;
+//! on native targets the engine's futures are `Send` and `send` is the identity, checked by
+//! the compiler. On WebAssembly hosts (Workers, Spin) there is one thread, the storage ports'
+//! futures are `?Send` (JS promises, host calls), and `send` wraps them in a `SendWrapper`,
+//! which would panic rather than misbehave if a future ever moved to another thread.
+
+#[cfg(not(target_family = "wasm"))]
+pub(crate) fn send<F: Future + Send>(future: F) -> F {
+    future
+}
+
+#[cfg(target_family = "wasm")]
+pub(crate) fn send<F: Future>(future: F) -> impl Future<Output = F::Output> + Send {
+    send_wrapper::SendWrapper::new(future)
+}
