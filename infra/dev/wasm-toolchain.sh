@@ -28,5 +28,11 @@ export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_WASM32_WASIP1_LINKER=/usr/bin/wasm-ld-22
 export CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-L /usr/lib/wasm32-wasi"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-22
+# Randomness (API keys, object names) comes from crypto.getRandomValues on JS hosts.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='--cfg getrandom_backend="wasm_js"'
+# Edge bundles ship without debug info (Workers' limit is on the compressed bundle); one
+# profile for every wasm build so the library builds and the bundles share artifacts.
+export CARGO_PROFILE_RELEASE_DEBUG=0
+export CARGO_PROFILE_RELEASE_STRIP=debuginfo
 ENV
 fi

@@ -21,12 +21,6 @@ while (($#)); do
 done
 
 source <(infra/dev/wasm-toolchain.sh --env)
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='--cfg getrandom_backend="wasm_js"'
-# Debug info is not shipped (Workers' limit is 10 MB compressed); size over speed is not
-# worth it here: the index's inner loops want -O3.
-export CARGO_PROFILE_RELEASE_DEBUG=0
-export CARGO_PROFILE_RELEASE_STRIP=debuginfo
-
 version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
 tools="${SNAPKB_TOOLS_DIR:-$HOME/.cache/snapkb-tools}/wasm-bindgen-$version"
 if [ ! -x "$tools/bin/wasm-bindgen" ]; then

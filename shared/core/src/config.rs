@@ -133,7 +133,10 @@ impl Config {
                 "ADMIN_KEY_PARAMETER" => config.admin_key_parameter = text(),
                 "SSM_ENDPOINT" => config.ssm_endpoint = text(),
                 "EMBED_URL" => {
-                    if !(value.starts_with("https://") || value.starts_with("http://")) {
+                    if !(value.is_empty()
+                        || value.starts_with("https://")
+                        || value.starts_with("http://"))
+                    {
                         return Err(ConfigError::Invalid {
                             field: "SNAPKB_EMBED_URL",
                             reason: "must be an http:// or https:// URL".into(),
@@ -213,6 +216,26 @@ mod tests {
         assert_eq!(c.bucket.as_deref(), Some("kb"));
         assert_eq!(c.max_body_bytes, 1024);
         assert_eq!(c.key_cache_ms, Config::default().key_cache_ms);
+    }
+
+    #[test]
+    fn an_embedding_url_must_be_http_and_empty_means_none() {
+        let c = Config::from_vars(vars(&[
+            ("SNAPKB_EMBED_URL", "https://kb.example/v1/embed"),
+            ("SNAPKB_EMBED_TOKEN", "sk_1"),
+        ]))
+        .unwrap();
+        assert_eq!(c.embed_url.as_deref(), Some("https://kb.example/v1/embed"));
+        assert_eq!(c.embed_model, "all-MiniLM-L6-v2");
+        let c = Config::from_vars(vars(&[("SNAPKB_EMBED_URL", "")])).unwrap();
+        assert_eq!(c.embed_url, None);
+        assert!(matches!(
+            Config::from_vars(vars(&[("SNAPKB_EMBED_URL", "kb.example")])),
+            Err(ConfigError::Invalid {
+                field: "SNAPKB_EMBED_URL",
+                ..
+            })
+        ));
     }
 
     #[test]
