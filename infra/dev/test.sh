@@ -34,6 +34,9 @@ infra/edge/worker-build.sh --features conformance --out target/edge/worker-confo
   "$edge_npm/node_modules/.bin/wrangler" deploy --dry-run \
   --outdir ../../target/edge/wrangler-dry-run) >&2
 
+step "Spin component (wasm32-wasip2 through wasm-component-ld) for tests/spin.rs"
+infra/edge/spin-build.sh
+
 step "benchmark smoke run (small data; numbers are not checked here)"
 cargo build --locked --release -p snapkb-index-bench
 target/release/snapkb-index-bench --n 3000 --nq 50 --dims 64 --ef 16,64 \
@@ -51,7 +54,7 @@ if cargo nextest --version >/dev/null 2>&1; then
   # The AWS pass is a filter of the workspace build, so the build is shared with the last run.
   cargo test --locked --workspace --doc
   SNAPKB_E2E_BACKEND=aws cargo nextest run --locked --workspace --no-fail-fast \
-    -E 'package(snapkb-e2e) and not binary(lambda) and not binary(terraform) and not binary(worker)'
+    -E 'package(snapkb-e2e) and not binary(lambda) and not binary(terraform) and not binary(worker) and not binary(spin)'
   cargo nextest run --locked --workspace --no-fail-fast
 else
   SNAPKB_E2E_BACKEND=aws cargo test --locked -p snapkb-e2e --no-fail-fast \

@@ -118,9 +118,10 @@ impl HttpDynamoMeta {
     }
 
     fn endpoint(&self) -> String {
-        self.target.endpoint.clone().unwrap_or_else(|| {
-            format!("https://dynamodb.{}.amazonaws.com", self.target.region)
-        })
+        self.target
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://dynamodb.{}.amazonaws.com", self.target.region))
     }
 
     /// Calls `operation`; DynamoDB's errors (`__type`) as storage errors.
@@ -129,10 +130,7 @@ impl HttpDynamoMeta {
             method: "POST".into(),
             url: format!("{}/", self.endpoint().trim_end_matches('/')),
             headers: vec![
-                (
-                    "content-type".into(),
-                    "application/x-amz-json-1.0".into(),
-                ),
+                ("content-type".into(), "application/x-amz-json-1.0".into()),
                 (
                     "x-amz-target".into(),
                     format!("DynamoDB_20120810.{operation}"),
@@ -162,7 +160,9 @@ impl HttpDynamoMeta {
                     .cloned()
                     .unwrap_or_default();
                 let code = |r: &Value| r["Code"].as_str().unwrap_or_default().to_string();
-                if let Some(index) = reasons.iter().position(|r| code(r) == "ConditionalCheckFailed")
+                if let Some(index) = reasons
+                    .iter()
+                    .position(|r| code(r) == "ConditionalCheckFailed")
                 {
                     StoreError::ConditionFailed { index: Some(index) }
                 } else if reasons
@@ -212,7 +212,9 @@ impl MetaStore for HttpDynamoMeta {
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
         let mut request = object(json!({ "TableName": self.table, "Key": key(pk, sk) }));
         with_condition(&mut request, condition);
-        self.call("DeleteItem", Value::Object(request)).await.map(drop)
+        self.call("DeleteItem", Value::Object(request))
+            .await
+            .map(drop)
     }
 
     async fn add(
@@ -269,10 +271,7 @@ impl MetaStore for HttpDynamoMeta {
             }));
             if sk_prefix.is_empty() {
                 request.insert("KeyConditionExpression".into(), "pk = :pk".into());
-                request.insert(
-                    "ExpressionAttributeValues".into(),
-                    json!({ ":pk": s(pk) }),
-                );
+                request.insert("ExpressionAttributeValues".into(), json!({ ":pk": s(pk) }));
             } else {
                 request.insert(
                     "KeyConditionExpression".into(),

@@ -208,7 +208,10 @@ impl ObjectStore for HttpS3Objects {
         let mut query = format!("list-type=2&max-keys={}", limit + 1);
         query.push_str(&format!("&prefix={}", utf8_percent_encode(prefix, QUERY)));
         if let Some(after) = after {
-            query.push_str(&format!("&start-after={}", utf8_percent_encode(after, QUERY)));
+            query.push_str(&format!(
+                "&start-after={}",
+                utf8_percent_encode(after, QUERY)
+            ));
         }
         let url = format!("{}/?{query}", self.bucket_url());
         let r = self.send("GET", url, Vec::new(), Bytes::new()).await?;

@@ -70,7 +70,10 @@ impl AwsTarget {
         let signable = SignableRequest::new(
             &request.method,
             request.url.as_str(),
-            request.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            request
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
             SignableBody::Bytes(&request.body),
         )
         .map_err(|e| failed(&e))?;

@@ -147,10 +147,18 @@ snapkb_store::conformance_suite!(@tests Box::new(table().await);
 #[tokio::test(flavor = "multi_thread")]
 async fn items_and_counters_written_by_the_sdk_read_the_same_over_http_and_back() {
     let (http, sdk) = tables().await;
-    let mut item = Item::new("p#kb", "manifest", 7, Bytes::from_static(b"\x00\x01binary\xff"));
+    let mut item = Item::new(
+        "p#kb",
+        "manifest",
+        7,
+        Bytes::from_static(b"\x00\x01binary\xff"),
+    );
     item.ttl = Some(4_000_000_000);
     sdk.put(item.clone(), Condition::Absent).await.unwrap();
-    assert_eq!(http.get("p#kb", "manifest").await.unwrap(), Some(item.clone()));
+    assert_eq!(
+        http.get("p#kb", "manifest").await.unwrap(),
+        Some(item.clone())
+    );
     sdk.add("p#kb", "rate#1", 41, Some(99)).await.unwrap();
     assert_eq!(http.add("p#kb", "rate#1", 1, None).await.unwrap(), 42);
     assert_eq!(
@@ -158,7 +166,9 @@ async fn items_and_counters_written_by_the_sdk_read_the_same_over_http_and_back(
         http.get("p#kb", "rate#1").await.unwrap()
     );
     let next = Item::new("p#kb", "manifest", 8, Bytes::from_static(b"v8"));
-    http.put(next.clone(), Condition::VersionEquals(7)).await.unwrap();
+    http.put(next.clone(), Condition::VersionEquals(7))
+        .await
+        .unwrap();
     assert_eq!(sdk.get("p#kb", "manifest").await.unwrap(), Some(next));
     assert_eq!(
         sdk.put(item, Condition::VersionEquals(7)).await,
@@ -173,9 +183,19 @@ async fn objects_written_by_the_sdk_read_the_same_over_http_and_back() {
     let key = "projects/kb/shards/0/snapshots/v 1+odd=key.snap";
     sdk.put(key, Bytes::from(body.clone())).await.unwrap();
     assert_eq!(http.get(key).await.unwrap(), body);
-    assert_eq!(http.get_range(key, 1000..1010).await.unwrap(), body[1000..1010]);
-    assert_eq!(http.head(key).await.unwrap().unwrap().size, body.len() as u64);
-    assert!(http.put_if_absent("projects/kb/wal/1", Bytes::from_static(b"w")).await.unwrap());
+    assert_eq!(
+        http.get_range(key, 1000..1010).await.unwrap(),
+        body[1000..1010]
+    );
+    assert_eq!(
+        http.head(key).await.unwrap().unwrap().size,
+        body.len() as u64
+    );
+    assert!(
+        http.put_if_absent("projects/kb/wal/1", Bytes::from_static(b"w"))
+            .await
+            .unwrap()
+    );
     assert_eq!(sdk.get("projects/kb/wal/1").await.unwrap(), "w");
     let listed = http.list("projects/kb/", None, 10).await.unwrap();
     let keys: Vec<_> = listed.objects.iter().map(|o| o.key.as_str()).collect();
@@ -188,5 +208,8 @@ async fn a_wrong_secret_is_refused_by_the_server() {
     target.credentials.secret_access_key = "not-the-secret".into();
     let http = HttpS3Objects::new(outbound(), target, fresh_name());
     let err = http.put("x", Bytes::from_static(b"x")).await.unwrap_err();
-    assert!(matches!(err, StoreError::Backend(ref m) if m.contains("403")), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Backend(ref m) if m.contains("403")),
+        "{err:?}"
+    );
 }

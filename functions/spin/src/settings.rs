@@ -1,0 +1,138 @@
+//! Spin variables → snapkb settings and AWS credentials. Spin variable names are lower case,
+//! so `SNAPKB_BUCKET` is `snapkb_bucket`; spin.toml declares exactly [`SPIN_VARIABLES`] (a test
+//! checks it).
+
+use snapkb_aws_http::{AwsCredentials, AwsTarget};
+use snapkb_core::Config;
+
+/// The SNAPKB_* settings a Spin component reads.
+pub(crate) const SPIN_SETTINGS: [&str; 11] = [
+    "SNAPKB_BUCKET",
+    "SNAPKB_TABLE",
+    "SNAPKB_REGION",
+    "SNAPKB_S3_ENDPOINT",
+    "SNAPKB_DYNAMODB_ENDPOINT",
+    "SNAPKB_ADMIN_KEY_SHA256",
+    "SNAPKB_EMBED_URL",
+    "SNAPKB_EMBED_TOKEN",
+    "SNAPKB_EMBED_MODEL",
+    "SNAPKB_KEY_CACHE_MS",
+    "SNAPKB_MAX_BODY_BYTES",
+];
+
+/// Every Spin variable the component reads: the settings in lower case, and the credentials.
+pub const SPIN_VARIABLES: [&str; 14] = [
+    "snapkb_bucket",
+    "snapkb_table",
+    "snapkb_region",
+    "snapkb_s3_endpoint",
+    "snapkb_dynamodb_endpoint",
+    "snapkb_admin_key_sha256",
+    "snapkb_embed_url",
+    "snapkb_embed_token",
+    "snapkb_embed_model",
+    "snapkb_key_cache_ms",
+    "snapkb_max_body_bytes",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+];
+
+/// What the component runs on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    pub bucket: String,
+    pub table: String,
+    pub s3: AwsTarget,
+    pub dynamodb: AwsTarget,
+}
+
+/// Settings from a variable lookup (`spin_sdk::variables::get` in the component); errors name
+/// the variable.
+pub fn settings_from(get: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+    let vars = SPIN_SETTINGS.iter().filter_map(|name| {
+        get(&name.to_ascii_lowercase())
+            .filter(|v| !v.is_empty())
+            .map(|v| (name.to_string(), v))
+    });
+    let config = Config::from_vars(vars).map_err(|e| e.to_string())?;
+    let required = |value: Option<String>, name: &str| {
+        value.ok_or_else(|| format!("the Spin variable `{name}` is not set"))
+    };
+    let credentials = AwsCredentials {
+        access_key_id: required(get("aws_access_key_id"), "aws_access_key_id")?,
+        secret_access_key: required(get("aws_secret_access_key"), "aws_secret_access_key")?,
+        session_token: get("aws_session_token").filter(|t| !t.is_empty()),
+    };
+    let region = required(config.region.clone(), "snapkb_region")?;
+    let target = |endpoint: &Option<String>| AwsTarget {
+        region: region.clone(),
+        credentials: credentials.clone(),
+        endpoint: endpoint.clone(),
+    };
+    Ok(Settings {
+        bucket: required(config.bucket.clone(), "snapkb_bucket")?,
+        table: required(config.table.clone(), "snapkb_table")?,
+        s3: target(&config.s3_endpoint),
+        dynamodb: target(&config.dynamodb_endpoint),
+        config,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn spin_variables_are_the_settings_in_lower_case_and_the_credentials() {
+        for setting in SPIN_SETTINGS {
+            assert!(SPIN_VARIABLES.contains(&setting.to_ascii_lowercase().as_str()));
+        }
+        assert_eq!(SPIN_VARIABLES.len(), SPIN_SETTINGS.len() + 3);
+    }
+
+    #[test]
+    fn settings_read_the_bucket_table_region_and_credentials() {
+        let s = settings_from(lookup(&[
+            ("snapkb_bucket", "kb"),
+            ("snapkb_table", "kb-meta"),
+            ("snapkb_region", "eu-west-1"),
+            ("snapkb_embed_url", ""),
+            ("aws_access_key_id", "AKIA"),
+            ("aws_secret_access_key", "secret"),
+        ]))
+        .unwrap();
+        assert_eq!((s.bucket.as_str(), s.table.as_str()), ("kb", "kb-meta"));
+        assert_eq!(s.s3.region, "eu-west-1");
+        assert_eq!(s.dynamodb.endpoint, None);
+        assert_eq!(s.config.embed_url, None);
+        assert_eq!(s.s3.credentials.session_token, None);
+    }
+
+    #[test]
+    fn missing_and_bad_variables_are_named() {
+        let err = settings_from(lookup(&[("snapkb_bucket", "kb")])).unwrap_err();
+        assert!(err.contains("aws_access_key_id"), "{err}");
+        let err = settings_from(lookup(&[
+            ("snapkb_key_cache_ms", "soon"),
+            ("aws_access_key_id", "a"),
+            ("aws_secret_access_key", "b"),
+        ]))
+        .unwrap_err();
+        assert!(err.contains("SNAPKB_KEY_CACHE_MS"), "{err}");
+    }
+}
