@@ -284,3 +284,164 @@ impl Engine {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use snapkb_store::{MemoryMetaStore, MemoryObjectStore, OutboundResponse, StoreError};
+
+    use super::*;
+
+    /// Answers like an embeddings server: vector i is `[i+1, 1, 0, …]` (unnormalized), in
+    /// reverse order; or a canned status. Records each request's text count.
+    struct FakeServer {
+        dims: usize,
+        status: u16,
+        calls: Mutex<Vec<usize>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Outbound for FakeServer {
+        async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, StoreError> {
+            let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+            let texts = body["input"].as_array().unwrap().len();
+            assert_eq!(body["model"], "all-MiniLM-L6-v2");
+            assert!(
+                request
+                    .headers
+                    .contains(&("authorization".into(), "Bearer sk_read".into()))
+            );
+            self.calls.lock().unwrap().push(texts);
+            let data: Vec<serde_json::Value> = (0..texts)
+                .rev()
+                .map(|i| {
+                    let mut v = vec![0.0f32; self.dims];
+                    v[0] = (i + 1) as f32;
+                    v[1] = 1.0;
+                    serde_json::json!({ "index": i, "embedding": v })
+                })
+                .collect();
+            Ok(OutboundResponse {
+                status: self.status,
+                headers: Vec::new(),
+                body: serde_json::to_vec(&serde_json::json!({ "data": data, "model": "m" }))
+                    .unwrap()
+                    .into(),
+            })
+        }
+    }
+
+    fn remote(dims: usize, status: u16) -> (RemoteEmbedder, Arc<FakeServer>) {
+        let server = Arc::new(FakeServer {
+            dims,
+            status,
+            calls: Mutex::new(Vec::new()),
+        });
+        let embedder = RemoteEmbedder::new(
+            server.clone(),
+            "https://kb.example/v1/embed",
+            Some("sk_read".into()),
+            "all-MiniLM-L6-v2",
+        );
+        (embedder, server)
+    }
+
+    fn texts(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("text {i}")).collect()
+    }
+
+    #[tokio::test]
+    async fn remote_vectors_come_back_in_input_order_at_unit_length_in_batches() {
+        let (embedder, server) = remote(MINILM_DIMS, 200);
+        let out = embedder.embed(texts(300)).await.unwrap();
+        assert_eq!(*server.calls.lock().unwrap(), vec![256, 44]);
+        assert_eq!(out.vectors.len(), 300);
+        for (i, v) in out.vectors.iter().take(256).enumerate() {
+            let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-5);
+            let expected = (i + 1) as f32 / (((i + 1) * (i + 1) + 1) as f32).sqrt();
+            assert!((v[0] - expected).abs() < 1e-5, "vector {i} is text {i}'s");
+        }
+        assert_eq!(out.pieces[0], 4, "[CLS] text 0 [SEP]");
+        assert!(!out.truncated[0]);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_dimension_or_a_failed_status_is_a_remote_error_naming_the_endpoint() {
+        let (embedder, _) = remote(768, 200);
+        let err = embedder.embed(texts(1)).await.unwrap_err();
+        assert!(
+            matches!(&err, EmbedError::Remote(m) if m.contains("768") && m.contains("kb.example")),
+            "{err}"
+        );
+        let (embedder, _) = remote(MINILM_DIMS, 401);
+        let err = embedder.embed(texts(1)).await.unwrap_err();
+        assert!(
+            matches!(&err, EmbedError::Remote(m) if m.contains("401")),
+            "{err}"
+        );
+        assert!(matches!(
+            embed_error("text", err),
+            EngineError::ModelUnavailable(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn embed_texts_checks_the_model_and_the_texts() {
+        let engine = Engine::new(
+            Arc::new(MemoryObjectStore::default()),
+            Arc::new(MemoryMetaStore::default()),
+            snapkb_core::Config::default(),
+        );
+        let request = |input: EmbedInput, model: Option<&str>| EmbedRequest {
+            input,
+            model: model.map(str::to_string),
+        };
+        let admin = Principal::DeploymentAdmin;
+        let field = |r: Result<EmbedResponse, EngineError>| match r {
+            Err(EngineError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        // No model and no embedding URL.
+        assert_eq!(
+            field(
+                engine
+                    .embed_texts(&admin, request(EmbedInput::One("a".into()), None))
+                    .await
+            ),
+            "input"
+        );
+        let (embedder, _) = remote(MINILM_DIMS, 200);
+        let engine = engine.with_embedder(Arc::new(embedder));
+        let ok = engine
+            .embed_texts(
+                &admin,
+                request(EmbedInput::Many(texts(3)), Some("all-MiniLM-L6-v2")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(ok.data.len(), 3);
+        assert_eq!(ok.data[2].index, 2);
+        assert_eq!(ok.usage.total_tokens, 12);
+        let cases = [
+            (
+                request(EmbedInput::One("a".into()), Some("ada-002")),
+                "model",
+            ),
+            (request(EmbedInput::Many(Vec::new()), None), "input"),
+            (request(EmbedInput::Many(texts(257)), None), "input"),
+            (
+                request(EmbedInput::Many(vec!["a".into(), "  ".into()]), None),
+                "input[1]",
+            ),
+            (
+                request(EmbedInput::One("x".repeat(MAX_EMBED_TEXT_BYTES + 1)), None),
+                "input[0]",
+            ),
+        ];
+        for (bad, expected) in cases {
+            assert_eq!(field(engine.embed_texts(&admin, bad).await), expected);
+        }
+    }
+}
