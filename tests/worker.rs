@@ -271,3 +271,39 @@ fn the_worker_embeds_text_through_another_deployments_embed_route() {
     );
     assert_eq!(r["results"][0]["document_id"], "bread");
 }
+
+#[test]
+fn the_cron_sweep_compacts_projects_past_their_triggers() {
+    let persist = tempfile::tempdir().unwrap();
+    let (admin_key, hash) = new_admin_key();
+    let worker = WorkerServer::start(
+        &worker_bundle("worker"),
+        persist.path(),
+        &[("SNAPKB_ADMIN_KEY_SHA256", &hash)],
+    );
+    let admin = worker.api(&admin_key);
+    admin.create_project("swept", DIMS, json!({}));
+    for batch in 0..3u64 {
+        let docs: Vec<Value> = (0..2)
+            .map(|i| doc(&format!("d{batch}-{i}"), batch * 2 + i, DIMS))
+            .collect();
+        admin.ok(
+            "/v1/projects/swept/documents",
+            &json!({ "documents": docs }),
+        );
+    }
+    let health = || admin.get("/v1/projects/swept/health").body;
+    assert_eq!(health()["wal_segments"], 3, "below the default triggers");
+    let r = admin.patch(
+        "/v1/projects/swept",
+        &json!({ "compaction": { "max_wal_segments": 1, "max_wal_chunks": 20000,
+                 "rebuild_deleted_fraction": 0.2, "retain_versions": 20 } }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin.get("/cdn-cgi/handler/scheduled?cron=*/10+*+*+*+*");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let h = health();
+    assert_eq!(h["wal_segments"], 0, "the sweep compacted the log: {h}");
+    assert_eq!(h["chunks"], 6, "{h}");
+    assert_eq!(nearest(&admin, "swept", 5, DIMS, 1), vec!["d2-1"]);
+}

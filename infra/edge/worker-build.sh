@@ -55,6 +55,9 @@ export default {
   fetch(request, env, ctx) {
     return glue.fetch(request, env, ctx);
   },
+  scheduled(event, env, ctx) {
+    return glue.scheduled(event, env, ctx);
+  },
 };
 JS
 rm -f "$out/snapkb_worker.js" "$out"/*.d.ts

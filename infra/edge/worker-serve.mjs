@@ -39,6 +39,8 @@ const mf = new Miniflare({
   ],
   // The `cf` request object is fetched from Cloudflare by default; tests run offline.
   cf: false,
+  // GET /cdn-cgi/handler/scheduled runs the cron trigger (the sweep) on demand.
+  unsafeTriggerHandlers: true,
   compatibilityDate: "2025-09-01",
   r2Buckets: ["SNAPKB_BUCKET"],
   d1Databases: ["SNAPKB_DB"],

@@ -2,7 +2,8 @@
 //! D1 (metadata). One engine per isolate, built on the first request and kept while the
 //! isolate lives, so loaded indexes stay warm between requests. Text is embedded through
 //! `SNAPKB_EMBED_URL` when set (Workers cannot hold the model); compaction requested by an
-//! ingest runs after the response, under `waitUntil`.
+//! ingest runs after the response, under `waitUntil`, and a cron trigger sweeps every project
+//! (compaction where due, then GC), as the Lambda deployment's schedule does.
 //!
 //! Natively this crate is empty: it only builds for wasm32 (see infra/edge/worker-build.sh).
 #![cfg(target_arch = "wasm32")]
@@ -21,7 +22,9 @@ use snapkb_engine::{CompactionTrigger, Engine, Pause, RemoteEmbedder, TableRateL
 use snapkb_http::Group;
 use tower::Service;
 use wasm_bindgen::JsCast;
-use worker::{Context, Env, HttpRequest, console_error, event};
+use worker::{
+    Context, Env, HttpRequest, ScheduleContext, ScheduledEvent, console_error, console_log, event,
+};
 
 /// The route groups a Worker mounts. Export (large archives, long compactions) stays on the
 /// regional deployment.
@@ -149,4 +152,37 @@ async fn fetch(
         });
     }
     Ok(response)
+}
+
+/// The cron trigger (wrangler.toml `[triggers]`): compacts every project whose log is past its
+/// triggers, then collects unreferenced objects.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let instance = match instance(&env) {
+        Ok(instance) => instance,
+        Err(reason) => return console_error!("snapkb: {reason}"),
+    };
+    let engine = &instance.engine;
+    let admin = snapkb_core::Principal::DeploymentAdmin;
+    match engine.list_projects(&admin).await {
+        Ok(projects) => {
+            for project in projects {
+                match engine.compact(&project.id, false).await {
+                    Ok(report) if report.version.is_some() => {
+                        console_log!(
+                            "snapkb: compacted {} to version {:?}",
+                            project.id,
+                            report.version
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => console_error!("snapkb: compaction of {} failed: {e}", project.id),
+                }
+            }
+        }
+        Err(e) => console_error!("snapkb: listing projects failed: {e}"),
+    }
+    if let Err(e) = engine.gc_all().await {
+        console_error!("snapkb: GC failed: {e}");
+    }
 }
