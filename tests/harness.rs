@@ -158,6 +158,19 @@ pub fn binary() -> PathBuf {
     bin
 }
 
+/// A child's stdout, line by line, on a channel (read on a thread so a test can time out).
+fn stdout_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 /// A running server process.
 #[derive(Debug)]
 pub struct Server {
@@ -197,15 +210,7 @@ impl Server {
             admin: None,
             data_dir: data_dir.to_path_buf(),
         };
-        let stdout = server.child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = stdout_lines(server.child.stdout.take().expect("stdout"));
         loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(60))
@@ -516,15 +521,7 @@ impl WorkerServer {
             child,
             url: String::new(),
         };
-        let stdout = server.child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = stdout_lines(server.child.stdout.take().expect("stdout"));
         loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(60))

@@ -21,6 +21,19 @@ fn unavailable(op: &str, key: &str, e: worker::Error) -> StoreError {
     StoreError::Unavailable(format!("R2 {op} `{key}`: {e}"))
 }
 
+/// The bytes of a GET's answer; `None` (no such object) is `NotFound`.
+async fn body_of(key: &str, object: Option<worker::Object>) -> Result<Bytes, StoreError> {
+    let object = object.ok_or_else(|| StoreError::NotFound { key: key.into() })?;
+    let body = object
+        .body()
+        .ok_or_else(|| StoreError::Backend(format!("R2 get `{key}` has no body")))?;
+    Ok(Bytes::from(
+        body.bytes()
+            .await
+            .map_err(|e| unavailable("read", key, e))?,
+    ))
+}
+
 #[async_trait::async_trait(?Send)]
 impl ObjectStore for R2Objects {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
@@ -52,49 +65,49 @@ impl ObjectStore for R2Objects {
             .get(key)
             .execute()
             .await
-            .map_err(|e| unavailable("get", key, e))?
-            .ok_or_else(|| StoreError::NotFound { key: key.into() })?;
-        let body = object
-            .body()
-            .ok_or_else(|| StoreError::Backend(format!("R2 get `{key}` has no body")))?;
-        Ok(Bytes::from(
-            body.bytes()
-                .await
-                .map_err(|e| unavailable("read", key, e))?,
-        ))
+            .map_err(|e| unavailable("get", key, e))?;
+        body_of(key, object).await
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
-        // R2 refuses ranges that start past the end; the port clips them, so clip with the size.
-        let size = self
-            .head(key)
-            .await?
-            .ok_or_else(|| StoreError::NotFound { key: key.into() })?
-            .size;
-        let end = range.end.min(size);
-        let start = range.start.min(end);
-        if start == end {
-            return Ok(Bytes::new());
+        if range.start >= range.end {
+            return match self.head(key).await? {
+                Some(_) => Ok(Bytes::new()),
+                None => Err(StoreError::NotFound { key: key.into() }),
+            };
         }
-        let object = self
-            .bucket
-            .get(key)
-            .range(R2Range::OffsetWithLength {
-                offset: start,
-                length: end - start,
-            })
-            .execute()
-            .await
-            .map_err(|e| unavailable("get", key, e))?
-            .ok_or_else(|| StoreError::NotFound { key: key.into() })?;
-        let body = object
-            .body()
-            .ok_or_else(|| StoreError::Backend(format!("R2 get `{key}` has no body")))?;
-        Ok(Bytes::from(
-            body.bytes()
-                .await
-                .map_err(|e| unavailable("read", key, e))?,
-        ))
+        let ranged = |start: u64, end: u64| {
+            self.bucket
+                .get(key)
+                .range(R2Range::OffsetWithLength {
+                    offset: start,
+                    length: end - start,
+                })
+                .execute()
+        };
+        match ranged(range.start, range.end).await {
+            Ok(object) => body_of(key, object).await,
+            // R2 refuses a range that starts past the end; the port clips it to the object.
+            Err(first) => {
+                let size = self
+                    .head(key)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound { key: key.into() })?
+                    .size;
+                let end = range.end.min(size);
+                let start = range.start.min(end);
+                if start == end {
+                    return Ok(Bytes::new());
+                }
+                if (start, end) == (range.start, range.end) {
+                    return Err(unavailable("get", key, first));
+                }
+                let object = ranged(start, end)
+                    .await
+                    .map_err(|e| unavailable("get", key, e))?;
+                body_of(key, object).await
+            }
+        }
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
