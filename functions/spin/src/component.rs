@@ -7,7 +7,7 @@ use std::{cell::RefCell, rc::Rc, sync::Arc};
 use bytes::Bytes;
 use snapkb_aws_http::{HttpDynamoMeta, HttpS3Objects};
 use snapkb_engine::{Engine, Pause, RemoteEmbedder, TableRateLimiter};
-use snapkb_http::Group;
+use snapkb_http::{ApiError, Group};
 use snapkb_store::{Outbound, OutboundRequest, OutboundResponse, StoreError};
 use spin_sdk::http_component;
 use tower::Service;
@@ -92,40 +92,48 @@ fn router() -> Result<Rc<axum::Router>, String> {
     Ok(router)
 }
 
-fn misconfigured(reason: &str) -> http::Response<Vec<u8>> {
-    let body = serde_json::json!({
-        "type": "https://snapkb.dev/problems/misconfigured",
-        "title": "The Spin component is misconfigured",
-        "status": 500,
-        "detail": reason,
-    });
-    let mut response = http::Response::new(body.to_string().into_bytes());
-    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/problem+json"),
-    );
-    response
+/// A 500 problem naming what is missing, in the Router's own problem+json shape.
+fn misconfigured(reason: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ApiError::new(
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        "misconfigured",
+        "The Spin component is misconfigured",
+        reason,
+    )
+    .into_response()
+}
+
+/// An axum response as the byte-bodied response Spin sends.
+async fn buffered(
+    response: axum::response::Response,
+) -> Result<http::Response<Vec<u8>>, axum::Error> {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await?;
+    Ok(http::Response::from_parts(parts, bytes.to_vec()))
 }
 
 #[http_component]
 async fn handle(request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    let router = match router() {
-        Ok(router) => router,
+    let response = match router() {
+        Ok(router) => {
+            let (parts, body) = request.into_parts();
+            let request = http::Request::from_parts(parts, axum::body::Body::from(body));
+            match (*router).clone().call(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
         Err(reason) => {
             eprintln!("snapkb: {reason}");
-            return misconfigured(&reason);
+            misconfigured(&reason)
         }
     };
-    let (parts, body) = request.into_parts();
-    let request = http::Request::from_parts(parts, axum::body::Body::from(body));
-    let response = match (*router).clone().call(request).await {
+    match buffered(response).await {
         Ok(response) => response,
-        Err(never) => match never {},
-    };
-    let (parts, body) = response.into_parts();
-    match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(bytes) => http::Response::from_parts(parts, bytes.to_vec()),
-        Err(e) => misconfigured(&format!("reading the response: {e}")),
+        // A problem body is in memory and cannot fail to read.
+        Err(e) => buffered(misconfigured(&format!("reading the response: {e}")))
+            .await
+            .unwrap_or_default(),
     }
 }

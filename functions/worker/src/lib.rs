@@ -19,7 +19,7 @@ use std::{cell::RefCell, rc::Rc, sync::Arc};
 
 use snapkb_core::Config;
 use snapkb_engine::{CompactionTrigger, Engine, Pause, RemoteEmbedder, TableRateLimiter};
-use snapkb_http::Group;
+use snapkb_http::{ApiError, Group};
 use tower::Service;
 use wasm_bindgen::JsCast;
 use worker::{
@@ -115,18 +115,16 @@ fn instance(env: &Env) -> Result<Rc<Instance>, String> {
     Ok(instance)
 }
 
+/// A 500 problem naming what is missing, in the Router's own problem+json shape.
 fn misconfigured(reason: &str) -> http::Response<axum::body::Body> {
-    let body = serde_json::json!({
-        "type": "https://snapkb.dev/problems/misconfigured",
-        "title": "The Worker is misconfigured",
-        "status": 500,
-        "detail": reason,
-    });
-    http::Response::builder()
-        .status(500)
-        .header("content-type", "application/problem+json")
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap_or_default()
+    use axum::response::IntoResponse;
+    ApiError::new(
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        "misconfigured",
+        "The Worker is misconfigured",
+        reason,
+    )
+    .into_response()
 }
 
 #[event(fetch)]
