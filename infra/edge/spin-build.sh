@@ -3,7 +3,7 @@
 # build-std, linked into a WASI 0.2 component by wasm-component-ld (which adapts wasi-libc's
 # preview-1 imports). tests/spin.rs then checks, with wasm-tools' parser (wasmparser), that the
 # component validates and imports only interfaces Spin provides. Installs wasm-component-ld
-# from crates.io into ~/.cache/snapkb-tools if missing.
+# through infra/dev/cargo-tool.sh if missing.
 #
 #   infra/edge/spin-build.sh [--out DIR]      (default target/edge/spin)
 set -euo pipefail
@@ -12,19 +12,13 @@ out=target/edge/spin
 if [ "${1:-}" = "--out" ]; then out="$2"; fi
 
 source <(infra/dev/wasm-toolchain.sh --env)
-tools="${SNAPKB_TOOLS_DIR:-$HOME/.cache/snapkb-tools}"
-install_tool() { # name version
-  if [ ! -x "$tools/$1-$2/bin/$1" ]; then
-    echo "spin-build: installing $1 $2 (a few minutes, once)" >&2
-    cargo install "$1" --version "$2" --root "$tools/$1-$2" >&2
-  fi
-  echo "$tools/$1-$2/bin/$1"
-}
-component_ld=$(install_tool wasm-component-ld 0.5.31)
+component_ld=$(infra/dev/cargo-tool.sh wasm-component-ld 0.5.31)
 
 export CARGO_TARGET_WASM32_WASIP2_LINKER="$component_ld"
 echo "spin-build: compiling snapkb-spin for wasm32-wasip2" >&2
-"$WASM_CARGO" build --locked -p snapkb-spin --release --target wasm32-wasip2 \
+# The shared crates are named too: this build is also the check that they build for wasip2.
+"$WASM_CARGO" build --locked -p snapkb-spin -p snapkb-index -p snapkb-core -p snapkb-store \
+  -p snapkb-engine -p snapkb-http --release --target wasm32-wasip2 \
   -Zbuild-std=std,panic_abort --target-dir target/wasm
 
 mkdir -p "$out"

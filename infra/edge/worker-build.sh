@@ -2,7 +2,7 @@
 # Builds the Cloudflare Worker bundle: snapkb-worker for wasm32-unknown-unknown (Debian's
 # rustc-web with build-std, see infra/dev/wasm-toolchain.sh), wasm-bindgen's glue, and a small
 # ES-module shim that instantiates the wasm and exports the fetch handler. Installs
-# wasm-bindgen-cli (the version in Cargo.lock) into ~/.cache/snapkb-tools when missing.
+# wasm-bindgen-cli (the version in Cargo.lock) through infra/dev/cargo-tool.sh when missing.
 #
 #   infra/edge/worker-build.sh [--features conformance] [--out DIR]
 #
@@ -22,20 +22,19 @@ done
 
 source <(infra/dev/wasm-toolchain.sh --env)
 version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
-tools="${SNAPKB_TOOLS_DIR:-$HOME/.cache/snapkb-tools}/wasm-bindgen-$version"
-if [ ! -x "$tools/bin/wasm-bindgen" ]; then
-  echo "worker-build: installing wasm-bindgen-cli $version (a few minutes, once)" >&2
-  # Not --locked: its lock pins a webpki-roots release that crates.io no longer serves.
-  cargo install wasm-bindgen-cli --version "$version" --root "$tools" >&2
-fi
+# Not --locked: its lock pins a webpki-roots release that crates.io no longer serves.
+wasm_bindgen=$(infra/dev/cargo-tool.sh wasm-bindgen-cli "$version" wasm-bindgen)
 
 echo "worker-build: compiling snapkb-worker ${features[*]:-} for wasm32-unknown-unknown" >&2
-"$WASM_CARGO" build --locked -p snapkb-worker "${features[@]}" --release \
+# The shared crates are named too, so this one build is also the check that each of them builds
+# for wasm32-unknown-unknown (snapkb-embed without the model).
+"$WASM_CARGO" build --locked -p snapkb-worker "${features[@]}" -p snapkb-index -p snapkb-embed \
+  -p snapkb-store -p snapkb-core -p snapkb-engine -p snapkb-http --release \
   --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort --target-dir target/wasm
 
 rm -rf "$out"
 mkdir -p "$out"
-"$tools/bin/wasm-bindgen" --target bundler --out-dir "$out" --out-name snapkb_worker \
+"$wasm_bindgen" --target bundler --out-dir "$out" --out-name snapkb_worker \
   target/wasm/wasm32-unknown-unknown/release/snapkb_worker.wasm
 # The bundler target expects ES-module integration for the .wasm; workerd imports a .wasm as a
 # compiled WebAssembly.Module, so the shim instantiates it (and lets the glue re-instantiate

@@ -25,7 +25,7 @@ for (let i = 0; i < args.length; i += 2) {
 }
 if (!options.persist) throw new Error("--persist DIR is required");
 
-const npm = process.env.SNAPKB_EDGE_NPM ?? path.join(process.env.HOME, ".cache/snapkb-tools/npm-edge");
+const npm = process.env.SNAPKB_EDGE_NPM ?? path.join(process.env.SNAPKB_TOOLS ?? path.join(process.env.HOME, ".cache/snapkb-tools"), "npm-edge");
 const { Miniflare, Log, LogLevel } = createRequire(path.join(npm, "package.json"))("miniflare");
 
 const bundle = path.resolve(options.bundle);

@@ -2,7 +2,7 @@
 # Installs the local Workers runtime (workerd, through Miniflare) and wrangler from npm into
 # ~/.cache/snapkb-tools/npm-edge (or $SNAPKB_EDGE_NPM), pinned, once. Prints the folder.
 set -euo pipefail
-npm_dir="${SNAPKB_EDGE_NPM:-$HOME/.cache/snapkb-tools/npm-edge}"
+npm_dir="${SNAPKB_EDGE_NPM:-${SNAPKB_TOOLS:-$HOME/.cache/snapkb-tools}/npm-edge}"
 want=(miniflare@4.20260426.0 wrangler@4.86.0)
 stamp="$npm_dir/.snapkb-installed"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${want[*]}" ]; then

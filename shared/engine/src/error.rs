@@ -58,6 +58,24 @@ impl EngineError {
     pub fn not_found(what: impl Into<String>) -> Self {
         EngineError::NotFound { what: what.into() }
     }
+
+    /// Whether the fault is the service's (5xx), not the caller's.
+    pub fn is_server_error(&self) -> bool {
+        match self {
+            EngineError::ModelUnavailable(_)
+            | EngineError::Unavailable(_)
+            | EngineError::Corrupt(_)
+            | EngineError::Internal(_) => true,
+            EngineError::Unauthorized
+            | EngineError::BadSignature(_)
+            | EngineError::Forbidden { .. }
+            | EngineError::NotFound { .. }
+            | EngineError::Invalid { .. }
+            | EngineError::Conflict(_)
+            | EngineError::Quota(_)
+            | EngineError::RateLimited { .. } => false,
+        }
+    }
 }
 
 impl From<StoreError> for EngineError {

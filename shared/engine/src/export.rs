@@ -147,11 +147,7 @@ impl Engine {
         new_id: &str,
         archive: &[u8],
     ) -> Result<(Project, u64), EngineError> {
-        if *principal != Principal::DeploymentAdmin {
-            return Err(EngineError::Forbidden {
-                scope: "deployment admin",
-            });
-        }
+        self.require_deployment_admin(principal)?;
         let text = std::str::from_utf8(archive).map_err(|e| {
             EngineError::invalid("archive", format!("not UTF-8 at byte {}", e.valid_up_to()))
         })?;

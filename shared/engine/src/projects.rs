@@ -162,6 +162,17 @@ impl Engine {
         Ok(p)
     }
 
+    /// Checks that `principal` is the deployment admin (else `Forbidden`): creating and
+    /// importing projects.
+    pub fn require_deployment_admin(&self, principal: &Principal) -> Result<(), EngineError> {
+        match principal {
+            Principal::DeploymentAdmin => Ok(()),
+            Principal::Key(_) => Err(EngineError::Forbidden {
+                scope: "deployment admin",
+            }),
+        }
+    }
+
     /// A project's configuration (cached for `key_cache_ms`).
     pub async fn project(&self, id: &str) -> Result<Arc<Project>, EngineError> {
         let now = now_ms();
@@ -186,11 +197,7 @@ impl Engine {
         principal: &Principal,
         request: CreateProject,
     ) -> Result<(Project, ProjectStats), EngineError> {
-        if *principal != Principal::DeploymentAdmin {
-            return Err(EngineError::Forbidden {
-                scope: "deployment admin",
-            });
-        }
+        self.require_deployment_admin(principal)?;
         let now = now_ms();
         let project = Project {
             name: request.name.unwrap_or_else(|| request.id.clone()),

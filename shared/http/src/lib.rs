@@ -3,8 +3,8 @@
 //! or `X-API-Key`; keys never reach other projects (404); fixed-window rate limits with
 //! `RateLimit-*` headers; errors as `application/problem+json` naming the field.
 
-mod auth;
 mod body;
+mod caller;
 mod handlers;
 mod openapi;
 mod problem;
@@ -13,18 +13,14 @@ mod send;
 
 use std::sync::Arc;
 
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    routing::{delete, get, post},
-};
+use axum::{Extension, Router, extract::DefaultBodyLimit, middleware};
 use snapkb_engine::Engine;
 
 pub use crate::{
     body::{JsonBody, parse_json},
     openapi::openapi_document,
     problem::ApiError,
-    routes::{Group, ROUTES, Route},
+    routes::{Access, Group, ROUTES, Route, Schema},
 };
 
 /// What every handler gets.
@@ -41,75 +37,24 @@ unsafe impl Send for AppState {}
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 unsafe impl Sync for AppState {}
 
-/// A router with the routes of `groups` (plus `/healthz` and `/openapi.json`).
+/// A router with the routes of `groups` (plus those every function mounts: `/healthz` and
+/// `/openapi.json`), built from [`ROUTES`]. Each route's [`Access`] rule rides on its
+/// requests, where the `Caller` extractor enforces it.
 pub fn router(engine: Arc<Engine>, groups: &[Group]) -> Router {
-    use handlers::{archive, documents, projects, read};
-    let state = AppState { engine };
-    let mut app = Router::new()
-        .route("/healthz", get(handlers::healthz))
-        .route("/openapi.json", get(openapi::serve));
-    for group in groups {
-        app = match group {
-            Group::Keys => app
-                .route("/v1/projects", post(projects::create).get(projects::list))
-                .route(
-                    "/v1/projects/{project}",
-                    get(projects::show)
-                        .patch(projects::update)
-                        .delete(projects::remove),
-                )
-                .route(
-                    "/v1/projects/{project}/keys",
-                    post(projects::create_key).get(projects::list_keys),
-                )
-                .route(
-                    "/v1/projects/{project}/keys/{key}",
-                    delete(projects::revoke_key),
-                )
-                .route(
-                    "/v1/projects/{project}/keys/{key}/rotate",
-                    post(projects::rotate_key),
-                )
-                .route(
-                    "/v1/projects/{project}/operations",
-                    get(projects::operations),
-                ),
-            Group::Ingest => app
-                .route("/v1/projects/{project}/documents", post(documents::ingest))
-                .route(
-                    "/v1/projects/{project}/documents/{document}",
-                    delete(documents::remove),
-                )
-                .route(
-                    "/v1/projects/{project}/hooks/ingest",
-                    post(documents::webhook),
-                ),
-            Group::Query => app
-                .route(
-                    "/v1/projects/{project}/documents",
-                    get(read::list_documents),
-                )
-                .route(
-                    "/v1/projects/{project}/documents/{document}",
-                    get(read::document),
-                )
-                .route("/v1/projects/{project}/query", post(read::query))
-                .route("/v1/embed", post(read::embed))
-                .route("/v1/projects/{project}/health", get(read::health))
-                .route("/v1/projects/{project}/usage", get(read::usage)),
-            Group::Export => app
-                .route("/v1/projects/{project}/export", post(archive::export))
-                .route("/v1/projects/import", post(archive::import))
-                .route("/v1/projects/{project}/versions", get(archive::versions))
-                .route("/v1/projects/{project}/rollback", post(archive::rollback))
-                .route("/v1/projects/{project}/compact", post(archive::compact)),
-        };
+    let mut app = Router::new();
+    for route in ROUTES {
+        if route.group.is_some_and(|g| !groups.contains(&g)) {
+            continue;
+        }
+        let handler = (route.handler)(route.method_filter()).layer(Extension(route.scope));
+        app = app.route(route.path, handler);
     }
     // Bodies are read by `body::read_body` with the configured limits (and drained when too
     // large, so clients read the 413); axum's own limit would cut them off first.
     app.fallback(handlers::not_found)
         .layer(DefaultBodyLimit::disable())
-        .with_state(state)
+        .layer(middleware::map_response(problem::log_server_errors))
+        .with_state(AppState { engine })
 }
 
 /// Every group on one router (`snapkb serve`).

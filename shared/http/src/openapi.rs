@@ -2,78 +2,20 @@
 //! (their schemas come from `utoipa::ToSchema` derives), so it cannot drift from the code.
 
 use axum::{Json, response::IntoResponse};
-use utoipa::{
-    ToSchema,
-    openapi::{
-        ComponentsBuilder, ContentBuilder, HttpMethod, InfoBuilder, OpenApi, OpenApiBuilder, Paths,
-        Ref, RefOr, ResponseBuilder,
-        path::{OperationBuilder, ParameterBuilder, ParameterIn},
-        request_body::RequestBodyBuilder,
-        security::{
-            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-        },
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, HttpMethod, InfoBuilder, OpenApi, OpenApiBuilder, Paths,
+    Ref, RefOr, ResponseBuilder,
+    path::{OperationBuilder, ParameterBuilder, ParameterIn},
+    request_body::RequestBodyBuilder,
+    security::{
+        ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
     },
 };
 
-use crate::routes::ROUTES;
-
-/// `{ "project": Project, "stats": ProjectStats }`
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct ProjectResponse {
-    project: snapkb_core::Project,
-    stats: Option<snapkb_engine::ProjectStats>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct ProjectList {
-    projects: Vec<snapkb_core::Project>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct KeyList {
-    keys: Vec<snapkb_engine::KeyView>,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct ImportResponse {
-    project: snapkb_core::Project,
-    version: u64,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct RollbackRequest {
-    version: u64,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct CompactAccepted {
-    requested: bool,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct RollbackResponse {
-    version: u64,
-    restored: u64,
-}
-
-/// An RFC 9457 problem; `field` names what to fix.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct Problem {
-    #[schema(rename = "type")]
-    kind: String,
-    title: String,
-    status: u16,
-    detail: String,
-    field: Option<String>,
-}
+use crate::{
+    problem::Problem,
+    routes::{Access, ROUTES},
+};
 
 fn method(m: &str) -> HttpMethod {
     match m {
@@ -92,6 +34,7 @@ fn json_ref(name: &str) -> ContentBuilder {
 /// The whole document.
 pub fn openapi_document() -> OpenApi {
     let mut paths = Paths::new();
+    let mut components = ComponentsBuilder::new().schema_from::<Problem>();
     for r in ROUTES {
         let mut op = OperationBuilder::new()
             .summary(Some(r.summary))
@@ -101,7 +44,7 @@ pub fn openapi_document() -> OpenApi {
                 r.path.trim_start_matches('/').replace(['/', '{', '}'], "_")
             )))
             .tag(r.group.map_or("service", |g| g.as_str()))
-            .description(Some(format!("Scope: `{}`.", r.scope)));
+            .description(Some(format!("Scope: `{}`.", r.scope.as_str())));
         for segment in r.path.split('/') {
             if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 op = op.parameter(
@@ -113,28 +56,23 @@ pub fn openapi_document() -> OpenApi {
             }
         }
         if let Some(req) = r.request {
+            components = (req.register)(components);
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
-                    .content("application/json", json_ref(req).build())
+                    .content("application/json", json_ref(&(req.name)()).build())
                     .build(),
             ));
         }
         let ok = match r.response {
-            Some(name) => ResponseBuilder::new()
-                .description("Success")
-                .content("application/json", json_ref(name).build()),
+            Some(schema) => {
+                components = (schema.register)(components);
+                ResponseBuilder::new()
+                    .description("Success")
+                    .content("application/json", json_ref(&(schema.name)()).build())
+            }
             None => ResponseBuilder::new().description("Success"),
         };
-        op = op.response(
-            match r.response {
-                Some("CreatedKey" | "ImportResponse" | "ProjectResponse") if r.method == "POST" => {
-                    "201"
-                }
-                Some("CompactAccepted") => "202",
-                _ => "200",
-            },
-            ok.build(),
-        );
+        op = op.response(r.status.as_str(), ok.build());
         op = op.response(
             "default",
             ResponseBuilder::new()
@@ -142,42 +80,14 @@ pub fn openapi_document() -> OpenApi {
                 .content("application/problem+json", json_ref("Problem").build())
                 .build(),
         );
-        if r.scope != "none" && r.scope != "signature" {
+        if !matches!(r.scope, Access::Public | Access::Signature) {
             op = op
                 .security(SecurityRequirement::new::<_, _, &str>("bearer", []))
                 .security(SecurityRequirement::new::<_, _, &str>("api_key", []));
         }
         paths.add_path_operation(r.path, vec![method(r.method)], op.build());
     }
-    let components = ComponentsBuilder::new()
-        .schema_from::<Problem>()
-        .schema_from::<ProjectResponse>()
-        .schema_from::<ProjectList>()
-        .schema_from::<KeyList>()
-        .schema_from::<ImportResponse>()
-        .schema_from::<RollbackRequest>()
-        .schema_from::<RollbackResponse>()
-        .schema_from::<CompactAccepted>()
-        .schema_from::<snapkb_engine::CreateProject>()
-        .schema_from::<snapkb_core::ProjectPatch>()
-        .schema_from::<snapkb_engine::CreateKey>()
-        .schema_from::<snapkb_engine::CreatedKey>()
-        .schema_from::<snapkb_engine::KeyView>()
-        .schema_from::<snapkb_engine::OperationPage>()
-        .schema_from::<snapkb_engine::IngestRequest>()
-        .schema_from::<snapkb_engine::EmbedRequest>()
-        .schema_from::<snapkb_engine::EmbedResponse>()
-        .schema_from::<snapkb_engine::EmbedInput>()
-        .schema_from::<snapkb_engine::EmbeddingItem>()
-        .schema_from::<snapkb_engine::EmbedUsage>()
-        .schema_from::<snapkb_engine::IngestResponse>()
-        .schema_from::<snapkb_engine::DocumentPage>()
-        .schema_from::<snapkb_engine::DocumentView>()
-        .schema_from::<snapkb_engine::QueryRequest>()
-        .schema_from::<snapkb_engine::QueryResponse>()
-        .schema_from::<snapkb_engine::Health>()
-        .schema_from::<snapkb_engine::Usage>()
-        .schema_from::<snapkb_engine::VersionPage>()
+    let components = components
         .security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
@@ -225,9 +135,10 @@ mod tests {
                 r.method,
                 r.path
             );
-            for name in r.request.iter().chain(r.response.iter()) {
+            for schema in r.request.iter().chain(r.response.iter()) {
+                let name = (schema.name)();
                 assert!(
-                    schemas.contains_key(*name),
+                    schemas.contains_key(name.as_ref()),
                     "schema {name} of {} {}",
                     r.method,
                     r.path

@@ -2,7 +2,7 @@
 //! to HTTP statuses, a `field` member naming what to fix, and nothing internal leaked.
 
 use axum::{
-    http::{HeaderName, HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -17,19 +17,37 @@ pub struct ApiError {
     pub kind: &'static str,
     pub title: &'static str,
     pub detail: String,
-    pub field: Option<String>,
+    pub field: Option<Box<str>>,
     pub headers: Vec<(HeaderName, String)>,
+    /// What went wrong inside, for the operator's log ([`log_server_errors`]); never sent.
+    internal: Option<Box<str>>,
 }
 
-#[derive(Serialize)]
-struct ProblemBody<'a> {
+/// An RFC 9457 problem; `field` names what to fix.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem {
+    /// A URL naming the kind of problem.
     #[serde(rename = "type")]
+    #[schema(rename = "type")]
     kind: String,
-    title: &'a str,
+    title: &'static str,
     status: u16,
-    detail: &'a str,
+    detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    field: Option<String>,
+}
+
+/// An internal error's detail, carried on the response from the handler to the log layer.
+#[derive(Debug, Clone)]
+struct InternalDetail(Box<str>);
+
+/// The router's last layer: every server error whose cause was kept from the caller is logged
+/// here, once, with the route it happened on.
+pub(crate) async fn log_server_errors(uri: Uri, response: Response) -> Response {
+    if let Some(InternalDetail(detail)) = response.extensions().get::<InternalDetail>() {
+        tracing::error!(status = response.status().as_u16(), path = %uri.path(), error = %detail, "request failed");
+    }
+    response
 }
 
 impl ApiError {
@@ -46,11 +64,18 @@ impl ApiError {
             detail: detail.into(),
             field: None,
             headers: Vec::new(),
+            internal: None,
         }
     }
 
+    /// Keeps `detail` out of the answer and in the operator's log.
+    fn logged(mut self, detail: String) -> Self {
+        self.internal = Some(detail.into_boxed_str());
+        self
+    }
+
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
+        self.field = Some(field.into().into_boxed_str());
         self
     }
 
@@ -155,39 +180,39 @@ impl From<EngineError> for ApiError {
                 err.headers.push((header::RETRY_AFTER, "1".into()));
                 err
             }
-            EngineError::Corrupt(_) => {
-                tracing::error!(error = %detail, "stored data failed validation");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "corrupt",
-                    "Stored data failed validation",
-                    "stored data failed validation; the operator has been told",
-                )
-            }
-            EngineError::Internal(_) => {
-                tracing::error!(error = %detail, "internal error");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Internal error",
-                    "an internal error occurred",
-                )
-            }
+            EngineError::Corrupt(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt",
+                "Stored data failed validation",
+                "stored data failed validation; the operator has been told",
+            )
+            .logged(detail),
+            EngineError::Internal(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "an internal error occurred",
+            )
+            .logged(detail),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ProblemBody {
+        let body = Problem {
             kind: format!("{PROBLEM_BASE}{}", self.kind),
             title: self.title,
             status: self.status.as_u16(),
-            detail: &self.detail,
-            field: self.field.as_deref(),
+            detail: self.detail,
+            field: self.field.map(String::from),
         };
+        // A problem of strings and numbers always serializes.
         let mut response =
             (self.status, serde_json::to_vec(&body).unwrap_or_default()).into_response();
+        if let Some(detail) = self.internal {
+            response.extensions_mut().insert(InternalDetail(detail));
+        }
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

@@ -1,12 +1,24 @@
-//! The route table: every route with its function group and scope. The router mounts exactly
-//! these (a test checks), the OpenAPI document is generated from them, and the deployment
-//! (Terraform) is checked against them.
+//! The route table: every route with its function group, who may call it, its handler and
+//! its request and response types. The router is built from it, the OpenAPI document is
+//! generated from it, the [`Caller`](crate::caller::Caller) extractor enforces its access
+//! rule, and the deployment (Terraform) is checked against it: nothing to keep in step.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use axum::{
+    http::StatusCode,
+    routing::{MethodFilter, MethodRouter, on},
+};
+use snapkb_core::Scope;
+use utoipa::{ToSchema, openapi::ComponentsBuilder};
+
+use crate::{
+    AppState,
+    handlers::{self, archive, documents, projects, read},
+};
 
 /// The serverless function that serves a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
     Query,
     Ingest,
@@ -27,269 +39,367 @@ impl Group {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Who may call a route. Checked before any body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: liveness and the OpenAPI document.
+    Public,
+    /// A request signed with the project's webhook secret (the signature covers the body, so
+    /// the handler checks it).
+    Signature,
+    /// The deployment admin key.
+    DeploymentAdmin,
+    /// Any valid key; the handler shows it only what it sees.
+    AnyKey,
+    /// A key with this scope on the `{project}` of the path (on its own project where the path
+    /// names none), or the deployment admin.
+    Project(Scope),
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "none",
+            Access::Signature => "signature",
+            Access::DeploymentAdmin => "deployment-admin",
+            Access::AnyKey => "any-key",
+            Access::Project(scope) => scope.as_str(),
+        }
+    }
+}
+
+/// A request or response body type, for the OpenAPI document.
+#[derive(Clone, Copy)]
+pub struct Schema {
+    pub name: fn() -> Cow<'static, str>,
+    pub(crate) register: fn(ComponentsBuilder) -> ComponentsBuilder,
+}
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&(self.name)())
+    }
+}
+
+impl Schema {
+    const fn of<T: ToSchema + 'static>() -> Self {
+        Schema {
+            name: T::name,
+            register: ComponentsBuilder::schema_from::<T>,
+        }
+    }
+}
+
+/// One route: what it is, who may call it and what serves it.
+#[derive(Debug, Clone, Copy)]
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     /// `None` for routes every function mounts (health check, OpenAPI).
     pub group: Option<Group>,
-    /// Required scope: read, write, export, admin (of the project), deployment-admin,
-    /// signature (webhook HMAC) or none.
-    pub scope: &'static str,
+    pub scope: Access,
     pub summary: &'static str,
-    /// Schema of the JSON request body, if any.
-    pub request: Option<&'static str>,
-    /// Schema of the success response body.
-    pub response: Option<&'static str>,
+    /// The JSON request body, if any.
+    pub request: Option<Schema>,
+    /// The JSON success body, if any (an export is JSON lines, a delete has none).
+    pub response: Option<Schema>,
+    /// The success status.
+    pub status: StatusCode,
+    /// The handler, as a method router for `method`.
+    pub(crate) handler: fn(MethodFilter) -> MethodRouter<AppState>,
 }
 
-const fn route(
-    method: &'static str,
-    path: &'static str,
-    group: Option<Group>,
-    scope: &'static str,
-    summary: &'static str,
-    request: Option<&'static str>,
-    response: Option<&'static str>,
-) -> Route {
-    Route {
-        method,
-        path,
-        group,
-        scope,
-        summary,
-        request,
-        response,
+impl Route {
+    const fn new(
+        method: &'static str,
+        path: &'static str,
+        group: Option<Group>,
+        scope: Access,
+        summary: &'static str,
+        handler: fn(MethodFilter) -> MethodRouter<AppState>,
+    ) -> Self {
+        Route {
+            method,
+            path,
+            group,
+            scope,
+            summary,
+            request: None,
+            response: None,
+            status: StatusCode::OK,
+            handler,
+        }
+    }
+
+    const fn request<T: ToSchema + 'static>(mut self) -> Self {
+        self.request = Some(Schema::of::<T>());
+        self
+    }
+
+    const fn response<T: ToSchema + 'static>(mut self) -> Self {
+        self.response = Some(Schema::of::<T>());
+        self
+    }
+
+    const fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub(crate) fn method_filter(&self) -> MethodFilter {
+        match self.method {
+            "POST" => MethodFilter::POST,
+            "PATCH" => MethodFilter::PATCH,
+            "DELETE" => MethodFilter::DELETE,
+            "PUT" => MethodFilter::PUT,
+            _ => MethodFilter::GET,
+        }
     }
 }
 
+use Access::{AnyKey, DeploymentAdmin, Project, Public, Signature};
 use Group::{Export, Ingest, Keys, Query};
+use Scope::{Admin, Read, Write};
+use snapkb_engine as e;
 
 pub const ROUTES: &[Route] = &[
-    route(
+    Route::new(
         "POST",
         "/v1/projects",
         Some(Keys),
-        "deployment-admin",
+        DeploymentAdmin,
         "Create a project",
-        Some("CreateProject"),
-        Some("ProjectResponse"),
-    ),
-    route(
+        |m| on(m, projects::create),
+    )
+    .request::<e::CreateProject>()
+    .response::<projects::ProjectResponse>()
+    .status(StatusCode::CREATED),
+    Route::new(
         "GET",
         "/v1/projects",
         Some(Keys),
-        "read",
+        AnyKey,
         "List the projects the key can see",
-        None,
-        Some("ProjectList"),
-    ),
-    route(
+        |m| on(m, projects::list),
+    )
+    .response::<projects::ProjectList>(),
+    Route::new(
         "GET",
         "/v1/projects/{project}",
         Some(Keys),
-        "read",
+        Project(Read),
         "Show a project with its stats",
-        None,
-        Some("ProjectResponse"),
-    ),
-    route(
+        |m| on(m, projects::show),
+    )
+    .response::<projects::ProjectResponse>(),
+    Route::new(
         "PATCH",
         "/v1/projects/{project}",
         Some(Keys),
-        "admin",
+        Project(Admin),
         "Update a project's settings",
-        Some("ProjectPatch"),
-        Some("ProjectResponse"),
-    ),
-    route(
+        |m| on(m, projects::update),
+    )
+    .request::<snapkb_core::ProjectPatch>()
+    .response::<projects::ProjectResponse>(),
+    Route::new(
         "DELETE",
         "/v1/projects/{project}",
         Some(Keys),
-        "admin",
+        Project(Admin),
         "Delete a project and all its data",
-        None,
-        None,
-    ),
-    route(
+        |m| on(m, projects::remove),
+    )
+    .status(StatusCode::NO_CONTENT),
+    Route::new(
         "POST",
         "/v1/projects/{project}/keys",
         Some(Keys),
-        "admin",
+        Project(Admin),
         "Create an API key (its token is shown once)",
-        Some("CreateKey"),
-        Some("CreatedKey"),
-    ),
-    route(
+        |m| on(m, projects::create_key),
+    )
+    .request::<e::CreateKey>()
+    .response::<e::CreatedKey>()
+    .status(StatusCode::CREATED),
+    Route::new(
         "GET",
         "/v1/projects/{project}/keys",
         Some(Keys),
-        "admin",
+        Project(Admin),
         "List API keys (never their secrets)",
-        None,
-        Some("KeyList"),
-    ),
-    route(
+        |m| on(m, projects::list_keys),
+    )
+    .response::<projects::KeyList>(),
+    Route::new(
         "DELETE",
         "/v1/projects/{project}/keys/{key}",
         Some(Keys),
-        "admin",
+        Project(Admin),
         "Revoke an API key",
-        None,
-        Some("KeyView"),
-    ),
-    route(
+        |m| on(m, projects::revoke_key),
+    )
+    .response::<e::KeyView>(),
+    Route::new(
         "POST",
         "/v1/projects/{project}/keys/{key}/rotate",
         Some(Keys),
-        "admin",
+        Project(Admin),
         "Give a key a new secret",
-        None,
-        Some("CreatedKey"),
-    ),
-    route(
+        |m| on(m, projects::rotate_key),
+    )
+    .response::<e::CreatedKey>(),
+    Route::new(
         "GET",
         "/v1/projects/{project}/operations",
         Some(Keys),
-        "admin",
+        Project(Admin),
         "The operation log, newest first",
-        None,
-        Some("OperationPage"),
-    ),
-    route(
+        |m| on(m, projects::operations),
+    )
+    .response::<e::OperationPage>(),
+    Route::new(
         "POST",
         "/v1/projects/{project}/documents",
         Some(Ingest),
-        "write",
+        Project(Write),
         "Add or replace documents",
-        Some("IngestRequest"),
-        Some("IngestResponse"),
-    ),
-    route(
+        |m| on(m, documents::ingest),
+    )
+    .request::<e::IngestRequest>()
+    .response::<e::IngestResponse>(),
+    Route::new(
         "DELETE",
         "/v1/projects/{project}/documents/{document}",
         Some(Ingest),
-        "write",
+        Project(Write),
         "Delete a document",
-        None,
-        Some("IngestResponse"),
-    ),
-    route(
+        |m| on(m, documents::remove),
+    )
+    .response::<e::IngestResponse>(),
+    Route::new(
         "POST",
         "/v1/projects/{project}/hooks/ingest",
         Some(Ingest),
-        "signature",
+        Signature,
         "Ingest from a signed webhook",
-        Some("IngestRequest"),
-        Some("IngestResponse"),
-    ),
-    route(
+        |m| on(m, documents::webhook),
+    )
+    .request::<e::IngestRequest>()
+    .response::<e::IngestResponse>(),
+    Route::new(
         "GET",
         "/v1/projects/{project}/documents",
         Some(Query),
-        "read",
+        Project(Read),
         "List documents",
-        None,
-        Some("DocumentPage"),
-    ),
-    route(
+        |m| on(m, read::list_documents),
+    )
+    .response::<e::DocumentPage>(),
+    Route::new(
         "GET",
         "/v1/projects/{project}/documents/{document}",
         Some(Query),
-        "read",
+        Project(Read),
         "Show a document and its chunks",
-        None,
-        Some("DocumentView"),
-    ),
-    route(
+        |m| on(m, read::document),
+    )
+    .response::<e::DocumentView>(),
+    Route::new(
         "POST",
         "/v1/embed",
         Some(Query),
-        "read",
+        Project(Read),
         "Embed texts with all-MiniLM-L6-v2 (OpenAI's embeddings request and response shape)",
-        Some("EmbedRequest"),
-        Some("EmbedResponse"),
-    ),
-    route(
+        |m| on(m, read::embed),
+    )
+    .request::<e::EmbedRequest>()
+    .response::<e::EmbedResponse>(),
+    Route::new(
         "POST",
         "/v1/projects/{project}/query",
         Some(Query),
-        "read",
+        Project(Read),
         "Query by vector, keyword or both (JSON, or SSE with Accept: text/event-stream)",
-        Some("QueryRequest"),
-        Some("QueryResponse"),
-    ),
-    route(
+        |m| on(m, read::query),
+    )
+    .request::<e::QueryRequest>()
+    .response::<e::QueryResponse>(),
+    Route::new(
         "GET",
         "/v1/projects/{project}/health",
         Some(Query),
-        "read",
+        Project(Read),
         "Index state and recent query health",
-        None,
-        Some("Health"),
-    ),
-    route(
+        |m| on(m, read::health),
+    )
+    .response::<e::Health>(),
+    Route::new(
         "GET",
         "/v1/projects/{project}/usage",
         Some(Query),
-        "read",
+        Project(Read),
         "Rate-limit windows and quota use",
-        None,
-        Some("Usage"),
-    ),
-    route(
+        |m| on(m, read::usage),
+    )
+    .response::<e::Usage>(),
+    Route::new(
         "POST",
         "/v1/projects/{project}/export",
         Some(Export),
-        "export",
+        Project(Scope::Export),
         "Export the project as a portable archive (JSON lines)",
-        None,
-        None,
+        |m| on(m, archive::export),
     ),
-    route(
+    Route::new(
         "POST",
         "/v1/projects/import",
         Some(Export),
-        "deployment-admin",
+        DeploymentAdmin,
         "Create a project from an archive (?id=new-project)",
-        None,
-        Some("ImportResponse"),
-    ),
-    route(
+        |m| on(m, archive::import),
+    )
+    .response::<archive::ImportResponse>()
+    .status(StatusCode::CREATED),
+    Route::new(
         "GET",
         "/v1/projects/{project}/versions",
         Some(Export),
-        "read",
+        Project(Read),
         "Committed versions, newest first",
-        None,
-        Some("VersionPage"),
-    ),
-    route(
+        |m| on(m, archive::versions),
+    )
+    .response::<e::VersionPage>(),
+    Route::new(
         "POST",
         "/v1/projects/{project}/compact",
         Some(Export),
-        "admin",
+        Project(Admin),
         "Compact the write-ahead log into a new snapshot now (in the background; watch /health)",
-        None,
-        Some("CompactAccepted"),
-    ),
-    route(
+        |m| on(m, archive::compact),
+    )
+    .response::<archive::CompactAccepted>()
+    .status(StatusCode::ACCEPTED),
+    Route::new(
         "POST",
         "/v1/projects/{project}/rollback",
         Some(Export),
-        "admin",
+        Project(Admin),
         "Roll the index back to a kept version",
-        Some("RollbackRequest"),
-        Some("RollbackResponse"),
-    ),
-    route("GET", "/healthz", None, "none", "Liveness", None, None),
-    route(
+        |m| on(m, archive::rollback),
+    )
+    .request::<archive::RollbackRequest>()
+    .response::<archive::RollbackResponse>(),
+    Route::new("GET", "/healthz", None, Public, "Liveness", |m| {
+        on(m, handlers::healthz)
+    })
+    .response::<handlers::Liveness>(),
+    Route::new(
         "GET",
         "/openapi.json",
         None,
-        "none",
+        Public,
         "This API's OpenAPI document",
-        None,
-        None,
+        |m| on(m, crate::openapi::serve),
     ),
 ];

@@ -1,31 +1,24 @@
-//! The export function: export and import archives, versions and rollback.
+//! The export function: export and import archives, versions, rollback and compaction.
 
 use axum::{
     Json,
-    extract::{Path, Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
-    response::{IntoResponse, Response},
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    response::IntoResponse,
 };
 use serde::{Deserialize, Serialize};
 
-use super::{PageParams, params};
-use crate::{
-    AppState, JsonBody,
-    auth::{enter, principal, rated},
-    body::read_body,
-    problem::ApiError,
-    send::send,
-};
+use super::{PageParams, Params};
+use crate::{AppState, JsonBody, body::read_body, caller::Caller, problem::ApiError, send::send};
 
 pub(crate) fn export(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let archive = state.engine.export(&principal, &project).await?;
-        let mut response = rated(archive, rate);
+        let project = caller.project();
+        let archive = state.engine.export(&caller.principal, project).await?;
+        let mut response = caller.rated(archive).into_response();
         let h = response.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -42,101 +35,96 @@ pub(crate) fn export(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ImportParams {
+pub(crate) struct ImportParams {
     id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct ImportResponse {
+/// `POST /v1/projects/import`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ImportResponse {
     project: snapkb_core::Project,
     version: u64,
 }
 
 pub(crate) fn import(
     State(state): State<AppState>,
-    uri: Uri,
+    caller: Caller,
+    Params(p): Params<ImportParams>,
     req: Request,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let principal = principal(&state, req.headers()).await?;
-        let p: ImportParams = params(&uri)?;
         let id =
             p.id.ok_or_else(|| ApiError::invalid("id", "name the new project with `?id=`"))?;
         let body = read_body(req, state.engine.config().max_import_bytes).await?;
-        let (project, version) = state.engine.import(&principal, &id, &body).await?;
+        let (project, version) = state.engine.import(&caller.principal, &id, &body).await?;
         Ok((
             StatusCode::CREATED,
             Json(ImportResponse { project, version }),
-        )
-            .into_response())
+        ))
     })
 }
 
 pub(crate) fn versions(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    Params(page): Params<PageParams>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let page: PageParams = params(&uri)?;
-        let (principal, rate) = enter(&state, &headers, &project).await?;
+        let (principal, project) = (&caller.principal, caller.project());
         let versions = state
             .engine
-            .list_versions(
-                &principal,
-                &project,
-                page.after.as_deref(),
-                page.limit.unwrap_or(100),
-            )
+            .list_versions(principal, project, page.after.as_deref(), page.limit())
             .await?;
-        Ok(rated(Json(versions), rate))
+        Ok(caller.rated(Json(versions)))
     })
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/projects/{project}/rollback`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RollbackRequest {
+    /// The kept version to restore.
     version: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct RollbackResponse {
+    /// The new version, whose index is that of `restored`.
+    version: u64,
+    restored: u64,
 }
 
 pub(crate) fn rollback(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    body: JsonBody,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    JsonBody(request): JsonBody<RollbackRequest>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let request: RollbackRequest = body.parse()?;
+        let restored = request.version;
         let version = state
             .engine
-            .rollback(&principal, &project, request.version)
+            .rollback(&caller.principal, caller.project(), restored)
             .await?;
-        Ok(rated(
-            Json(serde_json::json!({"version": version, "restored": request.version})),
-            rate,
-        ))
+        Ok(caller.rated(Json(RollbackResponse { version, restored })))
     })
+}
+
+/// `POST /v1/projects/{project}/compact`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct CompactAccepted {
+    requested: bool,
 }
 
 pub(crate) fn compact(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
         state
             .engine
-            .request_compaction(&principal, &project)
+            .request_compaction(&caller.principal, caller.project())
             .await?;
-        Ok(rated(
-            (
-                StatusCode::ACCEPTED,
-                Json(serde_json::json!({"requested": true})),
-            ),
-            rate,
-        ))
+        let body = CompactAccepted { requested: true };
+        Ok(caller.rated((StatusCode::ACCEPTED, Json(body))))
     })
 }

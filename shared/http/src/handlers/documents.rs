@@ -4,8 +4,7 @@
 use axum::{
     Json,
     extract::{Path, Request, State},
-    http::{HeaderMap, header},
-    response::Response,
+    response::IntoResponse,
 };
 use serde::Deserialize;
 use snapkb_embed::TextFormat;
@@ -14,8 +13,8 @@ use snapkb_engine::{DocumentInput, IngestRequest, SIGNATURE_HEADER, TIMESTAMP_HE
 use super::params;
 use crate::{
     AppState,
-    auth::{enter, rated},
-    body::{is_json, parse_json, read_body, unsupported_type},
+    body::{content_type, is_json, parse_json, read_body, unsupported_type},
+    caller::{Caller, Rated},
     problem::ApiError,
     send::send,
 };
@@ -43,11 +42,7 @@ fn text_format(content_type: &str) -> Option<TextFormat> {
 
 /// The body as an ingest request: JSON, or one raw document.
 async fn ingest_request(req: Request, limit: usize) -> Result<IngestRequest, ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let content_type = content_type(&req);
     if is_json(content_type.as_deref()) {
         let bytes = read_body(req, limit).await?;
         return parse_json(&bytes);
@@ -81,61 +76,62 @@ async fn ingest_request(req: Request, limit: usize) -> Result<IngestRequest, Api
 
 pub(crate) fn ingest(
     State(state): State<AppState>,
-    Path(project): Path<String>,
+    caller: Caller,
     req: Request,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, req.headers(), &project).await?;
-        let request = ingest_request(req, state.engine.config().max_body_bytes).await?;
-        let response = state.engine.ingest(&principal, &project, request).await?;
-        Ok(rated(Json(response), rate))
+        let engine = &state.engine;
+        let request = ingest_request(req, engine.config().max_body_bytes).await?;
+        let response = engine
+            .ingest(&caller.principal, caller.project(), request)
+            .await?;
+        Ok(caller.rated(Json(response)))
     })
 }
 
 pub(crate) fn remove(
     State(state): State<AppState>,
-    Path((project, document)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    Path((_, document)): Path<(String, String)>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let response = state
-            .engine
-            .delete_document(&principal, &project, &document)
+        let engine = &state.engine;
+        let response = engine
+            .delete_document(&caller.principal, caller.project(), &document)
             .await?;
-        Ok(rated(Json(response), rate))
+        Ok(caller.rated(Json(response)))
     })
 }
 
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Signed webhooks carry no key: the signature covers the body, so it is read (within the
+/// body limit) before the project's limits apply.
 pub(crate) fn webhook(
     State(state): State<AppState>,
     Path(project): Path<String>,
     req: Request,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let headers = req.headers().clone();
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        if !is_json(header("content-type").as_deref()) {
-            return Err(unsupported_type(header("content-type").as_deref()));
+        let engine = &state.engine;
+        let timestamp = header(&req, TIMESTAMP_HEADER);
+        let signature = header(&req, SIGNATURE_HEADER);
+        let content_type = content_type(&req);
+        if !is_json(content_type.as_deref()) {
+            return Err(unsupported_type(content_type.as_deref()));
         }
-        let body = read_body(req, state.engine.config().max_body_bytes).await?;
-        let principal = state
-            .engine
-            .verify_webhook(
-                &project,
-                header(TIMESTAMP_HEADER).as_deref(),
-                header(SIGNATURE_HEADER).as_deref(),
-                &body,
-            )
+        let body = read_body(req, engine.config().max_body_bytes).await?;
+        let principal = engine
+            .verify_webhook(&project, timestamp.as_deref(), signature.as_deref(), &body)
             .await?;
-        let rate = state.engine.check_rate(&principal, &project).await?;
+        let rate = engine.check_rate(&principal, &project).await?;
         let request: IngestRequest = parse_json(&body)?;
-        let response = state.engine.ingest(&principal, &project, request).await?;
-        Ok(rated(Json(response), rate))
+        let response = engine.ingest(&principal, &project, request).await?;
+        Ok(Rated::new(Some(rate), Json(response)))
     })
 }

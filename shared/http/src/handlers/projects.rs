@@ -3,27 +3,43 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode, Uri},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::IntoResponse,
 };
 use serde::{Deserialize, Serialize};
 use snapkb_core::{Principal, Project, ProjectPatch, Scope};
 use snapkb_engine::{CreateKey, CreateProject, KeyView, ProjectStats};
 
-use super::{PageParams, params};
-use crate::{
-    AppState, JsonBody,
-    auth::{enter, principal, rated},
-    problem::ApiError,
-    send::send,
-};
+use super::{PageParams, Params};
+use crate::{AppState, JsonBody, caller::Caller, problem::ApiError, send::send};
 
 /// A project as shown to a caller; the webhook secret only to admins.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ProjectResponse {
     pub(crate) project: Project,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) stats: Option<ProjectStats>,
+}
+
+impl ProjectResponse {
+    fn new(project: Project, stats: Option<ProjectStats>, principal: &Principal) -> Self {
+        ProjectResponse {
+            project: shown(project, principal),
+            stats,
+        }
+    }
+}
+
+/// `GET /v1/projects`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ProjectList {
+    projects: Vec<Project>,
+}
+
+/// `GET /v1/projects/{project}/keys`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct KeyList {
+    keys: Vec<KeyView>,
 }
 
 fn shown(mut project: Project, principal: &Principal) -> Project {
@@ -35,170 +51,139 @@ fn shown(mut project: Project, principal: &Principal) -> Project {
 
 pub(crate) fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: JsonBody,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    JsonBody(request): JsonBody<CreateProject>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let principal = principal(&state, &headers).await?;
-        let request: CreateProject = body.parse()?;
-        let (project, stats) = state.engine.create_project(&principal, request).await?;
-        Ok((
-            StatusCode::CREATED,
-            Json(ProjectResponse {
-                project,
-                stats: Some(stats),
-            }),
-        )
-            .into_response())
+        let (project, stats) = state
+            .engine
+            .create_project(&caller.principal, request)
+            .await?;
+        let body = ProjectResponse::new(project, Some(stats), &caller.principal);
+        Ok((StatusCode::CREATED, Json(body)))
     })
 }
 
 pub(crate) fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let principal = principal(&state, &headers).await?;
-        let projects: Vec<Project> = state
-            .engine
-            .list_projects(&principal)
-            .await?
-            .into_iter()
-            .map(|p| shown(p, &principal))
-            .collect();
-        Ok(Json(serde_json::json!({ "projects": projects })).into_response())
+        let principal = &caller.principal;
+        let projects = state.engine.list_projects(principal).await?;
+        let projects = projects.into_iter().map(|p| shown(p, principal)).collect();
+        Ok(Json(ProjectList { projects }))
     })
 }
 
 pub(crate) fn show(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let (p, stats) = state.engine.get_project(&principal, &project).await?;
-        Ok(rated(
-            Json(ProjectResponse {
-                project: shown(p, &principal),
-                stats: Some(stats),
-            }),
-            rate,
-        ))
+        let engine = &state.engine;
+        let (project, stats) = engine
+            .get_project(&caller.principal, caller.project())
+            .await?;
+        let body = ProjectResponse::new(project, Some(stats), &caller.principal);
+        Ok(caller.rated(Json(body)))
     })
 }
 
 pub(crate) fn update(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    body: JsonBody,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    JsonBody(patch): JsonBody<ProjectPatch>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let patch: ProjectPatch = body.parse()?;
-        let p = state
-            .engine
-            .update_project(&principal, &project, patch)
+        let engine = &state.engine;
+        let project = engine
+            .update_project(&caller.principal, caller.project(), patch)
             .await?;
-        Ok(rated(
-            Json(ProjectResponse {
-                project: shown(p, &principal),
-                stats: None,
-            }),
-            rate,
-        ))
+        let body = ProjectResponse::new(project, None, &caller.principal);
+        Ok(caller.rated(Json(body)))
     })
 }
 
 pub(crate) fn remove(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        state.engine.delete_project(&principal, &project).await?;
-        Ok(rated(StatusCode::NO_CONTENT, rate))
+        let engine = &state.engine;
+        engine
+            .delete_project(&caller.principal, caller.project())
+            .await?;
+        Ok(caller.rated(StatusCode::NO_CONTENT))
     })
 }
 
 pub(crate) fn create_key(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    body: JsonBody,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    JsonBody(request): JsonBody<CreateKey>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let request: CreateKey = body.parse()?;
-        let created = state
-            .engine
-            .create_key(&principal, &project, request)
+        let engine = &state.engine;
+        let created = engine
+            .create_key(&caller.principal, caller.project(), request)
             .await?;
-        Ok(rated((StatusCode::CREATED, Json(created)), rate))
+        Ok(caller.rated((StatusCode::CREATED, Json(created))))
     })
-}
-
-#[derive(Debug, Serialize)]
-struct KeyList {
-    keys: Vec<KeyView>,
 }
 
 pub(crate) fn list_keys(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let keys = state.engine.list_keys(&principal, &project).await?;
-        Ok(rated(Json(KeyList { keys }), rate))
+        let engine = &state.engine;
+        let keys = engine
+            .list_keys(&caller.principal, caller.project())
+            .await?;
+        Ok(caller.rated(Json(KeyList { keys })))
     })
 }
 
 pub(crate) fn revoke_key(
     State(state): State<AppState>,
-    Path((project, key)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    Path((_, key)): Path<(String, String)>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let view = state.engine.revoke_key(&principal, &project, &key).await?;
-        Ok(rated(Json(view), rate))
+        let engine = &state.engine;
+        let view = engine
+            .revoke_key(&caller.principal, caller.project(), &key)
+            .await?;
+        Ok(caller.rated(Json(view)))
     })
 }
 
 pub(crate) fn rotate_key(
     State(state): State<AppState>,
-    Path((project, key)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    Path((_, key)): Path<(String, String)>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let created = state.engine.rotate_key(&principal, &project, &key).await?;
-        Ok(rated(Json(created), rate))
+        let engine = &state.engine;
+        let created = engine
+            .rotate_key(&caller.principal, caller.project(), &key)
+            .await?;
+        Ok(caller.rated(Json(created)))
     })
 }
 
 pub(crate) fn operations(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    Params(page): Params<PageParams>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let page: PageParams = params(&uri)?;
-        let (principal, rate) = enter(&state, &headers, &project).await?;
+        let (principal, project) = (&caller.principal, caller.project());
         let ops = state
             .engine
-            .operations(
-                &principal,
-                &project,
-                page.after.as_deref(),
-                page.limit.unwrap_or(100),
-            )
+            .operations(principal, project, page.after.as_deref(), page.limit())
             .await?;
-        Ok(rated(Json(ops), rate))
+        Ok(caller.rated(Json(ops)))
     })
 }

@@ -5,22 +5,17 @@ use std::convert::Infallible;
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, Uri, header},
+    http::{HeaderMap, header},
     response::{
         IntoResponse, Response,
         sse::{Event, Sse},
     },
 };
-use snapkb_core::Principal;
-use snapkb_engine::{EmbedRequest, QueryRequest};
+use serde::Serialize;
+use snapkb_engine::{EmbedRequest, QueryMode, QueryRequest};
 
-use super::{PageParams, params};
-use crate::{
-    AppState, JsonBody,
-    auth::{enter, principal, rated},
-    problem::ApiError,
-    send::send,
-};
+use super::{PageParams, Params};
+use crate::{AppState, JsonBody, caller::Caller, problem::ApiError, send::send};
 
 fn wants_events(headers: &HeaderMap) -> bool {
     headers
@@ -32,128 +27,113 @@ fn wants_events(headers: &HeaderMap) -> bool {
         })
 }
 
-pub(crate) fn query(
-    State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    body: JsonBody,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
-    send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let request: QueryRequest = body.parse()?;
-        let started = web_time::Instant::now();
-        let result = state.engine.query(&principal, &project, request).await;
-        let ok = !matches!(&result, Err(e) if is_server_error(e));
-        state
-            .engine
-            .record_query(&project, started.elapsed().as_micros() as u64, ok);
-        let response = result?;
-        if wants_events(&headers) {
-            // One `result` event per hit, best first, then `done` with the version read.
-            let mut events: Vec<Result<Event, Infallible>> = response
-                .results
-                .iter()
-                .filter_map(|hit| Event::default().event("result").json_data(hit).ok())
-                .map(Ok)
-                .collect();
-            if let Ok(done) = Event::default()
-            .event("done")
-            .json_data(serde_json::json!({"version": response.version, "mode": response.mode, "count": response.results.len()}))
-        {
-            events.push(Ok(done));
-        }
-            return Ok(rated(Sse::new(futures::stream::iter(events)), rate));
-        }
-        Ok(rated(Json(response), rate))
-    })
+/// The last event of a streamed query.
+#[derive(Debug, Serialize)]
+struct QueryDone {
+    version: u64,
+    mode: QueryMode,
+    count: usize,
 }
 
-fn is_server_error(e: &snapkb_engine::EngineError) -> bool {
-    use snapkb_engine::EngineError as E;
-    matches!(
-        e,
-        E::ModelUnavailable(_) | E::Unavailable(_) | E::Corrupt(_) | E::Internal(_)
-    )
+pub(crate) fn query(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<QueryRequest>,
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    send(async move {
+        let engine = &state.engine;
+        let project = caller.project();
+        let started = web_time::Instant::now();
+        let result = engine.query(&caller.principal, project, request).await;
+        let ok = !matches!(&result, Err(e) if e.is_server_error());
+        engine.record_query(project, started.elapsed().as_micros() as u64, ok);
+        let response = result?;
+        if !wants_events(&headers) {
+            return Ok(caller.rated(Json(response)).into_response());
+        }
+        // One `result` event per hit, best first, then `done` with the version read.
+        let done = QueryDone {
+            version: response.version,
+            mode: response.mode,
+            count: response.results.len(),
+        };
+        let events: Vec<Result<Event, Infallible>> = response
+            .results
+            .iter()
+            .filter_map(|hit| Event::default().event("result").json_data(hit).ok())
+            .chain(Event::default().event("done").json_data(done).ok())
+            .map(Ok)
+            .collect();
+        Ok(caller
+            .rated(Sse::new(futures::stream::iter(events)))
+            .into_response())
+    })
 }
 
 pub(crate) fn list_documents(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    Params(page): Params<PageParams>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let page: PageParams = params(&uri)?;
-        let (principal, rate) = enter(&state, &headers, &project).await?;
+        let (principal, project) = (&caller.principal, caller.project());
         let docs = state
             .engine
-            .list_documents(
-                &principal,
-                &project,
-                page.after.as_deref(),
-                page.limit.unwrap_or(100),
-            )
+            .list_documents(principal, project, page.after.as_deref(), page.limit())
             .await?;
-        Ok(rated(Json(docs), rate))
+        Ok(caller.rated(Json(docs)))
     })
 }
 
 pub(crate) fn document(
     State(state): State<AppState>,
-    Path((project, document)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    Path((_, document)): Path<(String, String)>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let doc = state
-            .engine
-            .get_document(&principal, &project, &document)
+        let engine = &state.engine;
+        let doc = engine
+            .get_document(&caller.principal, caller.project(), &document)
             .await?;
-        Ok(rated(Json(doc), rate))
+        Ok(caller.rated(Json(doc)))
     })
 }
 
 pub(crate) fn health(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let health = state.engine.health(&principal, &project).await?;
-        Ok(rated(Json(health), rate))
+        let health = state
+            .engine
+            .health(&caller.principal, caller.project())
+            .await?;
+        Ok(caller.rated(Json(health)))
     })
 }
 
 pub(crate) fn usage(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    headers: HeaderMap,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let (principal, rate) = enter(&state, &headers, &project).await?;
-        let usage = state.engine.usage(&principal, &project).await?;
-        Ok(rated(Json(usage), rate).into_response())
+        let usage = state
+            .engine
+            .usage(&caller.principal, caller.project())
+            .await?;
+        Ok(caller.rated(Json(usage)))
     })
 }
 
 /// `POST /v1/embed`: a project key's calls count against its project's rate limits.
 pub(crate) fn embed(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: JsonBody,
-) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    caller: Caller,
+    JsonBody(request): JsonBody<EmbedRequest>,
+) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
-        let principal = principal(&state, &headers).await?;
-        let request: EmbedRequest = body.parse()?;
-        let rate = match &principal {
-            Principal::Key(key) => Some(state.engine.check_rate(&principal, &key.project).await?),
-            Principal::DeploymentAdmin => None,
-        };
-        let response = state.engine.embed_texts(&principal, request).await?;
-        Ok(match rate {
-            Some(rate) => rated(Json(response), rate),
-            None => Json(response).into_response(),
-        })
+        let response = state.engine.embed_texts(&caller.principal, request).await?;
+        Ok(caller.rated(Json(response)))
     })
 }
