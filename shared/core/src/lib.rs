@@ -15,7 +15,7 @@ pub use crate::{
         ApiKey, KeyToken, Principal, Scope, generate_secret, hash_secret, new_key_id, parse_token,
         random_hex, random_u64, secrets_match,
     },
-    manifest::{Manifest, SegmentRef, ShardState, SnapshotRef},
+    manifest::{Action, Manifest, Metric, SegmentRef, ShardState, SnapshotRef},
     policy::{QuotaExceeded, RateWindow, check_quotas},
     project::{
         ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Project, ProjectPatch,

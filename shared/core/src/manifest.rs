@@ -7,6 +7,53 @@ use serde::{Deserialize, Serialize};
 
 use crate::CompactionConfig;
 
+/// How a project's vectors are compared; fixed when the project is created.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// Cosine similarity (vectors are normalized).
+    #[default]
+    Cosine,
+    /// Inner product of the vectors as given.
+    Dot,
+    /// Euclidean distance.
+    L2,
+}
+
+/// What made a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Ingest,
+    Delete,
+    Compact,
+    Rollback,
+    Import,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Ingest => "ingest",
+            Action::Delete => "delete",
+            Action::Compact => "compact",
+            Action::Rollback => "rollback",
+            Action::Import => "import",
+        }
+    }
+}
+
+/// Compares with the wire name (`"rollback"`).
+impl PartialEq<&str> for Action {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// An immutable snapshot object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotRef {
@@ -40,12 +87,11 @@ pub struct ShardState {
 pub struct Manifest {
     pub project: String,
     pub version: u64,
-    /// What made this version: create, ingest, delete, compact, rollback, import.
-    pub action: String,
+    pub action: Action,
     pub committed_at: u64,
     pub model_id: String,
     pub dims: u32,
-    pub metric: String,
+    pub metric: Metric,
     pub shards: Vec<ShardState>,
     /// Live documents, live chunks and bytes of document text.
     pub documents: u64,
@@ -105,11 +151,11 @@ mod tests {
         let mut m = Manifest {
             project: "p".into(),
             version: 3,
-            action: "ingest".into(),
+            action: Action::Ingest,
             committed_at: 0,
             model_id: "m".into(),
             dims: 4,
-            metric: "cosine".into(),
+            metric: Metric::Cosine,
             shards: vec![ShardState {
                 base: Some(SnapshotRef {
                     key: "base".into(),

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ConfigError;
+use crate::{ConfigError, Metric};
 
 /// The model id of all-MiniLM-L6-v2 (same string the embed crate records).
 pub(crate) const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
@@ -35,12 +35,8 @@ pub struct EmbeddingConfig {
     #[serde(default)]
     pub model: Option<String>,
     pub dims: u32,
-    #[serde(default = "default_metric")]
-    pub metric: String,
-}
-
-fn default_metric() -> String {
-    "cosine".into()
+    #[serde(default)]
+    pub metric: Metric,
 }
 
 impl Default for EmbeddingConfig {
@@ -48,7 +44,7 @@ impl Default for EmbeddingConfig {
         Self {
             model: Some(MINILM.into()),
             dims: 384,
-            metric: default_metric(),
+            metric: Metric::default(),
         }
     }
 }
@@ -209,9 +205,6 @@ impl Project {
         if !(1..=4096).contains(&e.dims) {
             return Err(invalid("embedding.dims", "must be 1 to 4096"));
         }
-        if !matches!(e.metric.as_str(), "cosine" | "dot" | "l2") {
-            return Err(invalid("embedding.metric", "must be cosine, dot or l2"));
-        }
         if let Some(model) = &e.model {
             if model != MINILM && model != "all-MiniLM-L6-v2" {
                 return Err(invalid(
@@ -342,7 +335,7 @@ mod tests {
         p.embedding = EmbeddingConfig {
             model: None,
             dims: 768,
-            metric: "dot".into(),
+            metric: Metric::Dot,
         };
         p.validate().unwrap();
     }

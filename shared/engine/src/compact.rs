@@ -4,17 +4,17 @@
 //! meanwhile stay in the log on top of the new base; a lost race leaves an orphan for GC.
 
 use serde::{Deserialize, Serialize};
-use snapkb_core::{Manifest, SnapshotRef, now_ms};
+use snapkb_core::{Action, Manifest, SnapshotRef, now_ms};
 use snapkb_index::{
     ChunkRecord, ChunkTableBuilder, Hnsw, HnswParams, Snapshot, SnapshotInfo,
     keyword::{Bm25Builder, Bm25Params},
 };
 
 use crate::{
-    Engine, EngineError,
-    engine::read,
-    layout,
-    state::{ShardParts, parse_metric},
+    Engine, EngineError, layout,
+    records::to_value,
+    state::{ShardParts, index_metric},
+    sync::read,
 };
 
 /// What a compaction did.
@@ -56,7 +56,7 @@ pub(crate) fn build_snapshot(
     rebuild_fraction: f64,
     threads: usize,
 ) -> Result<(Snapshot, bool), EngineError> {
-    let metric = parse_metric(&manifest.metric)?;
+    let metric = index_metric(manifest.metric);
     let dims = manifest.dims as usize;
     let base_rows = parts.base.as_ref().map_or(0, |b| b.chunks.len());
     let base_dead = (0..base_rows as u32)
@@ -216,7 +216,8 @@ impl Engine {
                 },
             ));
         }
-        loop {
+        let mut attempts = self.commit_attempts(project_id).await;
+        while attempts.next().await {
             let current = self.read_manifest(project_id).await?;
             let mut next = current.clone();
             for (shard, snap) in &built {
@@ -239,15 +240,17 @@ impl Engine {
                 next.shards[*shard].wal = now_shard.wal[was.wal.len()..].to_vec();
             }
             next.version = current.version + 1;
-            next.action = "compact".into();
+            next.action = Action::Compact;
             next.committed_at = now_ms();
-            let detail = serde_json::to_value(&report).unwrap_or_default();
+            let detail = to_value("compaction report", &report)?;
             if self
                 .commit_manifest(&next, current.version, "compactor", detail)
                 .await?
             {
                 let version = next.version;
-                // Warm the cache with the new base so the next query does not pay for it.
+                // Warm the cache with the new base so the next query does not pay for it;
+                // writers need not wait for that.
+                drop(attempts);
                 self.state_at(next).await?;
                 return Ok(CompactionReport {
                     version: Some(version),
@@ -255,5 +258,63 @@ impl Engine {
                 });
             }
         }
+        Err(attempts.exhausted())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{doc, engine, ingest, nearest, project};
+
+    #[tokio::test]
+    async fn compaction_folds_the_log_into_a_base_and_answers_stay_the_same() {
+        let engine = engine();
+        project(&engine, "p", false).await;
+        for batch in 0..3u64 {
+            let docs = (0..10)
+                .map(|i| doc(&format!("d{batch}-{i}"), batch * 10 + i))
+                .collect();
+            ingest(&engine, "p", docs).await;
+        }
+        let before = nearest(&engine, "p", 7, 5).await;
+        let report = engine.compact("p", true).await.unwrap();
+        let version = report.version.expect("a compaction commits");
+        let manifest = engine.read_manifest("p").await.unwrap();
+        assert_eq!(manifest.version, version);
+        assert_eq!(manifest.wal_segments(), 0, "the log is folded");
+        assert!(manifest.shards[0].base.is_some());
+        assert_eq!(manifest.chunks, 30);
+        assert_eq!(nearest(&engine, "p", 7, 5).await, before);
+    }
+
+    #[tokio::test]
+    async fn a_log_below_the_triggers_is_compacted_only_when_forced() {
+        let engine = engine();
+        project(&engine, "p", false).await;
+        ingest(&engine, "p", vec![doc("a", 1)]).await;
+        let report = engine.compact("p", false).await.unwrap();
+        assert_eq!(report.version, None);
+        assert!(report.shards.is_empty());
+        assert!(engine.compact("p", true).await.unwrap().version.is_some());
+        let nothing_left = engine.compact("p", true).await.unwrap();
+        assert_eq!(
+            nothing_left.version, None,
+            "an empty log has nothing to fold"
+        );
+    }
+
+    #[tokio::test]
+    async fn deletions_survive_compaction() {
+        let engine = engine();
+        project(&engine, "p", false).await;
+        ingest(&engine, "p", vec![doc("a", 1), doc("b", 2), doc("c", 3)]).await;
+        engine
+            .delete_document(&snapkb_core::Principal::DeploymentAdmin, "p", "b")
+            .await
+            .unwrap();
+        engine.compact("p", true).await.unwrap();
+        let hits = nearest(&engine, "p", 2, 10).await;
+        assert_eq!(hits.len(), 2, "{hits:?}");
+        assert!(hits.iter().all(|id| !id.starts_with('b')), "{hits:?}");
     }
 }

@@ -8,16 +8,18 @@ use std::{
 };
 
 use bytes::Bytes;
-use snapkb_core::{ApiKey, Config, Manifest, Project};
+use snapkb_core::{Config, Manifest, Principal, Project, Scope};
 use snapkb_index::{Snapshot, WalSegment};
 use snapkb_store::{MetaStore, ObjectStore};
 
 use crate::{
-    EngineError, TextEmbedder,
+    EngineError, RateStatus, TextEmbedder,
+    access::Access,
     health::QueryMetrics,
     layout,
-    ratelimit::{LocalRateLimiter, RateLimiter},
+    ratelimit::RateLimiter,
     state::ProjectState,
+    sync::{lock, read, write},
 };
 
 /// Asked to compact a project soon (after an ingest leaves its log over a trigger). Hosts
@@ -74,7 +76,6 @@ pub struct Engine {
     pub(crate) meta: Arc<dyn MetaStore>,
     pub(crate) embedder: Option<Arc<dyn TextEmbedder>>,
     pub(crate) config: Config,
-    pub(crate) limiter: Arc<dyn RateLimiter>,
     pub(crate) compaction: Arc<dyn CompactionTrigger>,
     pub(crate) pause: Arc<dyn Pause>,
     pub(crate) metrics: QueryMetrics,
@@ -83,11 +84,8 @@ pub struct Engine {
     /// instead of racing on the manifest (a lost race costs a WAL object and a re-plan, and a
     /// busy process could starve one writer). Races between processes remain, and the
     /// conditional commit settles them.
-    writers: Mutex<HashMap<String, Arc<futures::lock::Mutex<()>>>>,
-    pub(crate) projects: Mutex<HashMap<String, (Arc<Project>, u64)>>,
-    pub(crate) keys: Mutex<HashMap<String, (ApiKey, u64)>>,
-    /// The admin key's hash once read from the table (it never changes while running).
-    pub(crate) admin_hash: Mutex<Option<String>>,
+    pub(crate) writers: Mutex<HashMap<String, Arc<futures::lock::Mutex<()>>>>,
+    pub(crate) access: Access,
 }
 
 impl std::fmt::Debug for Engine {
@@ -109,35 +107,21 @@ fn default_pause() -> Arc<dyn Pause> {
     return Arc::new(NoPause);
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    m.read().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    m.write().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Engine {
     /// An engine over two stores, with in-process rate limits and no background compaction.
     pub fn new(objects: Arc<dyn ObjectStore>, meta: Arc<dyn MetaStore>, config: Config) -> Self {
+        let access = Access::new(meta.clone(), &config);
         Self {
             objects,
             meta,
             embedder: None,
             config,
-            limiter: Arc::new(LocalRateLimiter::default()),
             compaction: Arc::new(NoCompactionTrigger),
             pause: default_pause(),
             metrics: QueryMetrics::default(),
             states: Mutex::new(HashMap::new()),
             writers: Mutex::new(HashMap::new()),
-            projects: Mutex::new(HashMap::new()),
-            keys: Mutex::new(HashMap::new()),
-            admin_hash: Mutex::new(None),
+            access,
         }
     }
 
@@ -147,7 +131,7 @@ impl Engine {
     }
 
     pub fn with_rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
-        self.limiter = limiter;
+        self.access.limiter = limiter;
         self
     }
 
@@ -161,19 +145,43 @@ impl Engine {
         self
     }
 
-    /// Backs off after the `attempt`th lost commit race (1, 2, …): a random wait up to
-    /// 2 ms · 2^attempt, capped at 100 ms ("full jitter"), so writers in different processes
-    /// spread out instead of colliding again, and a slow one is not starved by a fast one.
-    pub(crate) async fn back_off(&self, attempt: u32) {
-        let ceiling_us = (2_000u64 << attempt.min(6)).min(100_000);
-        let wait = snapkb_core::random_u64() % (ceiling_us + 1);
-        self.pause
-            .pause(std::time::Duration::from_micros(wait))
-            .await;
-    }
-
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Turns a presented token into a principal. Every failure is the same `Unauthorized`.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, EngineError> {
+        self.access.authenticate(token).await
+    }
+
+    /// Checks that `principal` can see `project` (else `NotFound`, never revealing that it
+    /// exists) and has `scope` (else `Forbidden`); the project's configuration.
+    pub async fn authorize(
+        &self,
+        principal: &Principal,
+        project: &str,
+        scope: Scope,
+    ) -> Result<Arc<Project>, EngineError> {
+        self.access.authorize(principal, project, scope).await
+    }
+
+    /// Checks that `principal` is the deployment admin (else `Forbidden`).
+    pub fn require_deployment_admin(&self, principal: &Principal) -> Result<(), EngineError> {
+        self.access.require_deployment_admin(principal)
+    }
+
+    /// A project's configuration (cached for `key_cache_ms`).
+    pub async fn project(&self, id: &str) -> Result<Arc<Project>, EngineError> {
+        self.access.project(id).await
+    }
+
+    /// Counts a request of `principal` against `project`'s rate limits.
+    pub async fn check_rate(
+        &self,
+        principal: &Principal,
+        project: &str,
+    ) -> Result<RateStatus, EngineError> {
+        self.access.check_rate(principal, project).await
     }
 
     /// Every item of a partition under a sort-key prefix, all pages.
@@ -230,15 +238,6 @@ impl Engine {
             return Ok(slot);
         }
         self.state_at(Self::parse_manifest(project, &item)?).await
-    }
-
-    /// Waits for this process's turn to commit to `project` (see `writers`).
-    pub(crate) async fn writers_turn(&self, project: &str) -> futures::lock::OwnedMutexGuard<()> {
-        let gate = lock(&self.writers)
-            .entry(project.to_string())
-            .or_default()
-            .clone();
-        gate.lock_owned().await
     }
 
     pub(crate) fn cached_state(&self, project: &str) -> Option<StateSlot> {

@@ -7,16 +7,16 @@ use std::collections::{HashMap, HashSet};
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use serde::{Deserialize, Serialize};
 use snapkb_core::{
-    ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Principal, Project, Quotas,
-    RateLimits, Scope,
+    Action, ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Principal, Project,
+    Quotas, RateLimits, Scope,
 };
 use snapkb_index::{ChunkRecord, Metadata};
 
 use crate::{
     CreateProject, Engine, EngineError,
-    engine::read,
-    ingest::Change,
+    commit::Change,
     state::{DocInfo, user_metadata},
+    sync::read,
 };
 
 pub const EXPORT_FORMAT: &str = "snapkb-export";
@@ -295,7 +295,7 @@ impl Engine {
                 .try_commit(
                     &base,
                     change,
-                    "import",
+                    Action::Import,
                     principal.actor(),
                     serde_json::json!({"chunks": done}),
                 )

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use crate::engine::lock;
+use crate::sync::lock;
 
 /// How far back health looks.
 pub(crate) const HEALTH_WINDOW_MS: u64 = 5 * 60_000;

@@ -10,23 +10,21 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use snapkb_core::{Manifest, Principal, Project, Scope, check_quotas, now_ms};
+use snapkb_core::{Action, Manifest, Principal, Project, Scope, check_quotas};
 use snapkb_embed::{
     Chunk, ChunkConfig, DocumentRecord, Provided, SourceDocument, TextFormat, UpsertPlan,
     caller_chunks, chunk_document, plan_upsert, validate_document,
 };
-use snapkb_index::{ChunkRecord, MetaValue, Metadata, WalHeader, WalSegment};
+use snapkb_index::{ChunkRecord, MetaValue, Metadata};
 
 use crate::{
     Engine, EngineError,
-    engine::{StateSlot, write},
+    commit::Change,
+    engine::StateSlot,
     error::{document_error, embed_error},
-    layout,
     state::{DOC_META_KEY, DocInfo},
+    sync::read,
 };
-
-/// How many times a commit is re-planned after losing a race before giving up with 503.
-const MAX_COMMIT_ATTEMPTS: u32 = 64;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -108,13 +106,13 @@ struct Prepared {
 /// A document's plan with the chunk count and bytes of the version it replaces.
 type DocumentPlan = (UpsertPlan, Option<u64>, u64);
 
-/// Plans every document against the loaded state (under its lock, documents are derived
-/// lazily) and copies out the vectors of chunks that are kept. Returns the manifest planned on.
+/// Plans every document against the loaded state (under its read lock) and copies out the
+/// vectors of chunks that are kept. Returns the manifest planned on.
 fn plan_against(
     slot: &StateSlot,
     prepared: &[Prepared],
 ) -> (Manifest, Vec<DocumentPlan>, HashMap<String, Vec<f32>>) {
-    let mut st = write(slot);
+    let st = read(slot);
     let base = st.manifest.clone();
     let docs = st.documents();
     let plans: Vec<DocumentPlan> = prepared
@@ -147,16 +145,6 @@ fn plan_against(
         }
     }
     (base, plans, reused)
-}
-
-/// Rows and tombstones to commit, with the counts they leave behind.
-#[derive(Debug, Default)]
-pub(crate) struct Change {
-    pub(crate) rows: Vec<(ChunkRecord, Vec<f32>)>,
-    pub(crate) tombstones: Vec<String>,
-    pub(crate) documents: u64,
-    pub(crate) chunks: u64,
-    pub(crate) bytes: u64,
 }
 
 fn to_meta(value: &Value) -> Option<MetaValue> {
@@ -343,11 +331,8 @@ impl Engine {
                 .embed_missing(&prepared, &plans, &reused, &mut embedded)
                 .await?;
         }
-        let _turn = self.writers_turn(project_id).await;
-        for attempt in 0..MAX_COMMIT_ATTEMPTS {
-            if attempt > 0 {
-                self.back_off(attempt).await;
-            }
+        let mut attempts = self.commit_attempts(project_id).await;
+        while attempts.next().await {
             let slot = self.state(project_id).await?;
             let (base, plans, reused) = plan_against(&slot, &prepared);
             embedded_count += self
@@ -449,7 +434,7 @@ impl Engine {
                 "tombstones": change.tombstones.len(),
             });
             if let Some(version) = self
-                .try_commit(&base, change, "ingest", principal.actor(), detail)
+                .try_commit(&base, change, Action::Ingest, principal.actor(), detail)
                 .await?
             {
                 return Ok(IngestResponse {
@@ -460,9 +445,7 @@ impl Engine {
                 });
             }
         }
-        Err(EngineError::Unavailable(
-            "too many concurrent writers; retry".into(),
-        ))
+        Err(attempts.exhausted())
     }
 
     /// Removes a document (tombstones its chunks).
@@ -473,14 +456,11 @@ impl Engine {
         document: &str,
     ) -> Result<IngestResponse, EngineError> {
         self.authorize(principal, project_id, Scope::Write).await?;
-        let _turn = self.writers_turn(project_id).await;
-        for attempt in 0..MAX_COMMIT_ATTEMPTS {
-            if attempt > 0 {
-                self.back_off(attempt).await;
-            }
+        let mut attempts = self.commit_attempts(project_id).await;
+        while attempts.next().await {
             let slot = self.state(project_id).await?;
             let (base, doc) = {
-                let mut st = write(&slot);
+                let st = read(&slot);
                 let base = st.manifest.clone();
                 let doc = st.documents().get(document).cloned();
                 (base, doc)
@@ -496,7 +476,7 @@ impl Engine {
             };
             let detail = serde_json::json!({"document": document, "tombstones": doc.chunks.len()});
             if let Some(version) = self
-                .try_commit(&base, change, "delete", principal.actor(), detail)
+                .try_commit(&base, change, Action::Delete, principal.actor(), detail)
                 .await?
             {
                 return Ok(IngestResponse {
@@ -512,9 +492,7 @@ impl Engine {
                 });
             }
         }
-        Err(EngineError::Unavailable(
-            "too many concurrent writers; retry".into(),
-        ))
+        Err(attempts.exhausted())
     }
 
     /// Embeds the chunks `plans` write that have neither a caller vector, a reused vector nor
@@ -555,96 +533,124 @@ impl Engine {
         }
         Ok(to_embed.len())
     }
+}
 
-    /// Writes the change's segments and commits them on top of `base`. `None` when another
-    /// commit won the race (the caller re-plans); the segments written are then orphans for GC.
-    pub(crate) async fn try_commit(
-        &self,
-        base: &Manifest,
-        change: Change,
-        action: &str,
-        actor: &str,
-        detail: Value,
-    ) -> Result<Option<u64>, EngineError> {
-        let metric = crate::state::parse_metric(&base.metric)?;
-        let next_version = base.version + 1;
-        let shards = base.shards.len();
-        let mut per_shard: Vec<(Vec<ChunkRecord>, Vec<f32>, Vec<String>)> =
-            (0..shards).map(|_| Default::default()).collect();
-        for (record, vector) in change.rows {
-            let s = layout::shard_of(&record.id, shards);
-            per_shard[s].0.push(record);
-            per_shard[s].1.extend_from_slice(&vector);
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use snapkb_core::Principal;
+    use snapkb_embed::TextFormat;
+
+    use crate::{
+        DocumentInput, DocumentStatus, EngineError, IngestRequest,
+        testing::{doc, engine, engine_with_embedder, ingest, project},
+    };
+
+    fn markdown(id: &str, last_section: &str) -> DocumentInput {
+        let text = format!(
+            "# Leave\n\nEveryone gets twenty eight days of paid leave every year.\n\n\
+             # Travel\n\nTrains are booked through the office and paid by the company.\n\n\
+             # Equipment\n\n{last_section}\n"
+        );
+        DocumentInput {
+            id: id.into(),
+            text: Some(text),
+            format: Some(TextFormat::Markdown),
+            ..Default::default()
         }
-        for id in change.tombstones {
-            per_shard[layout::shard_of(&id, shards)].2.push(id);
-        }
-        let now = now_ms();
-        let mut next = base.clone();
-        next.version = next_version;
-        next.action = action.to_string();
-        next.committed_at = now;
-        next.documents = change.documents;
-        next.chunks = change.chunks;
-        next.bytes = change.bytes;
-        let mut written = Vec::new();
-        for (s, (records, vectors, tombstones)) in per_shard.into_iter().enumerate() {
-            if records.is_empty() && tombstones.is_empty() {
-                continue;
+    }
+
+    #[tokio::test]
+    async fn a_changed_document_embeds_only_the_chunks_that_changed() {
+        let (engine, embedder) = engine_with_embedder();
+        project(&engine, "p", true).await;
+        let first = ingest(
+            &engine,
+            "p",
+            vec![markdown("h", "Laptops are replaced every three years.")],
+        )
+        .await;
+        let chunks = first.documents[0].chunks;
+        assert!(chunks >= 3, "one chunk per section at least: {chunks}");
+        assert_eq!((first.embedded, first.reused), (chunks, 0));
+        let before = embedder.texts.load(Ordering::SeqCst);
+        let second = ingest(
+            &engine,
+            "p",
+            vec![markdown("h", "Phones are replaced every two years.")],
+        )
+        .await;
+        assert_eq!(second.documents[0].status, DocumentStatus::Updated);
+        assert_eq!(second.documents[0].chunks, chunks);
+        assert!(second.embedded >= 1 && second.reused >= 1, "{second:?}");
+        assert_eq!(second.embedded + second.reused, chunks);
+        assert_eq!(
+            embedder.texts.load(Ordering::SeqCst) - before,
+            second.embedded,
+            "the model saw only the changed chunks"
+        );
+        assert!(second.version > first.version);
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_document_commits_nothing() {
+        let engine = engine();
+        project(&engine, "p", false).await;
+        let first = ingest(&engine, "p", vec![doc("a", 1), doc("b", 2)]).await;
+        let again = ingest(&engine, "p", vec![doc("a", 1)]).await;
+        assert_eq!(again.version, first.version);
+        assert_eq!(again.documents[0].status, DocumentStatus::Unchanged);
+    }
+
+    #[tokio::test]
+    async fn one_bad_document_rejects_the_whole_batch_and_writes_nothing() {
+        let engine = engine();
+        project(&engine, "p", false).await;
+        let before = ingest(&engine, "p", vec![doc("a", 1)]).await.version;
+        let mut bad = doc("c", 3);
+        bad.vector = Some(vec![1.0; 3]);
+        let err = engine
+            .ingest(
+                &Principal::DeploymentAdmin,
+                "p",
+                IngestRequest {
+                    documents: vec![doc("b", 2), bad],
+                },
+            )
+            .await
+            .unwrap_err();
+        match err {
+            EngineError::Invalid { field, .. } => {
+                assert!(field.starts_with("documents[1]"), "{field}")
             }
-            let header = WalHeader {
-                project_id: base.project.clone(),
-                shard: s as u32,
-                sequence: next_version,
-                model_id: base.model_id.clone(),
-                dims: base.dims,
-                metric,
-            };
-            let segment = WalSegment::new(header, &records, vectors, tombstones)
-                .map_err(|e| EngineError::invalid("documents", e.to_string()))?;
-            let bytes = segment.encode();
-            let key = layout::wal_key(&base.project, s as u32, now);
-            let size = bytes.len() as u64;
-            self.objects.put(&key, bytes.into()).await?;
-            next.shards[s].wal.push(snapkb_core::SegmentRef {
-                key: key.clone(),
-                version: next_version,
-                chunks: segment.chunks.len() as u64,
-                tombstones: segment.tombstones.len() as u64,
-                bytes: size,
-            });
-            written.push((s, key, std::sync::Arc::new(segment)));
+            other => panic!("expected a 422, got {other}"),
         }
-        if !self
-            .commit_manifest(&next, base.version, actor, detail)
-            .await?
-        {
-            return Ok(None);
-        }
-        // Read-your-writes in this process without a round trip: apply what we just wrote.
-        if let Some(slot) = self.cached_state(&base.project) {
-            let mut st = write(&slot);
-            if st.version() == base.version {
-                let mut ok = true;
-                for (s, key, segment) in written {
-                    if st.apply(s, key, segment).is_err() {
-                        ok = false;
-                        break;
-                    }
-                }
-                if ok {
-                    st.manifest = next.clone();
-                } else {
-                    drop(st);
-                    self.forget_state(&base.project);
-                }
-            }
-        }
-        if let Ok(project) = self.project(&base.project).await
-            && next.needs_compaction(&project.compaction)
-        {
-            self.compaction.request(&base.project, false);
-        }
-        Ok(Some(next_version))
+        assert_eq!(engine.read_version("p").await, before);
+        let page = engine
+            .list_documents(&Principal::DeploymentAdmin, "p", None, 10)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = page.documents.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["a"]);
+    }
+
+    #[tokio::test]
+    async fn deleting_a_document_tombstones_its_chunks_in_a_new_version() {
+        let engine = engine();
+        project(&engine, "p", false).await;
+        ingest(&engine, "p", vec![doc("a", 1), doc("b", 2)]).await;
+        let deleted = engine
+            .delete_document(&Principal::DeploymentAdmin, "p", "a")
+            .await
+            .unwrap();
+        assert_eq!(deleted.documents[0].status, DocumentStatus::Deleted);
+        let hits = crate::testing::nearest(&engine, "p", 1, 10).await;
+        assert!(hits.iter().all(|id| !id.starts_with("a")), "{hits:?}");
+        let err = engine
+            .delete_document(&Principal::DeploymentAdmin, "p", "a")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::NotFound { .. }), "{err}");
     }
 }

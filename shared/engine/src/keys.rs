@@ -3,12 +3,14 @@
 //! process takes effect at once, through another instance within that time.
 
 use serde::{Deserialize, Serialize};
-use snapkb_core::{
-    ApiKey, Principal, Scope, generate_secret, new_key_id, now_ms, parse_token, secrets_match,
-};
+use snapkb_core::{ApiKey, Principal, Scope, generate_secret, new_key_id, now_ms};
 use snapkb_store::{Condition, Item, StoreError, TransactWrite};
 
-use crate::{Engine, EngineError, engine::lock, layout, oplog::op_write};
+use crate::{
+    Engine, EngineError, layout,
+    oplog::op_write,
+    records::{encode, parse_key},
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -53,9 +55,9 @@ pub struct CreatedKey {
     pub token: String,
 }
 
-fn key_items(key: &ApiKey, condition: Condition) -> Vec<TransactWrite> {
-    let value = serde_json::to_vec(key).unwrap_or_default();
-    vec![
+fn key_items(key: &ApiKey, condition: Condition) -> Result<Vec<TransactWrite>, EngineError> {
+    let value = encode("key", key)?;
+    Ok(vec![
         TransactWrite::Put {
             item: Item::new(
                 layout::project_pk(&key.project),
@@ -69,65 +71,10 @@ fn key_items(key: &ApiKey, condition: Condition) -> Vec<TransactWrite> {
             item: Item::new(layout::key_pk(&key.id), layout::KEY_SK, 1, value),
             condition,
         },
-    ]
-}
-
-fn parse_key(item: &Item) -> Result<ApiKey, EngineError> {
-    serde_json::from_slice(&item.value)
-        .map_err(|e| EngineError::Corrupt(format!("key {}: {e}", item.pk)))
+    ])
 }
 
 impl Engine {
-    /// Turns a presented token into a principal. Every failure is the same `Unauthorized`.
-    pub async fn authenticate(&self, token: &str) -> Result<Principal, EngineError> {
-        let parsed = parse_token(token.trim()).ok_or(EngineError::Unauthorized)?;
-        if let Some(admin) = self.admin_key_hash().await?
-            && secrets_match(parsed.secret, &admin)
-        {
-            return Ok(Principal::DeploymentAdmin);
-        }
-        let now = now_ms();
-        let cached = lock(&self.keys)
-            .get(parsed.key_id)
-            .filter(|(_, at)| now < at + self.config.key_cache_ms)
-            .map(|(k, _)| k.clone());
-        let key = match cached {
-            Some(k) => k,
-            None => {
-                let item = self
-                    .meta
-                    .get(&layout::key_pk(parsed.key_id), layout::KEY_SK)
-                    .await?
-                    .ok_or(EngineError::Unauthorized)?;
-                let key = parse_key(&item)?;
-                lock(&self.keys).insert(key.id.clone(), (key.clone(), now));
-                key
-            }
-        };
-        if !secrets_match(parsed.secret, &key.secret_sha256) || !key.is_active(now) {
-            return Err(EngineError::Unauthorized);
-        }
-        Ok(Principal::Key(key))
-    }
-
-    async fn admin_key_hash(&self) -> Result<Option<String>, EngineError> {
-        if let Some(hash) = &self.config.admin_key_sha256 {
-            return Ok(Some(hash.clone()));
-        }
-        if let Some(hash) = lock(&self.admin_hash).clone() {
-            return Ok(Some(hash));
-        }
-        let item = self
-            .meta
-            .get(layout::DEPLOYMENT_PK, layout::ADMIN_SK)
-            .await?;
-        let hash = item.map(|i| String::from_utf8_lossy(&i.value).into_owned());
-        if let Some(h) = &hash {
-            *lock(&self.admin_hash) = Some(h.clone());
-        }
-        Ok(hash)
-    }
-
     /// Creates the deployment admin key of a local deployment if there is none yet and returns
     /// its token (to print once); `None` when one exists or configuration supplies it.
     pub async fn ensure_admin_key(&self) -> Result<Option<String>, EngineError> {
@@ -194,14 +141,14 @@ impl Engine {
             revoked_at: None,
             secret_sha256: hash,
         };
-        let mut writes = key_items(&key, Condition::Absent);
+        let mut writes = key_items(&key, Condition::Absent)?;
         writes.push(op_write(
             project,
             principal.actor(),
             "key.create",
             None,
             serde_json::json!({"key": key.id, "scopes": key.scopes}),
-        ));
+        )?);
         self.meta.transact(writes).await?;
         Ok(CreatedKey {
             key: KeyView::from(&key),
@@ -241,17 +188,17 @@ impl Engine {
         let mut key = self.project_key(project, id).await?;
         if key.revoked_at.is_none() {
             key.revoked_at = Some(now_ms());
-            let mut writes = key_items(&key, Condition::Exists);
+            let mut writes = key_items(&key, Condition::Exists)?;
             writes.push(op_write(
                 project,
                 principal.actor(),
                 "key.revoke",
                 None,
                 serde_json::json!({"key": id}),
-            ));
+            )?);
             self.meta.transact(writes).await?;
         }
-        lock(&self.keys).remove(id);
+        self.access.forget_key(id);
         Ok(KeyView::from(&key))
     }
 
@@ -269,16 +216,16 @@ impl Engine {
         }
         let (token, hash) = generate_secret(id);
         key.secret_sha256 = hash;
-        let mut writes = key_items(&key, Condition::Exists);
+        let mut writes = key_items(&key, Condition::Exists)?;
         writes.push(op_write(
             project,
             principal.actor(),
             "key.rotate",
             None,
             serde_json::json!({"key": id}),
-        ));
+        )?);
         self.meta.transact(writes).await?;
-        lock(&self.keys).remove(id);
+        self.access.forget_key(id);
         Ok(CreatedKey {
             key: KeyView::from(&key),
             token,

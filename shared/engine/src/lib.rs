@@ -3,6 +3,8 @@
 //! health and usage. No runtime, no cloud: hosts hand it stores, an embedder and a trigger for
 //! background compaction.
 
+mod access;
+mod commit;
 mod compact;
 mod embedding;
 mod engine;
@@ -18,9 +20,13 @@ mod oplog;
 mod projects;
 mod query;
 mod ratelimit;
+mod records;
 mod remote_embed;
 mod state;
 mod status;
+mod sync;
+#[cfg(test)]
+mod testing;
 mod versions;
 mod webhooks;
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use snapkb_core::now_ms;
 use snapkb_store::{Condition, Item, TransactWrite};
 
-use crate::{Engine, EngineError, layout};
+use crate::{Engine, EngineError, layout, records::encode};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Operation {
@@ -33,7 +33,7 @@ pub(crate) fn op_write(
     action: &str,
     version: Option<u64>,
     detail: serde_json::Value,
-) -> TransactWrite {
+) -> Result<TransactWrite, EngineError> {
     let op = Operation {
         at: now_ms(),
         actor: actor.to_string(),
@@ -41,15 +41,15 @@ pub(crate) fn op_write(
         version,
         detail,
     };
-    TransactWrite::Put {
+    Ok(TransactWrite::Put {
         item: Item::new(
             layout::project_pk(project),
             layout::op_sk(op.at),
             1,
-            serde_json::to_vec(&op).unwrap_or_default(),
+            encode("operation", &op)?,
         ),
         condition: Condition::Absent,
-    }
+    })
 }
 
 impl Engine {
@@ -62,7 +62,7 @@ impl Engine {
         detail: serde_json::Value,
     ) -> Result<(), EngineError> {
         self.meta
-            .transact(vec![op_write(project, actor, action, None, detail)])
+            .transact(vec![op_write(project, actor, action, None, detail)?])
             .await?;
         Ok(())
     }

@@ -2,16 +2,20 @@
 //! all its data. Creation is one transaction; deletion first hides the project atomically,
 //! then removes its objects and items, and keeps the id taken until that is done.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use snapkb_core::{
-    ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Manifest, Principal, Project,
-    ProjectPatch, Quotas, RateLimits, Scope, ShardState, now_ms,
+    Action, ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Manifest, Principal,
+    Project, ProjectPatch, Quotas, RateLimits, Scope, ShardState, now_ms,
 };
 use snapkb_store::{Condition, Item, StoreError, TransactWrite};
 
-use crate::{Engine, EngineError, engine::lock, layout, oplog::op_write};
+use crate::{
+    Engine, EngineError,
+    commit::{manifest_item, version_item},
+    layout,
+    oplog::op_write,
+    records::{encode, parse_project, to_value},
+};
 
 /// What a caller sends to create a project; everything but the id has a default.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -60,138 +64,16 @@ impl ProjectStats {
     }
 }
 
-pub(crate) fn manifest_item(m: &Manifest) -> Item {
-    Item::new(
-        layout::project_pk(&m.project),
-        layout::MANIFEST_SK,
-        m.version,
-        serde_json::to_vec(m).unwrap_or_default(),
-    )
-}
-
-pub(crate) fn version_item(m: &Manifest) -> Item {
-    Item::new(
-        layout::project_pk(&m.project),
-        layout::version_sk(m.version),
-        1,
-        serde_json::to_vec(m).unwrap_or_default(),
-    )
-}
-
-impl Engine {
-    /// Commits `next` on top of manifest version `expected`, with its version copy and its
-    /// operation-log entry, in one transaction. `false` when another commit got there first.
-    pub(crate) async fn commit_manifest(
-        &self,
-        next: &Manifest,
-        expected: u64,
-        actor: &str,
-        detail: serde_json::Value,
-    ) -> Result<bool, EngineError> {
-        let manifest = manifest_item(next);
-        // Backpressure before the table's item limit: a log compaction has not kept up with
-        // stops taking writes (retryable) and compaction is forced.
-        if manifest.value.len() > self.config.max_manifest_bytes
-            && next.wal_segments() > 0
-            && next.action != "compact"
-        {
-            self.compaction.request(&next.project, true);
-            return Err(EngineError::Unavailable(format!(
-                "project {} has {} write-ahead segments waiting for compaction; retry shortly",
-                next.project,
-                next.wal_segments()
-            )));
-        }
-        let writes = vec![
-            TransactWrite::Put {
-                item: manifest,
-                condition: Condition::VersionEquals(expected),
-            },
-            TransactWrite::Put {
-                item: version_item(next),
-                condition: Condition::Absent,
-            },
-            op_write(
-                &next.project,
-                actor,
-                &next.action,
-                Some(next.version),
-                detail,
-            ),
-        ];
-        match self.meta.transact(writes).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-}
-
-fn project_item(p: &Project, version: u64) -> Item {
-    Item::new(
+fn project_item(p: &Project, version: u64) -> Result<Item, EngineError> {
+    Ok(Item::new(
         layout::PROJECTS_PK,
         p.id.clone(),
         version,
-        serde_json::to_vec(p).unwrap_or_default(),
-    )
-}
-
-fn parse_project(item: &Item) -> Result<Project, EngineError> {
-    serde_json::from_slice(&item.value)
-        .map_err(|e| EngineError::Corrupt(format!("project {}: {e}", item.sk)))
+        encode("project", p)?,
+    ))
 }
 
 impl Engine {
-    /// Checks that `principal` can see `project` (else `NotFound`, never revealing that it
-    /// exists) and has `scope` (else `Forbidden`).
-    pub async fn authorize(
-        &self,
-        principal: &Principal,
-        project: &str,
-        scope: Scope,
-    ) -> Result<Arc<Project>, EngineError> {
-        if !principal.sees(project) {
-            return Err(EngineError::not_found(format!("project `{project}`")));
-        }
-        let p = self.project(project).await?;
-        if !principal.allows(project, scope) {
-            return Err(EngineError::Forbidden {
-                scope: scope.as_str(),
-            });
-        }
-        Ok(p)
-    }
-
-    /// Checks that `principal` is the deployment admin (else `Forbidden`): creating and
-    /// importing projects.
-    pub fn require_deployment_admin(&self, principal: &Principal) -> Result<(), EngineError> {
-        match principal {
-            Principal::DeploymentAdmin => Ok(()),
-            Principal::Key(_) => Err(EngineError::Forbidden {
-                scope: "deployment admin",
-            }),
-        }
-    }
-
-    /// A project's configuration (cached for `key_cache_ms`).
-    pub async fn project(&self, id: &str) -> Result<Arc<Project>, EngineError> {
-        let now = now_ms();
-        if let Some((p, at)) = lock(&self.projects).get(id)
-            && now < at + self.config.key_cache_ms
-        {
-            return Ok(p.clone());
-        }
-        let item = self.meta.get(layout::PROJECTS_PK, id).await?;
-        let project = item
-            .map(|i| parse_project(&i))
-            .transpose()?
-            .filter(|p| p.deleted_at.is_none())
-            .ok_or_else(|| EngineError::not_found(format!("project `{id}`")))?;
-        let project = Arc::new(project);
-        lock(&self.projects).insert(id.to_string(), (project.clone(), now));
-        Ok(project)
-    }
-
     pub async fn create_project(
         &self,
         principal: &Principal,
@@ -224,11 +106,11 @@ impl Engine {
         let manifest = Manifest {
             project: project.id.clone(),
             version: 1,
-            action: "create".into(),
+            action: Action::Create,
             committed_at: now,
             model_id: project.model_id().unwrap_or("caller").to_string(),
             dims: project.embedding.dims,
-            metric: project.embedding.metric.clone(),
+            metric: project.embedding.metric,
             shards: vec![ShardState::default(); project.index.shards as usize],
             documents: 0,
             chunks: 0,
@@ -236,15 +118,15 @@ impl Engine {
         };
         let writes = vec![
             TransactWrite::Put {
-                item: project_item(&project, 1),
+                item: project_item(&project, 1)?,
                 condition: Condition::Absent,
             },
             TransactWrite::Put {
-                item: manifest_item(&manifest),
+                item: manifest_item(&manifest)?,
                 condition: Condition::Absent,
             },
             TransactWrite::Put {
-                item: version_item(&manifest),
+                item: version_item(&manifest)?,
                 condition: Condition::Absent,
             },
             op_write(
@@ -253,7 +135,7 @@ impl Engine {
                 "project.create",
                 Some(1),
                 serde_json::json!({}),
-            ),
+            )?,
         ];
         match self.meta.transact(writes).await {
             Ok(()) => {}
@@ -323,7 +205,7 @@ impl Engine {
         let updated = current.patched(patch.clone())?;
         self.meta
             .put(
-                project_item(&updated, item.version + 1),
+                project_item(&updated, item.version + 1)?,
                 Condition::VersionEquals(item.version),
             )
             .await
@@ -333,12 +215,12 @@ impl Engine {
                 }
                 other => other.into(),
             })?;
-        lock(&self.projects).remove(id);
+        self.access.forget_project_config(id);
         self.log_op(
             id,
             principal.actor(),
             "project.update",
-            serde_json::to_value(&patch).unwrap_or_default(),
+            to_value("patch", &patch)?,
         )
         .await?;
         Ok(updated)
@@ -358,7 +240,7 @@ impl Engine {
         self.meta
             .transact(vec![
                 TransactWrite::Put {
-                    item: project_item(&project, item.version + 1),
+                    item: project_item(&project, item.version + 1)?,
                     condition: Condition::VersionEquals(item.version),
                 },
                 TransactWrite::Delete {
@@ -379,8 +261,7 @@ impl Engine {
     }
 
     pub(crate) fn forget_project(&self, id: &str) {
-        lock(&self.projects).remove(id);
-        lock(&self.keys).retain(|_, (k, _)| k.project != id);
+        self.access.forget_project(id);
         self.forget_state(id);
         self.metrics.forget(id);
     }

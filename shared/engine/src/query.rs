@@ -9,9 +9,9 @@ use snapkb_index::{Filter, MAX_K, Metadata, reciprocal_rank_fusion};
 
 use crate::{
     Engine, EngineError,
-    engine::{read, write},
     error::embed_error,
     state::{DOC_META_KEY, Hit, RowRef, user_metadata},
+    sync::read,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -277,7 +277,7 @@ impl Engine {
         self.authorize(principal, project_id, Scope::Read).await?;
         let limit = limit.clamp(1, 1000);
         let slot = self.state(project_id).await?;
-        let mut st = write(&slot);
+        let st = read(&slot);
         let version = st.version();
         let docs = st.documents();
         let mut ids: Vec<&String> = docs
@@ -306,7 +306,7 @@ impl Engine {
     ) -> Result<DocumentView, EngineError> {
         self.authorize(principal, project_id, Scope::Read).await?;
         let slot = self.state(project_id).await?;
-        let mut st = write(&slot);
+        let st = read(&slot);
         let doc = st
             .documents()
             .get(document)

@@ -8,10 +8,10 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use snapkb_core::{Principal, RateWindow, now_ms};
+use snapkb_core::RateWindow;
 use snapkb_store::{MaybeSendSync, MetaStore};
 
-use crate::{Engine, EngineError, engine::lock, layout};
+use crate::{EngineError, sync::lock};
 
 /// Counts requests in a window; returns the count including this one.
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
@@ -103,85 +103,4 @@ pub struct RateStatus {
     pub limit: u32,
     pub remaining: u32,
     pub reset_after: u64,
-}
-
-impl Engine {
-    /// Counts a request of `principal` against `project`'s limits; `RateLimited` once either
-    /// the key's or the project's window is used up. The deployment admin counts only
-    /// against the project.
-    pub async fn check_rate(
-        &self,
-        principal: &Principal,
-        project: &str,
-    ) -> Result<RateStatus, EngineError> {
-        let limits = self.project(project).await?.rate_limits;
-        let window = RateWindow::at(now_ms(), limits.window_seconds);
-        let mut status = RateStatus {
-            limit: limits.per_project,
-            remaining: limits.per_project,
-            reset_after: window.reset_after,
-        };
-        let mut counters = vec![(
-            "project",
-            layout::rate_pk("project", project),
-            limits.per_project,
-        )];
-        if let Principal::Key(key) = principal {
-            counters.push(("key", layout::rate_pk("key", &key.id), limits.per_key));
-        }
-        for (scope, counter, limit) in counters {
-            let used = self
-                .limiter
-                .hit(&counter, window, limits.window_seconds)
-                .await?;
-            if used > u64::from(limit) {
-                return Err(EngineError::RateLimited {
-                    scope,
-                    limit,
-                    window_seconds: limits.window_seconds,
-                    retry_after: window.reset_after,
-                });
-            }
-            let remaining = (u64::from(limit) - used) as u32;
-            if remaining < status.remaining {
-                status = RateStatus {
-                    limit,
-                    remaining,
-                    reset_after: window.reset_after,
-                };
-            }
-        }
-        Ok(status)
-    }
-
-    /// Remaining requests for the key and the project in the current window, without counting.
-    pub(crate) async fn rate_usage(
-        &self,
-        principal: &Principal,
-        project: &str,
-    ) -> Result<(Option<RateStatus>, RateStatus), EngineError> {
-        let limits = self.project(project).await?.rate_limits;
-        let window = RateWindow::at(now_ms(), limits.window_seconds);
-        let status = |limit: u32, used: u64| RateStatus {
-            limit,
-            remaining: u64::from(limit).saturating_sub(used) as u32,
-            reset_after: window.reset_after,
-        };
-        let used = self
-            .limiter
-            .peek(&layout::rate_pk("project", project), window)
-            .await?;
-        let project_status = status(limits.per_project, used);
-        let key_status = match principal {
-            Principal::Key(key) => {
-                let used = self
-                    .limiter
-                    .peek(&layout::rate_pk("key", &key.id), window)
-                    .await?;
-                Some(status(limits.per_key, used))
-            }
-            Principal::DeploymentAdmin => None,
-        };
-        Ok((key_status, project_status))
-    }
 }

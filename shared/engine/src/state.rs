@@ -6,7 +6,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use snapkb_core::Manifest;
@@ -135,15 +135,17 @@ pub(crate) struct ProjectState {
     pub(crate) manifest: Manifest,
     pub(crate) metric: Metric,
     pub(crate) shards: Vec<ShardView>,
-    docs: Option<HashMap<String, DocState>>,
+    /// Documents by id, derived on first use (many states only ever serve searches) and kept
+    /// current as segments apply; readers share it under the state's read lock.
+    docs: OnceLock<HashMap<String, DocState>>,
 }
 
-pub(crate) fn parse_metric(name: &str) -> Result<Metric, EngineError> {
-    match name {
-        "cosine" => Ok(Metric::Cosine),
-        "dot" => Ok(Metric::Dot),
-        "l2" => Ok(Metric::L2),
-        other => Err(EngineError::Corrupt(format!("unknown metric `{other}`"))),
+/// The index's distance for a project's metric.
+pub(crate) fn index_metric(metric: snapkb_core::Metric) -> Metric {
+    match metric {
+        snapkb_core::Metric::Cosine => Metric::Cosine,
+        snapkb_core::Metric::Dot => Metric::Dot,
+        snapkb_core::Metric::L2 => Metric::L2,
     }
 }
 
@@ -391,7 +393,7 @@ impl ProjectState {
         manifest: Manifest,
         bases: Vec<Option<(String, Arc<Snapshot>)>>,
     ) -> Result<Self, EngineError> {
-        let metric = parse_metric(&manifest.metric)?;
+        let metric = index_metric(manifest.metric);
         let dims = manifest.dims as usize;
         Ok(Self {
             shards: bases
@@ -400,7 +402,7 @@ impl ProjectState {
                 .collect(),
             manifest,
             metric,
-            docs: None,
+            docs: OnceLock::new(),
         })
     }
 
@@ -419,7 +421,7 @@ impl ProjectState {
             .shards
             .get_mut(shard)
             .ok_or_else(|| EngineError::Corrupt(format!("segment {key} names shard {shard}")))?;
-        view.apply(key, segment, self.docs.as_mut())
+        view.apply(key, segment, self.docs.get_mut())
     }
 
     /// Whether `next` only appends segments to what is loaded (so it can be applied in place).
@@ -472,8 +474,8 @@ impl ProjectState {
 
     /// Documents by id, derived from the live chunks (computed on first use, then kept up to
     /// date as segments are applied).
-    pub(crate) fn documents(&mut self) -> &HashMap<String, DocState> {
-        if self.docs.is_none() {
+    pub(crate) fn documents(&self) -> &HashMap<String, DocState> {
+        self.docs.get_or_init(|| {
             let mut docs = HashMap::new();
             for view in &self.shards {
                 if let Some(base) = &view.base {
@@ -498,9 +500,8 @@ impl ProjectState {
                     }
                 }
             }
-            self.docs = Some(docs);
-        }
-        self.docs.get_or_insert_with(HashMap::new)
+            docs
+        })
     }
 
     /// The live row of a chunk id.
@@ -667,4 +668,166 @@ impl ProjectState {
 
 fn query_vector_error(e: snapkb_index::IndexError) -> EngineError {
     EngineError::invalid("vector", e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use snapkb_core::{Action, SegmentRef, ShardState};
+    use snapkb_index::WalHeader;
+
+    use super::*;
+
+    const DIMS: usize = 2;
+
+    fn manifest(segments: &[&str]) -> Manifest {
+        Manifest {
+            project: "p".into(),
+            version: segments.len() as u64 + 1,
+            action: Action::Ingest,
+            committed_at: 0,
+            model_id: "caller".into(),
+            dims: DIMS as u32,
+            metric: snapkb_core::Metric::Cosine,
+            shards: vec![ShardState {
+                base: None,
+                wal: segments
+                    .iter()
+                    .enumerate()
+                    .map(|(i, key)| SegmentRef {
+                        key: key.to_string(),
+                        version: i as u64 + 2,
+                        chunks: 1,
+                        tombstones: 0,
+                        bytes: 1,
+                    })
+                    .collect(),
+            }],
+            documents: 0,
+            chunks: 0,
+            bytes: 0,
+        }
+    }
+
+    /// A chunk of document `doc` at document version `version`.
+    fn chunk(doc: &str, ordinal: u32, version: u64, text: &str) -> ChunkRecord {
+        let mut metadata = Metadata::new();
+        DocInfo {
+            version,
+            sha256: format!("sha-{doc}-{version}"),
+            bytes: text.len() as u64,
+            ordinal,
+        }
+        .write(&mut metadata);
+        ChunkRecord {
+            id: format!("{doc}#{ordinal}"),
+            document_id: doc.into(),
+            text: text.into(),
+            metadata,
+            tags: Vec::new(),
+        }
+    }
+
+    fn segment(sequence: u64, chunks: Vec<ChunkRecord>, tombstones: &[&str]) -> Arc<WalSegment> {
+        let header = WalHeader {
+            project_id: "p".into(),
+            shard: 0,
+            sequence,
+            model_id: "caller".into(),
+            dims: DIMS as u32,
+            metric: Metric::Cosine,
+        };
+        let vectors = (0..chunks.len())
+            .flat_map(|i| [1.0, i as f32 + 1.0])
+            .collect();
+        let tombstones = tombstones.iter().map(|t| t.to_string()).collect();
+        Arc::new(WalSegment::new(header, &chunks, vectors, tombstones).unwrap())
+    }
+
+    fn state() -> ProjectState {
+        ProjectState::new(manifest(&[]), vec![None]).unwrap()
+    }
+
+    fn text_of(st: &ProjectState, chunk_id: &str) -> Option<String> {
+        st.find(chunk_id)
+            .and_then(|row| st.record(row))
+            .map(|r| r.text)
+    }
+
+    #[test]
+    fn a_later_write_of_a_chunk_wins_over_an_earlier_one() {
+        let mut st = state();
+        st.apply(
+            0,
+            "w1".into(),
+            segment(2, vec![chunk("a", 0, 1, "old")], &[]),
+        )
+        .unwrap();
+        st.apply(
+            0,
+            "w2".into(),
+            segment(3, vec![chunk("a", 0, 2, "new")], &[]),
+        )
+        .unwrap();
+        assert_eq!(text_of(&st, "a#0").as_deref(), Some("new"));
+        assert_eq!(st.live_rows().count(), 1, "the old row is dead");
+        assert_eq!(st.documents()["a"].version, 2);
+    }
+
+    #[test]
+    fn a_tombstone_removes_the_chunk_and_its_document() {
+        let mut st = state();
+        let chunks = vec![chunk("a", 0, 1, "x"), chunk("b", 0, 1, "y")];
+        st.apply(0, "w1".into(), segment(2, chunks, &[])).unwrap();
+        assert_eq!(st.documents().len(), 2);
+        st.apply(0, "w2".into(), segment(3, Vec::new(), &["a#0"]))
+            .unwrap();
+        assert_eq!(text_of(&st, "a#0"), None);
+        assert_eq!(text_of(&st, "b#0").as_deref(), Some("y"));
+        assert!(!st.documents().contains_key("a"));
+        assert_eq!(st.live_rows().count(), 1);
+    }
+
+    #[test]
+    fn documents_derived_before_a_segment_are_kept_current_by_it() {
+        let mut st = state();
+        st.apply(0, "w1".into(), segment(2, vec![chunk("a", 0, 1, "x")], &[]))
+            .unwrap();
+        assert_eq!(st.documents().len(), 1, "derived here, on first use");
+        let chunks = vec![chunk("b", 0, 1, "y"), chunk("b", 1, 1, "z")];
+        st.apply(0, "w2".into(), segment(3, chunks, &[])).unwrap();
+        let docs = st.documents();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs["b"].chunk_ids(), ["b#0", "b#1"]);
+    }
+
+    #[test]
+    fn only_segments_not_yet_applied_are_missing_and_a_rewritten_log_does_not_extend() {
+        let mut st = state();
+        st.apply(0, "w1".into(), segment(2, vec![chunk("a", 0, 1, "x")], &[]))
+            .unwrap();
+        let next = manifest(&["w1", "w2", "w3"]);
+        assert!(st.extends_to(&next));
+        let missing: Vec<&str> = st
+            .missing_segments(&next)
+            .into_iter()
+            .map(|(shard, w)| {
+                assert_eq!(shard, 0);
+                w.key.as_str()
+            })
+            .collect();
+        assert_eq!(missing, ["w2", "w3"]);
+        assert!(
+            !st.extends_to(&manifest(&["other", "w2"])),
+            "a log that no longer starts with what is loaded (a compaction, a rollback) reloads"
+        );
+    }
+
+    #[test]
+    fn a_segment_for_a_shard_the_project_does_not_have_is_corrupt() {
+        let mut st = state();
+        let err = st
+            .apply(3, "w1".into(), segment(2, vec![chunk("a", 0, 1, "x")], &[]))
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Corrupt(_)), "{err}");
+    }
 }

@@ -125,7 +125,7 @@ impl Engine {
     pub async fn usage(&self, principal: &Principal, project: &str) -> Result<Usage, EngineError> {
         let config = self.authorize(principal, project, Scope::Read).await?;
         let m = self.read_manifest(project).await?;
-        let (key, project_rate) = self.rate_usage(principal, project).await?;
+        let (key, project_rate) = self.access.rate_usage(principal, project).await?;
         Ok(Usage {
             rate_limit_key: key.map(RateUsage::from),
             rate_limit_project: project_rate.into(),

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
-use snapkb_core::{Manifest, Principal, Scope, now_ms};
+use snapkb_core::{Action, Manifest, Principal, Scope, now_ms};
 use snapkb_store::Condition;
 
 use crate::{Engine, EngineError, layout};
@@ -13,7 +13,7 @@ use crate::{Engine, EngineError, layout};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionView {
     pub version: u64,
-    pub action: String,
+    pub action: Action,
     pub committed_at: u64,
     pub documents: u64,
     pub chunks: u64,
@@ -108,11 +108,12 @@ impl Engine {
                 )));
             }
         }
-        loop {
+        let mut attempts = self.commit_attempts(project).await;
+        while attempts.next().await {
             let current = self.read_manifest(project).await?;
             let mut next = target.clone();
             next.version = current.version + 1;
-            next.action = "rollback".into();
+            next.action = Action::Rollback;
             next.committed_at = now_ms();
             if self
                 .commit_manifest(
@@ -126,6 +127,7 @@ impl Engine {
                 return Ok(next.version);
             }
         }
+        Err(attempts.exhausted())
     }
 
     /// Removes version records past the project's retention and objects that neither the

@@ -56,7 +56,7 @@ async fn project(engine: &Engine, id: &str) {
                 embedding: Some(EmbeddingConfig {
                     model: None,
                     dims: DIMS as u32,
-                    metric: "cosine".into(),
+                    metric: snapkb_core::Metric::Cosine,
                 }),
                 ..Default::default()
             },
@@ -549,7 +549,7 @@ async fn quotas_reject_writes_that_would_pass_them() {
             embedding: Some(EmbeddingConfig {
                 model: None,
                 dims: DIMS as u32,
-                metric: "cosine".into(),
+                metric: snapkb_core::Metric::Cosine,
             }),
             quotas: Some(snapkb_core::Quotas {
                 max_documents: 3,

@@ -1,0 +1,254 @@
+//! The commit protocol, the one place where writers serialize. A writer takes this process's
+//! turn for the project (writers in one process queue instead of racing), plans against the
+//! manifest it read, writes its immutable WAL segments, and commits with one conditional
+//! transaction: the manifest at the next version (expected previous version), its per-version
+//! copy and its operation-log entry. A lost race (another process committed first) re-plans
+//! after a jittered back-off, a bounded number of times; a caller never sees a conflict, only
+//! a retryable 503 when writers keep colliding. Segments of a lost race are orphans for GC.
+
+use serde_json::Value;
+use snapkb_core::{Action, Manifest, now_ms};
+use snapkb_index::{ChunkRecord, WalHeader, WalSegment};
+use snapkb_store::{Condition, Item, StoreError, TransactWrite};
+
+use crate::{
+    Engine, EngineError, layout,
+    oplog::op_write,
+    records::encode,
+    sync::{lock, write},
+};
+
+/// How many times a commit is re-planned after losing a race before giving up with 503.
+const MAX_COMMIT_ATTEMPTS: u32 = 64;
+
+/// Rows and tombstones to commit, with the counts they leave behind.
+#[derive(Debug, Default)]
+pub(crate) struct Change {
+    pub(crate) rows: Vec<(ChunkRecord, Vec<f32>)>,
+    pub(crate) tombstones: Vec<String>,
+    pub(crate) documents: u64,
+    pub(crate) chunks: u64,
+    pub(crate) bytes: u64,
+}
+
+pub(crate) fn manifest_item(m: &Manifest) -> Result<Item, EngineError> {
+    Ok(Item::new(
+        layout::project_pk(&m.project),
+        layout::MANIFEST_SK,
+        m.version,
+        encode("manifest", m)?,
+    ))
+}
+
+pub(crate) fn version_item(m: &Manifest) -> Result<Item, EngineError> {
+    Ok(Item::new(
+        layout::project_pk(&m.project),
+        layout::version_sk(m.version),
+        1,
+        encode("manifest", m)?,
+    ))
+}
+
+/// One writer's attempts at a commit, holding this process's turn for the project.
+pub(crate) struct CommitAttempts<'e> {
+    engine: &'e Engine,
+    made: u32,
+    _turn: futures::lock::OwnedMutexGuard<()>,
+}
+
+impl std::fmt::Debug for CommitAttempts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitAttempts")
+            .field("made", &self.made)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CommitAttempts<'_> {
+    /// Whether to (re)try: backs off before every retry; `false` once the attempts are used up.
+    pub(crate) async fn next(&mut self) -> bool {
+        if self.made >= MAX_COMMIT_ATTEMPTS {
+            return false;
+        }
+        if self.made > 0 {
+            self.engine.back_off(self.made).await;
+        }
+        self.made += 1;
+        true
+    }
+
+    /// The error once every attempt lost its race.
+    pub(crate) fn exhausted(&self) -> EngineError {
+        EngineError::Unavailable("too many concurrent writers; retry".into())
+    }
+}
+
+impl Engine {
+    /// Takes this process's turn to commit to `project` and starts counting attempts.
+    pub(crate) async fn commit_attempts(&self, project: &str) -> CommitAttempts<'_> {
+        CommitAttempts {
+            engine: self,
+            made: 0,
+            _turn: self.writers_turn(project).await,
+        }
+    }
+
+    /// Waits for this process's turn to commit to `project` (see `writers`).
+    pub(crate) async fn writers_turn(&self, project: &str) -> futures::lock::OwnedMutexGuard<()> {
+        let gate = lock(&self.writers)
+            .entry(project.to_string())
+            .or_default()
+            .clone();
+        gate.lock_owned().await
+    }
+
+    /// Backs off after the `attempt`th lost commit race (1, 2, …): a random wait up to
+    /// 2 ms · 2^attempt, capped at 100 ms ("full jitter"), so writers in different processes
+    /// spread out instead of colliding again, and a slow one is not starved by a fast one.
+    pub(crate) async fn back_off(&self, attempt: u32) {
+        let ceiling_us = (2_000u64 << attempt.min(6)).min(100_000);
+        let wait = snapkb_core::random_u64() % (ceiling_us + 1);
+        self.pause
+            .pause(std::time::Duration::from_micros(wait))
+            .await;
+    }
+
+    /// Commits `next` on top of manifest version `expected`, with its version copy and its
+    /// operation-log entry, in one transaction. `false` when another commit got there first.
+    pub(crate) async fn commit_manifest(
+        &self,
+        next: &Manifest,
+        expected: u64,
+        actor: &str,
+        detail: serde_json::Value,
+    ) -> Result<bool, EngineError> {
+        let manifest = manifest_item(next)?;
+        // Backpressure before the table's item limit: a log compaction has not kept up with
+        // stops taking writes (retryable) and compaction is forced.
+        if manifest.value.len() > self.config.max_manifest_bytes
+            && next.wal_segments() > 0
+            && next.action != Action::Compact
+        {
+            self.compaction.request(&next.project, true);
+            return Err(EngineError::Unavailable(format!(
+                "project {} has {} write-ahead segments waiting for compaction; retry shortly",
+                next.project,
+                next.wal_segments()
+            )));
+        }
+        let writes = vec![
+            TransactWrite::Put {
+                item: manifest,
+                condition: Condition::VersionEquals(expected),
+            },
+            TransactWrite::Put {
+                item: version_item(next)?,
+                condition: Condition::Absent,
+            },
+            op_write(
+                &next.project,
+                actor,
+                next.action.as_str(),
+                Some(next.version),
+                detail,
+            )?,
+        ];
+        match self.meta.transact(writes).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes the change's segments and commits them on top of `base`. `None` when another
+    /// commit won the race (the caller re-plans); the segments written are then orphans for GC.
+    pub(crate) async fn try_commit(
+        &self,
+        base: &Manifest,
+        change: Change,
+        action: Action,
+        actor: &str,
+        detail: Value,
+    ) -> Result<Option<u64>, EngineError> {
+        let metric = crate::state::index_metric(base.metric);
+        let next_version = base.version + 1;
+        let shards = base.shards.len();
+        let mut per_shard: Vec<(Vec<ChunkRecord>, Vec<f32>, Vec<String>)> =
+            (0..shards).map(|_| Default::default()).collect();
+        for (record, vector) in change.rows {
+            let s = layout::shard_of(&record.id, shards);
+            per_shard[s].0.push(record);
+            per_shard[s].1.extend_from_slice(&vector);
+        }
+        for id in change.tombstones {
+            per_shard[layout::shard_of(&id, shards)].2.push(id);
+        }
+        let now = now_ms();
+        let mut next = base.clone();
+        next.version = next_version;
+        next.action = action;
+        next.committed_at = now;
+        next.documents = change.documents;
+        next.chunks = change.chunks;
+        next.bytes = change.bytes;
+        let mut written = Vec::new();
+        for (s, (records, vectors, tombstones)) in per_shard.into_iter().enumerate() {
+            if records.is_empty() && tombstones.is_empty() {
+                continue;
+            }
+            let header = WalHeader {
+                project_id: base.project.clone(),
+                shard: s as u32,
+                sequence: next_version,
+                model_id: base.model_id.clone(),
+                dims: base.dims,
+                metric,
+            };
+            let segment = WalSegment::new(header, &records, vectors, tombstones)
+                .map_err(|e| EngineError::invalid("documents", e.to_string()))?;
+            let bytes = segment.encode();
+            let key = layout::wal_key(&base.project, s as u32, now);
+            let size = bytes.len() as u64;
+            self.objects.put(&key, bytes.into()).await?;
+            next.shards[s].wal.push(snapkb_core::SegmentRef {
+                key: key.clone(),
+                version: next_version,
+                chunks: segment.chunks.len() as u64,
+                tombstones: segment.tombstones.len() as u64,
+                bytes: size,
+            });
+            written.push((s, key, std::sync::Arc::new(segment)));
+        }
+        if !self
+            .commit_manifest(&next, base.version, actor, detail)
+            .await?
+        {
+            return Ok(None);
+        }
+        // Read-your-writes in this process without a round trip: apply what we just wrote.
+        if let Some(slot) = self.cached_state(&base.project) {
+            let mut st = write(&slot);
+            if st.version() == base.version {
+                let mut ok = true;
+                for (s, key, segment) in written {
+                    if st.apply(s, key, segment).is_err() {
+                        ok = false;
+                        break;
+                    }
+                }
+                if ok {
+                    st.manifest = next.clone();
+                } else {
+                    drop(st);
+                    self.forget_state(&base.project);
+                }
+            }
+        }
+        if let Ok(project) = self.project(&base.project).await
+            && next.needs_compaction(&project.compaction)
+        {
+            self.compaction.request(&base.project, false);
+        }
+        Ok(Some(next_version))
+    }
+}
