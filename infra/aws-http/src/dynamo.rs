@@ -1,12 +1,14 @@
 //! The metadata port on DynamoDB's JSON API (`X-Amz-Target: DynamoDB_20120810.*`): the same
 //! requests snapkb-aws makes through the SDK — consistent reads, condition expressions,
-//! `ADD` for counters, `begins_with` queries, TransactWriteItems — and the same item layout.
+//! `ADD` for counters, `begins_with` queries, TransactWriteItems — on the same table layout
+//! (`snapkb-dynamo-wire`).
 
 use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
+use snapkb_dynamo_wire as wire;
 use snapkb_store::{
     Condition, Item, MetaStore, Outbound, OutboundRequest, QueryPage, StoreError, TransactWrite,
     validate_transaction,
@@ -38,66 +40,62 @@ fn n(v: impl ToString) -> Value {
 }
 
 fn key(pk: &str, sk: &str) -> Value {
-    json!({ "pk": s(pk), "sk": s(sk) })
+    json!({ wire::PK: s(pk), wire::SK: s(sk) })
 }
 
 fn attrs_of(item: &Item) -> Value {
-    let mut a = json!({
-        "pk": s(&item.pk),
-        "sk": s(&item.sk),
-        "v": n(item.version),
-        "b": { "B": base64::engine::general_purpose::STANDARD.encode(&item.value) },
-    });
+    let mut a = key(&item.pk, &item.sk);
+    a[wire::VERSION] = n(item.version);
+    a[wire::VALUE] = json!({ "B": base64::engine::general_purpose::STANDARD.encode(&item.value) });
     if let Some(ttl) = item.ttl {
-        a["ttl"] = n(ttl);
+        a[wire::TTL] = n(ttl);
     }
     a
 }
 
 fn item_of(a: &Value) -> Result<Item, StoreError> {
-    let text = |k: &str| {
-        a[k]["S"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| StoreError::Backend(format!("item without `{k}`")))
-    };
-    let number = |k: &str| a[k]["N"].as_str().and_then(|v| v.parse::<i64>().ok());
-    let value = match (a["b"]["B"].as_str(), number("n")) {
-        (Some(b), _) => Bytes::from(
-            base64::engine::general_purpose::STANDARD
-                .decode(b)
-                .map_err(|e| StoreError::Backend(format!("item value: {e}")))?,
-        ),
-        (None, Some(counter)) => Bytes::copy_from_slice(&counter.to_le_bytes()),
-        (None, None) => Bytes::new(),
-    };
-    Ok(Item {
-        pk: text("pk")?,
-        sk: text("sk")?,
-        version: number("v").unwrap_or(0).max(0) as u64,
-        value,
-        ttl: number("ttl").map(|t| t.max(0) as u64),
-    })
+    let value = a[wire::VALUE]["B"]
+        .as_str()
+        .map(|b| base64::engine::general_purpose::STANDARD.decode(b))
+        .transpose()
+        .map_err(|e| StoreError::Backend(format!("item value: {e}")))?;
+    wire::Attributes {
+        pk: a[wire::PK]["S"].as_str(),
+        sk: a[wire::SK]["S"].as_str(),
+        version: a[wire::VERSION]["N"].as_str(),
+        value: value.map(Bytes::from),
+        counter: a[wire::COUNTER]["N"].as_str(),
+        ttl: a[wire::TTL]["N"].as_str(),
+    }
+    .item()
 }
 
-/// Adds a condition's expression, names and values to a request object.
-fn with_condition(request: &mut Map<String, Value>, condition: Condition) {
-    let (expression, names, values) = match condition {
-        Condition::None => return,
-        Condition::Absent => ("attribute_not_exists(pk)", None, None),
-        Condition::Exists => ("attribute_exists(pk)", None, None),
-        Condition::VersionEquals(v) => (
-            "#v = :expected",
-            Some(json!({ "#v": "v" })),
-            Some(json!({ ":expected": n(v) })),
-        ),
-    };
-    request.insert("ConditionExpression".into(), expression.into());
-    if let Some(names) = names {
-        request.insert("ExpressionAttributeNames".into(), names);
+/// Adds an expression, with its names and values, to a request object (`values` already
+/// holding any non-numeric ones).
+fn with_expression(
+    request: &mut Map<String, Value>,
+    field: &str,
+    e: wire::Expression,
+    mut values: Map<String, Value>,
+) {
+    request.insert(field.into(), e.expression.into());
+    if !e.names.is_empty() {
+        let names: Map<String, Value> = e
+            .names
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect();
+        request.insert("ExpressionAttributeNames".into(), names.into());
     }
-    if let Some(values) = values {
-        request.insert("ExpressionAttributeValues".into(), values);
+    values.extend(e.numbers.into_iter().map(|(k, v)| (k.to_string(), n(v))));
+    if !values.is_empty() {
+        request.insert("ExpressionAttributeValues".into(), values.into());
+    }
+}
+
+fn with_condition(request: &mut Map<String, Value>, condition: Option<wire::Expression>) {
+    if let Some(e) = condition {
+        with_expression(request, "ConditionExpression", e, Map::new());
     }
 }
 
@@ -152,38 +150,19 @@ impl HttpDynamoMeta {
             .as_str()
             .or(parsed["Message"].as_str())
             .unwrap_or_default();
-        Err(match kind {
-            "ConditionalCheckFailedException" => StoreError::ConditionFailed { index: None },
-            "TransactionCanceledException" => {
-                let reasons = parsed["CancellationReasons"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                let code = |r: &Value| r["Code"].as_str().unwrap_or_default().to_string();
-                if let Some(index) = reasons
-                    .iter()
-                    .position(|r| code(r) == "ConditionalCheckFailed")
-                {
-                    StoreError::ConditionFailed { index: Some(index) }
-                } else if reasons
-                    .iter()
-                    .any(|r| matches!(code(r).as_str(), "TransactionConflict" | "ThrottlingError"))
-                {
-                    StoreError::Throttled
-                } else {
-                    StoreError::Backend(format!("{kind}: {message}"))
-                }
-            }
-            "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded" => StoreError::Throttled,
-            "ResourceNotFoundException" => StoreError::Backend(format!("table missing: {message}")),
-            _ => status_error(
+        if kind == "TransactionCanceledException" {
+            let reasons = parsed["CancellationReasons"].as_array();
+            let codes = reasons.into_iter().flatten().map(|r| r["Code"].as_str());
+            return Err(wire::cancellation_error(codes)
+                .unwrap_or_else(|| StoreError::Backend(format!("{kind}: {message}"))));
+        }
+        Err(wire::error_for_code(kind, message).unwrap_or_else(|| {
+            status_error(
                 &format!("DynamoDB {operation}"),
                 response.status,
                 &response.body,
-            ),
-        })
+            )
+        }))
     }
 }
 
@@ -205,13 +184,13 @@ impl MetaStore for HttpDynamoMeta {
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         let mut request = object(json!({ "TableName": self.table, "Item": attrs_of(&item) }));
-        with_condition(&mut request, condition);
+        with_condition(&mut request, wire::condition(condition));
         self.call("PutItem", Value::Object(request)).await.map(drop)
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
         let mut request = object(json!({ "TableName": self.table, "Key": key(pk, sk) }));
-        with_condition(&mut request, condition);
+        with_condition(&mut request, wire::condition(condition));
         self.call("DeleteItem", Value::Object(request))
             .await
             .map(drop)
@@ -224,33 +203,15 @@ impl MetaStore for HttpDynamoMeta {
         delta: i64,
         ttl: Option<u64>,
     ) -> Result<i64, StoreError> {
-        let mut expression = "ADD #n :delta".to_string();
-        let mut names = json!({ "#n": "n" });
-        let mut values = json!({ ":delta": n(delta) });
-        if let Some(ttl) = ttl {
-            expression.push_str(" SET #ttl = :ttl");
-            names["#ttl"] = "ttl".into();
-            values[":ttl"] = n(ttl);
-        }
-        let out = self
-            .call(
-                "UpdateItem",
-                json!({
-                    "TableName": self.table,
-                    "Key": key(pk, sk),
-                    "UpdateExpression": expression,
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": values,
-                    "ReturnValues": "UPDATED_NEW",
-                }),
-            )
-            .await?;
-        let counter = out["Attributes"]["n"]["N"]
-            .as_str()
-            .ok_or_else(|| StoreError::Backend("the counter update returned no value".into()))?;
-        counter
-            .parse()
-            .map_err(|_| StoreError::Backend(format!("counter is not an integer: {counter}")))
+        let mut request = object(json!({
+            "TableName": self.table,
+            "Key": key(pk, sk),
+            "ReturnValues": "UPDATED_NEW",
+        }));
+        let update = wire::counter_add(delta, ttl);
+        with_expression(&mut request, "UpdateExpression", update, Map::new());
+        let out = self.call("UpdateItem", Value::Object(request)).await?;
+        wire::parse_counter(out["Attributes"][wire::COUNTER]["N"].as_str())
     }
 
     async fn query(
@@ -260,7 +221,7 @@ impl MetaStore for HttpDynamoMeta {
         after: Option<&str>,
         limit: usize,
     ) -> Result<QueryPage, StoreError> {
-        let wanted = limit.max(1) + 1;
+        let wanted = wire::query_wanted(limit);
         let mut items = Vec::new();
         let mut start: Option<Value> = after.map(|a| key(pk, a));
         loop {
@@ -269,19 +230,15 @@ impl MetaStore for HttpDynamoMeta {
                 "ConsistentRead": true,
                 "Limit": wanted - items.len(),
             }));
-            if sk_prefix.is_empty() {
-                request.insert("KeyConditionExpression".into(), "pk = :pk".into());
-                request.insert("ExpressionAttributeValues".into(), json!({ ":pk": s(pk) }));
-            } else {
-                request.insert(
-                    "KeyConditionExpression".into(),
-                    "pk = :pk AND begins_with(sk, :prefix)".into(),
-                );
-                request.insert(
-                    "ExpressionAttributeValues".into(),
-                    json!({ ":pk": s(pk), ":prefix": s(sk_prefix) }),
-                );
+            let mut values = object(json!({ ":pk": s(pk) }));
+            if !sk_prefix.is_empty() {
+                values.insert(":prefix".into(), s(sk_prefix));
             }
+            request.insert(
+                "KeyConditionExpression".into(),
+                wire::key_condition(sk_prefix).into(),
+            );
+            request.insert("ExpressionAttributeValues".into(), values.into());
             if let Some(start) = start.take() {
                 request.insert("ExclusiveStartKey".into(), start);
             }
@@ -316,14 +273,13 @@ impl MetaStore for HttpDynamoMeta {
                         object(json!({ "TableName": self.table, "Key": key(pk, sk) })),
                     ),
                 };
-                with_condition(&mut request, w.condition());
-                if kind == "ConditionCheck" && !request.contains_key("ConditionExpression") {
-                    // A check needs an expression; "always" when the write has no condition.
-                    request.insert(
-                        "ConditionExpression".into(),
-                        "attribute_exists(pk) OR attribute_not_exists(pk)".into(),
-                    );
-                }
+                let condition = match w {
+                    TransactWrite::Check { .. } => Some(wire::check_condition(w.condition())),
+                    TransactWrite::Put { .. } | TransactWrite::Delete { .. } => {
+                        wire::condition(w.condition())
+                    }
+                };
+                with_condition(&mut request, condition);
                 json!({ kind: Value::Object(request) })
             })
             .collect();

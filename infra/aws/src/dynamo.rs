@@ -1,7 +1,6 @@
-//! `DynamoMetaStore`: the metadata port on one DynamoDB table (`pk` string hash key, `sk` string
-//! range key). Attributes: `v` (item version, number), `b` (value, binary), `n` (counter,
-//! number; counters are read back as 8 little-endian bytes like every adapter's), `ttl` (Unix
-//! seconds, the table's TTL attribute). Every read is strongly consistent.
+//! `DynamoMetaStore`: the metadata port on one DynamoDB table through the SDK. The table's
+//! layout, expressions and error codes are `snapkb-dynamo-wire`'s (shared with the HTTP adapter
+//! for hosts without the SDK). Every read is strongly consistent.
 
 use std::collections::HashMap;
 
@@ -11,6 +10,7 @@ use aws_sdk_dynamodb::{
     types::{AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem},
 };
 use bytes::Bytes;
+use snapkb_dynamo_wire as wire;
 use snapkb_store::{
     Condition, Item, MetaStore, QueryPage, StoreError, TransactWrite, validate_transaction,
 };
@@ -32,26 +32,19 @@ fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// The condition expression for a `Condition`, with its names and values.
-fn condition_expr(c: Condition) -> Option<(String, HashMap<String, String>, Attrs)> {
-    match c {
-        Condition::None => None,
-        Condition::Absent => Some((
-            "attribute_not_exists(pk)".into(),
-            HashMap::new(),
-            HashMap::new(),
-        )),
-        Condition::Exists => Some((
-            "attribute_exists(pk)".into(),
-            HashMap::new(),
-            HashMap::new(),
-        )),
-        Condition::VersionEquals(v) => Some((
-            "#v = :expected".into(),
-            HashMap::from([("#v".to_string(), "v".to_string())]),
-            HashMap::from([(":expected".to_string(), n(v))]),
-        )),
-    }
+/// An expression's names and values as the SDK takes them.
+fn sdk_expression(e: wire::Expression) -> (String, HashMap<String, String>, Attrs) {
+    let names = e
+        .names
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let values = e
+        .numbers
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), AttributeValue::N(v)))
+        .collect();
+    (e.expression, names, values)
 }
 
 /// Sets a condition's expression, names and values on a DynamoDB request or transaction item
@@ -59,7 +52,7 @@ fn condition_expr(c: Condition) -> Option<(String, HashMap<String, String>, Attr
 macro_rules! with_condition {
     ($builder:expr, $condition:expr) => {{
         let mut b = $builder;
-        if let Some((expr, names, values)) = $condition {
+        if let Some((expr, names, values)) = $condition.map(sdk_expression) {
             b = b.condition_expression(expr);
             if !names.is_empty() {
                 b = b.set_expression_attribute_names(Some(names));
@@ -73,68 +66,65 @@ macro_rules! with_condition {
 }
 
 fn key(pk: &str, sk: &str) -> Attrs {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+    HashMap::from([(wire::PK.to_string(), s(pk)), (wire::SK.to_string(), s(sk))])
 }
 
 fn attrs_of(item: &Item) -> Attrs {
     let mut a = key(&item.pk, &item.sk);
-    a.insert("v".into(), n(item.version));
-    a.insert("b".into(), AttributeValue::B(item.value.to_vec().into()));
+    a.insert(wire::VERSION.into(), n(item.version));
+    a.insert(
+        wire::VALUE.into(),
+        AttributeValue::B(item.value.to_vec().into()),
+    );
     if let Some(ttl) = item.ttl {
-        a.insert("ttl".into(), n(ttl));
+        a.insert(wire::TTL.into(), n(ttl));
     }
     a
 }
 
 fn item_of(a: &Attrs) -> Result<Item, StoreError> {
     let text = |k: &str| match a.get(k) {
-        Some(AttributeValue::S(v)) => Ok(v.clone()),
-        _ => Err(StoreError::Backend(format!("item without `{k}`"))),
-    };
-    let number = |k: &str| match a.get(k) {
-        Some(AttributeValue::N(v)) => v.parse::<i64>().ok(),
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
         _ => None,
     };
-    let value = match (a.get("b"), number("n")) {
-        (Some(AttributeValue::B(b)), _) => Bytes::copy_from_slice(b.as_ref()),
-        (_, Some(counter)) => Bytes::copy_from_slice(&counter.to_le_bytes()),
-        _ => Bytes::new(),
+    let number = |k: &str| match a.get(k) {
+        Some(AttributeValue::N(v)) => Some(v.as_str()),
+        _ => None,
     };
-    Ok(Item {
-        pk: text("pk")?,
-        sk: text("sk")?,
-        version: number("v").unwrap_or(0).max(0) as u64,
-        value,
-        ttl: number("ttl").map(|t| t.max(0) as u64),
-    })
+    wire::Attributes {
+        pk: text(wire::PK),
+        sk: text(wire::SK),
+        version: number(wire::VERSION),
+        value: match a.get(wire::VALUE) {
+            Some(AttributeValue::B(b)) => Some(Bytes::copy_from_slice(b.as_ref())),
+            _ => None,
+        },
+        counter: number(wire::COUNTER),
+        ttl: number(wire::TTL),
+    }
+    .item()
 }
 
-/// Maps SDK errors: throttling and 5xx are retryable; a failed condition is `ConditionFailed`.
+/// Maps SDK errors: the codes the wire layer knows, then timeouts, dispatch failures and 5xx
+/// as retryable.
 fn store_error<E: std::fmt::Debug + aws_sdk_dynamodb::error::ProvideErrorMetadata>(
     e: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> StoreError {
     let code = e.code().unwrap_or_default().to_string();
-    match code.as_str() {
-        "ConditionalCheckFailedException" => StoreError::ConditionFailed { index: None },
-        "ProvisionedThroughputExceededException"
-        | "ThrottlingException"
-        | "RequestLimitExceeded" => StoreError::Throttled,
-        "ResourceNotFoundException" => StoreError::Backend(format!(
-            "table missing: {}",
-            e.message().unwrap_or_default()
+    if let Some(known) = wire::error_for_code(&code, e.message().unwrap_or_default()) {
+        return known;
+    }
+    match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            StoreError::Unavailable(format!("{e:?}"))
+        }
+        SdkError::ServiceError(se) if se.raw().status().is_server_error() => {
+            StoreError::Unavailable(format!("{code}: {}", e.message().unwrap_or_default()))
+        }
+        _ => StoreError::Backend(format!(
+            "{code}: {}",
+            e.message().unwrap_or(&format!("{e:?}"))
         )),
-        _ => match &e {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-                StoreError::Unavailable(format!("{e:?}"))
-            }
-            SdkError::ServiceError(se) if se.raw().status().is_server_error() => {
-                StoreError::Unavailable(format!("{code}: {}", e.message().unwrap_or_default()))
-            }
-            _ => StoreError::Backend(format!(
-                "{code}: {}",
-                e.message().unwrap_or(&format!("{e:?}"))
-            )),
-        },
     }
 }
 
@@ -160,28 +150,28 @@ impl DynamoMetaStore {
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(
                 AttributeDefinition::builder()
-                    .attribute_name("pk")
+                    .attribute_name(wire::PK)
                     .attribute_type(ScalarAttributeType::S)
                     .build()
                     .map_err(built)?,
             )
             .attribute_definitions(
                 AttributeDefinition::builder()
-                    .attribute_name("sk")
+                    .attribute_name(wire::SK)
                     .attribute_type(ScalarAttributeType::S)
                     .build()
                     .map_err(built)?,
             )
             .key_schema(
                 KeySchemaElement::builder()
-                    .attribute_name("pk")
+                    .attribute_name(wire::PK)
                     .key_type(KeyType::Hash)
                     .build()
                     .map_err(built)?,
             )
             .key_schema(
                 KeySchemaElement::builder()
-                    .attribute_name("sk")
+                    .attribute_name(wire::SK)
                     .key_type(KeyType::Range)
                     .build()
                     .map_err(built)?,
@@ -219,7 +209,7 @@ impl MetaStore for DynamoMetaStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(attrs_of(&item)));
-        with_condition!(req, condition_expr(condition))
+        with_condition!(req, wire::condition(condition))
             .send()
             .await
             .map_err(store_error)?;
@@ -232,7 +222,7 @@ impl MetaStore for DynamoMetaStore {
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)));
-        with_condition!(req, condition_expr(condition))
+        with_condition!(req, wire::condition(condition))
             .send()
             .await
             .map_err(store_error)?;
@@ -246,14 +236,7 @@ impl MetaStore for DynamoMetaStore {
         delta: i64,
         ttl: Option<u64>,
     ) -> Result<i64, StoreError> {
-        let mut expr = "ADD #n :delta".to_string();
-        let mut names = HashMap::from([("#n".to_string(), "n".to_string())]);
-        let mut values = HashMap::from([(":delta".to_string(), n(delta))]);
-        if let Some(ttl) = ttl {
-            expr.push_str(" SET #ttl = :ttl");
-            names.insert("#ttl".into(), "ttl".into());
-            values.insert(":ttl".into(), n(ttl));
-        }
+        let (expr, names, values) = sdk_expression(wire::counter_add(delta, ttl));
         let out = self
             .client
             .update_item()
@@ -266,14 +249,12 @@ impl MetaStore for DynamoMetaStore {
             .send()
             .await
             .map_err(store_error)?;
-        match out.attributes.as_ref().and_then(|a| a.get("n")) {
-            Some(AttributeValue::N(v)) => v
-                .parse()
-                .map_err(|_| StoreError::Backend(format!("counter is not an integer: {v}"))),
-            _ => Err(StoreError::Backend(
-                "the counter update returned no value".into(),
-            )),
-        }
+        wire::parse_counter(
+            match out.attributes.as_ref().and_then(|a| a.get(wire::COUNTER)) {
+                Some(AttributeValue::N(v)) => Some(v.as_str()),
+                _ => None,
+            },
+        )
     }
 
     async fn query(
@@ -283,7 +264,7 @@ impl MetaStore for DynamoMetaStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<QueryPage, StoreError> {
-        let wanted = limit.max(1) + 1;
+        let wanted = wire::query_wanted(limit);
         let mut items = Vec::new();
         let mut start: Option<Attrs> = after.map(|a| key(pk, a));
         loop {
@@ -294,14 +275,12 @@ impl MetaStore for DynamoMetaStore {
                 .consistent_read(true)
                 .limit((wanted - items.len()) as i32)
                 .set_exclusive_start_key(start.take());
-            req = if sk_prefix.is_empty() {
-                req.key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", s(pk))
-            } else {
-                req.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                    .expression_attribute_values(":pk", s(pk))
-                    .expression_attribute_values(":prefix", s(sk_prefix))
-            };
+            req = req
+                .key_condition_expression(wire::key_condition(sk_prefix))
+                .expression_attribute_values(":pk", s(pk));
+            if !sk_prefix.is_empty() {
+                req = req.expression_attribute_values(":prefix", s(sk_prefix));
+            }
             let out = req.send().await.map_err(store_error)?;
             for a in out.items() {
                 items.push(item_of(a)?);
@@ -319,13 +298,12 @@ impl MetaStore for DynamoMetaStore {
         let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
         let mut items = Vec::with_capacity(writes.len());
         for w in &writes {
-            let cond = condition_expr(w.condition());
             let item = match w {
                 TransactWrite::Put { item, .. } => {
                     let b = Put::builder()
                         .table_name(&self.table)
                         .set_item(Some(attrs_of(item)));
-                    let b = with_condition!(b, cond);
+                    let b = with_condition!(b, wire::condition(w.condition()));
                     TransactWriteItem::builder()
                         .put(b.build().map_err(built)?)
                         .build()
@@ -334,24 +312,16 @@ impl MetaStore for DynamoMetaStore {
                     let b = Delete::builder()
                         .table_name(&self.table)
                         .set_key(Some(key(pk, sk)));
-                    let b = with_condition!(b, cond);
+                    let b = with_condition!(b, wire::condition(w.condition()));
                     TransactWriteItem::builder()
                         .delete(b.build().map_err(built)?)
                         .build()
                 }
                 TransactWrite::Check { pk, sk, .. } => {
-                    // A check needs an expression; "always" when the write has no condition.
-                    let cond = cond.or_else(|| {
-                        Some((
-                            "attribute_exists(pk) OR attribute_not_exists(pk)".into(),
-                            HashMap::new(),
-                            HashMap::new(),
-                        ))
-                    });
                     let b = ConditionCheck::builder()
                         .table_name(&self.table)
                         .set_key(Some(key(pk, sk)));
-                    let b = with_condition!(b, cond);
+                    let b = with_condition!(b, Some(wire::check_condition(w.condition())));
                     TransactWriteItem::builder()
                         .condition_check(b.build().map_err(built)?)
                         .build()
@@ -371,15 +341,9 @@ impl MetaStore for DynamoMetaStore {
                 if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) =
                     e.as_service_error()
                 {
-                    let index = c
-                        .cancellation_reasons()
-                        .iter()
-                        .position(|r| r.code() == Some("ConditionalCheckFailed"));
-                    if index.is_some() {
-                        return Err(StoreError::ConditionFailed { index });
-                    }
-                    if c.cancellation_reasons().iter().any(|r| matches!(r.code(), Some("TransactionConflict" | "ThrottlingError"))) {
-                        return Err(StoreError::Throttled);
+                    let reasons = c.cancellation_reasons().iter().map(|r| r.code());
+                    if let Some(error) = wire::cancellation_error(reasons) {
+                        return Err(error);
                     }
                 }
                 Err(store_error(e))
