@@ -52,7 +52,7 @@ struct LocalArgs {
     /// `pretty` or `json`.
     #[arg(long, env = "SNAPKB_LOG_FORMAT", default_value = "pretty")]
     log_format: String,
-    /// Seconds between garbage-collection sweeps (one also runs at start).
+    /// Seconds between maintenance sweeps: compaction where due, then GC (GC also runs at start).
     #[arg(long, env = "SNAPKB_GC_INTERVAL", default_value_t = 600)]
     gc_interval: u64,
 }

@@ -1,7 +1,7 @@
 //! `snapkb serve`: every function on one local HTTP server over the embedded default — a
 //! filesystem object store and a redb table in one data directory — or, when `SNAPKB_BUCKET`
-//! and `SNAPKB_TABLE` are set, over S3 and DynamoDB; with compaction in a background thread,
-//! periodic GC, and graceful shutdown.
+//! and `SNAPKB_TABLE` are set, over S3 and DynamoDB; with compaction and the periodic sweep
+//! (compaction where due, then GC) on a background thread, and graceful shutdown.
 
 use std::{
     collections::HashSet,
@@ -20,19 +20,37 @@ use snapkb_store::{MetaStore, ObjectStore};
 
 use crate::CliError;
 
-/// Sends projects to the compaction thread, at most once while queued.
-struct CompactionQueue {
-    tx: Mutex<mpsc::Sender<(String, bool)>>,
-    queued: Arc<Mutex<HashSet<(String, bool)>>>,
+/// Work for the maintenance thread.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Job {
+    /// Compact one project (an ingest left its log past a trigger, or an admin asked).
+    Compact { project: String, force: bool },
+    /// The periodic sweep: compaction where due, then GC (`Engine::sweep`).
+    Sweep,
 }
 
-impl CompactionTrigger for CompactionQueue {
-    fn request(&self, project: &str, force: bool) {
-        let job = (project.to_string(), force);
+/// Sends jobs to the maintenance thread, each at most once while queued.
+#[derive(Clone)]
+struct JobQueue {
+    tx: Arc<Mutex<mpsc::Sender<Job>>>,
+    queued: Arc<Mutex<HashSet<Job>>>,
+}
+
+impl JobQueue {
+    fn send(&self, job: Job) {
         let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
         if queued.insert(job.clone()) {
             let _ = self.tx.lock().unwrap_or_else(|e| e.into_inner()).send(job);
         }
+    }
+}
+
+impl CompactionTrigger for JobQueue {
+    fn request(&self, project: &str, force: bool) {
+        self.send(Job::Compact {
+            project: project.to_string(),
+            force,
+        });
     }
 }
 
@@ -57,6 +75,7 @@ pub(crate) fn model_dir(config: &Config) -> PathBuf {
 /// A running engine over a data directory, with its background workers.
 pub(crate) struct Local {
     pub(crate) engine: Arc<Engine>,
+    jobs: JobQueue,
 }
 
 /// The stores: S3 and DynamoDB when a bucket and a table are configured (created if missing),
@@ -90,30 +109,31 @@ pub(crate) async fn open(data_dir: &Path, config: Config) -> Result<Local, CliEr
     if !model.join("model.safetensors").exists() {
         tracing::warn!(dir = %model.display(), "no embedding model found: text ingest and text queries will answer 503 until you run infra/dev/fetch-model.sh (caller vectors and keyword search work)");
     }
-    let (tx, rx) = mpsc::channel::<(String, bool)>();
-    let queued = Arc::new(Mutex::new(HashSet::new()));
+    let (tx, rx) = mpsc::channel::<Job>();
+    let jobs = JobQueue {
+        tx: Arc::new(Mutex::new(tx)),
+        queued: Arc::new(Mutex::new(HashSet::new())),
+    };
     let engine = Arc::new(
         Engine::new(objects, meta, config)
             .with_embedder(Arc::new(LazyMiniLm::new(&model)))
-            .with_compaction_trigger(Arc::new(CompactionQueue {
-                tx: Mutex::new(tx),
-                queued: queued.clone(),
-            })),
+            .with_compaction_trigger(Arc::new(jobs.clone())),
     );
     let worker = engine.clone();
+    let queued = jobs.queued.clone();
     std::thread::Builder::new()
         .name("snapkb-compactor".into())
-        .spawn(move || compaction_worker(worker, rx, queued))
+        .spawn(move || maintenance_worker(worker, rx, queued))
         .map_err(|e| CliError::Io(e.to_string()))?;
-    Ok(Local { engine })
+    Ok(Local { engine, jobs })
 }
 
-/// Compacts projects one at a time on its own thread, so a long graph build never takes a
-/// request thread.
-fn compaction_worker(
+/// Runs compactions and sweeps one at a time on its own thread, so a long graph build never
+/// takes a request thread.
+fn maintenance_worker(
     engine: Arc<Engine>,
-    rx: mpsc::Receiver<(String, bool)>,
-    queued: Arc<Mutex<HashSet<(String, bool)>>>,
+    rx: mpsc::Receiver<Job>,
+    queued: Arc<Mutex<HashSet<Job>>>,
 ) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -127,7 +147,16 @@ fn compaction_worker(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&job);
-        let (project, force) = job;
+        let (project, force) = match job {
+            Job::Compact { project, force } => (project, force),
+            Job::Sweep => {
+                match runtime.block_on(engine.sweep()) {
+                    Ok(report) => tracing::info!(?report, "sweep"),
+                    Err(e) => tracing::warn!(error = %e, "sweep failed"),
+                }
+                continue;
+            }
+        };
         let started = std::time::Instant::now();
         match runtime.block_on(engine.compact(&project, force)) {
             Ok(report) if report.version.is_some() => tracing::info!(
@@ -192,7 +221,7 @@ where
     F: FnOnce(Arc<Engine>, SocketAddr) -> Fut,
     Fut: std::future::Future<Output = Result<(), CliError>> + Send + 'static,
 {
-    let engine = local.engine;
+    let Local { engine, jobs } = local;
     if let Some(token) = engine.ensure_admin_key().await? {
         let mut out = std::io::stdout();
         let _ = writeln!(out, "snapkb admin key (shown once, keep it safe): {token}");
@@ -216,14 +245,10 @@ where
         let _ = out.flush();
     }
     tracing::info!(addr = %bound, "listening");
-    let gc_engine = engine.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(gc_interval_seconds.max(1))).await;
-            match gc_engine.gc_all().await {
-                Ok(r) => tracing::info!(?r, "gc"),
-                Err(e) => tracing::warn!(error = %e, "gc failed"),
-            }
+            jobs.send(Job::Sweep);
         }
     });
     let seed = ready(engine.clone(), bound);

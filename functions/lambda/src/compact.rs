@@ -4,7 +4,6 @@
 //! compaction commits by a conditional manifest move, so a losing run changes nothing.
 
 use serde_json::{Value, json};
-use snapkb_core::Principal;
 
 use crate::Function;
 
@@ -39,24 +38,12 @@ pub async fn handle(function: &Function, event: Value) -> Result<Value, lambda_r
             Ok(json!({ "project": id, "report": report }))
         }
         Job::Sweep => {
-            let mut compacted = Vec::new();
-            let mut failed = Vec::new();
-            for project in engine.list_projects(&Principal::DeploymentAdmin).await? {
-                match engine.compact(&project.id, false).await {
-                    Ok(r) if r.version.is_some() => compacted.push(project.id),
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(project = %project.id, error = %e, "compaction failed");
-                        failed.push(project.id);
-                    }
-                }
+            let report = engine.sweep().await?;
+            tracing::info!(?report, "scheduled compaction");
+            if !report.failed.is_empty() {
+                return Err(format!("compaction failed for {:?}", report.failed).into());
             }
-            let gc = engine.gc_all().await?;
-            tracing::info!(?compacted, ?failed, ?gc, "scheduled compaction");
-            if !failed.is_empty() {
-                return Err(format!("compaction failed for {failed:?}").into());
-            }
-            Ok(json!({ "compacted": compacted, "gc": gc }))
+            Ok(json!({ "compacted": report.compacted, "gc": report.gc }))
         }
     }
 }

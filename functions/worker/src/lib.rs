@@ -160,27 +160,15 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(instance) => instance,
         Err(reason) => return console_error!("snapkb: {reason}"),
     };
-    let engine = &instance.engine;
-    let admin = snapkb_core::Principal::DeploymentAdmin;
-    match engine.list_projects(&admin).await {
-        Ok(projects) => {
-            for project in projects {
-                match engine.compact(&project.id, false).await {
-                    Ok(report) if report.version.is_some() => {
-                        console_log!(
-                            "snapkb: compacted {} to version {:?}",
-                            project.id,
-                            report.version
-                        )
-                    }
-                    Ok(_) => {}
-                    Err(e) => console_error!("snapkb: compaction of {} failed: {e}", project.id),
-                }
+    match instance.engine.sweep().await {
+        Ok(report) => {
+            for project in &report.compacted {
+                console_log!("snapkb: compacted {project}");
+            }
+            for project in &report.failed {
+                console_error!("snapkb: compaction of {project} failed");
             }
         }
-        Err(e) => console_error!("snapkb: listing projects failed: {e}"),
-    }
-    if let Err(e) = engine.gc_all().await {
-        console_error!("snapkb: GC failed: {e}");
+        Err(e) => console_error!("snapkb: sweep failed: {e}"),
     }
 }

@@ -55,6 +55,6 @@ pub use crate::{
         MAX_EMBED_TEXTS, RemoteEmbedder,
     },
     status::{Health, QueryHealth, QuotaUsage, RateUsage, Usage},
-    versions::{GcReport, VersionPage, VersionView},
+    versions::{GcReport, SweepReport, VersionPage, VersionView},
     webhooks::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook},
 };

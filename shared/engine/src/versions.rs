@@ -35,6 +35,16 @@ pub struct GcReport {
     pub objects_kept: u64,
 }
 
+/// What a [`Engine::sweep`] did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SweepReport {
+    /// Projects compacted to a new version.
+    pub compacted: Vec<String>,
+    /// Projects whose compaction failed (logged; retried on the next sweep or trigger).
+    pub failed: Vec<String>,
+    pub gc: GcReport,
+}
+
 fn parse_version(item: &snapkb_store::Item) -> Result<Manifest, EngineError> {
     let mut m: Manifest = serde_json::from_slice(&item.value)
         .map_err(|e| EngineError::Corrupt(format!("version item {}: {e}", item.sk)))?;
@@ -178,6 +188,26 @@ impl Engine {
                 None => break,
             }
         }
+        Ok(report)
+    }
+
+    /// The periodic maintenance every host schedules (the Lambda compact function's schedule,
+    /// the Worker's cron, `snapkb serve`'s timer): compacts every project whose log is past its
+    /// triggers, then collects garbage. A project whose compaction fails is named in the
+    /// report and does not stop the others.
+    pub async fn sweep(&self) -> Result<SweepReport, EngineError> {
+        let mut report = SweepReport::default();
+        for project in self.list_projects(&Principal::DeploymentAdmin).await? {
+            match self.compact(&project.id, false).await {
+                Ok(r) if r.version.is_some() => report.compacted.push(project.id),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(project = %project.id, error = %e, "compaction failed");
+                    report.failed.push(project.id);
+                }
+            }
+        }
+        report.gc = self.gc_all().await?;
         Ok(report)
     }
 
