@@ -8,7 +8,7 @@ use bytes::Bytes;
 use snapkb_aws_http::{HttpDynamoMeta, HttpS3Objects};
 use snapkb_engine::{Engine, Pause, RemoteEmbedder, TableRateLimiter};
 use snapkb_http::{ApiError, Group};
-use snapkb_store::{Outbound, OutboundRequest, OutboundResponse, StoreError};
+use snapkb_store::{Outbound, OutboundError, OutboundRequest, OutboundResponse};
 use spin_sdk::http_component;
 use tower::Service;
 
@@ -22,9 +22,9 @@ struct SpinOutbound;
 
 #[async_trait::async_trait(?Send)]
 impl Outbound for SpinOutbound {
-    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, StoreError> {
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
         let failed = |e: &dyn std::fmt::Display| {
-            StoreError::Unavailable(format!("{} {}: {e}", request.method, request.url))
+            OutboundError::Transport(format!("{} {}: {e}", request.method, request.url))
         };
         let mut builder = http::Request::builder()
             .method(request.method.as_str())
@@ -34,7 +34,7 @@ impl Outbound for SpinOutbound {
         }
         let outgoing = builder
             .body(request.body.to_vec())
-            .map_err(|e| failed(&e))?;
+            .map_err(|e| OutboundError::Invalid(format!("{} {}: {e}", request.method, request.url)))?;
         let response: http::Response<Vec<u8>> = spin_sdk::http::send(outgoing)
             .await
             .map_err(|e| failed(&e))?;

@@ -1,7 +1,7 @@
 //! The outbound-HTTP port on the Workers `fetch` API (the remote embedding endpoint).
 
 use bytes::Bytes;
-use snapkb_store::{Outbound, OutboundRequest, OutboundResponse, StoreError};
+use snapkb_store::{Outbound, OutboundError, OutboundRequest, OutboundResponse};
 use worker::{Fetch, Headers, Method, Request, RequestInit};
 
 #[derive(Debug, Default)]
@@ -9,8 +9,8 @@ pub(crate) struct WorkerFetch;
 
 #[async_trait::async_trait(?Send)]
 impl Outbound for WorkerFetch {
-    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, StoreError> {
-        let failed = |e: worker::Error| StoreError::Unavailable(format!("{}: {e}", request.url));
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        let failed = |e: worker::Error| OutboundError::Transport(format!("{}: {e}", request.url));
         let headers = Headers::new();
         for (name, value) in &request.headers {
             headers.set(name, value).map_err(failed)?;

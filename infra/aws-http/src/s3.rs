@@ -95,7 +95,7 @@ impl HttpS3Objects {
             body,
         };
         self.target.sign("s3", &mut request)?;
-        self.outbound.send(request).await
+        Ok(self.outbound.send(request).await?)
     }
 }
 

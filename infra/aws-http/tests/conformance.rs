@@ -12,7 +12,7 @@ use bytes::Bytes;
 use snapkb_aws::{DynamoMetaStore, S3ObjectStore, sdk_config};
 use snapkb_aws_http::{AwsCredentials, AwsTarget, HttpDynamoMeta, HttpS3Objects};
 use snapkb_store::{
-    Condition, Item, MetaStore, ObjectStore, Outbound, OutboundRequest, OutboundResponse,
+    Condition, Item, MetaStore, ObjectStore, Outbound, OutboundError, OutboundRequest, OutboundResponse,
     StoreError,
 };
 
@@ -24,7 +24,7 @@ struct UreqOutbound(ureq::Agent);
 
 #[async_trait::async_trait]
 impl Outbound for UreqOutbound {
-    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, StoreError> {
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
         let agent = self.0.clone();
         tokio::task::spawn_blocking(move || {
             let mut builder = ureq::http::Request::builder()
@@ -35,10 +35,10 @@ impl Outbound for UreqOutbound {
             }
             let built = builder
                 .body(request.body.to_vec())
-                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+                .map_err(|e| OutboundError::Invalid(e.to_string()))?;
             let mut response = agent
                 .run(built)
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(|e| OutboundError::Transport(e.to_string()))?;
             let headers = response
                 .headers()
                 .iter()
@@ -50,7 +50,7 @@ impl Outbound for UreqOutbound {
                 .with_config()
                 .limit(u64::MAX)
                 .read_to_vec()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(|e| OutboundError::Transport(e.to_string()))?;
             Ok(OutboundResponse {
                 status,
                 headers,
@@ -58,7 +58,7 @@ impl Outbound for UreqOutbound {
             })
         })
         .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        .map_err(|e| OutboundError::Transport(e.to_string()))?
     }
 }
 

@@ -6,7 +6,8 @@
 mod access;
 mod commit;
 mod compact;
-mod embedding;
+mod embed;
+mod embedders;
 mod engine;
 mod error;
 mod export;
@@ -14,14 +15,11 @@ mod health;
 mod ingest;
 mod keys;
 pub mod layout;
-#[cfg(feature = "model")]
-mod lazy_model;
 mod oplog;
 mod projects;
 mod query;
 mod ratelimit;
 mod records;
-mod remote_embed;
 mod state;
 mod status;
 mod sync;
@@ -30,13 +28,18 @@ mod testing;
 mod versions;
 mod webhooks;
 
+#[cfg(feature = "model")]
+pub use crate::embedders::lazy_model::LazyMiniLm;
 #[cfg(feature = "tokio")]
 pub use crate::engine::TokioPause;
-#[cfg(feature = "model")]
-pub use crate::lazy_model::LazyMiniLm;
 pub use crate::{
     compact::{CompactionReport, ShardCompaction},
-    embedding::{InlineEmbedder, TextEmbedder},
+    embed::MAX_EMBED_TEXT_BYTES,
+    embedders::remote::{
+        EmbedInput, EmbedRequest, EmbedResponse, EmbedUsage, EmbeddingItem, MAX_EMBED_TEXTS,
+        RemoteEmbedder,
+    },
+    embedders::{InlineEmbedder, TextEmbedder},
     engine::{CompactionTrigger, Engine, NoCompactionTrigger, NoPause, Pause},
     error::EngineError,
     export::{EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ExportChunk, ExportHeader},
@@ -50,10 +53,6 @@ pub use crate::{
         ChunkView, DocumentPage, DocumentView, QueryHit, QueryMode, QueryRequest, QueryResponse,
     },
     ratelimit::{LocalRateLimiter, RateLimiter, RateStatus, TableRateLimiter},
-    remote_embed::{
-        EmbedInput, EmbedRequest, EmbedResponse, EmbedUsage, EmbeddingItem, MAX_EMBED_TEXT_BYTES,
-        MAX_EMBED_TEXTS, RemoteEmbedder,
-    },
     status::{Health, QueryHealth, QuotaUsage, RateUsage, Usage},
     versions::{GcReport, SweepReport, VersionPage, VersionView},
     webhooks::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook},

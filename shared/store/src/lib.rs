@@ -22,7 +22,7 @@ pub use crate::{
         next_counter, validate_transaction,
     },
     object::{ListPage, ObjectMeta, ObjectStore},
-    outbound::{Outbound, OutboundRequest, OutboundResponse},
+    outbound::{Outbound, OutboundError, OutboundRequest, OutboundResponse},
 };
 
 /// `Send + Sync` where threads exist; nothing on wasm, where handles are single-threaded.

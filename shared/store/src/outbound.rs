@@ -6,6 +6,28 @@ use bytes::Bytes;
 
 use crate::{MaybeSendSync, StoreError};
 
+/// Why a request got no response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutboundError {
+    /// The request could not be built as given (a bad URL, method or header).
+    #[error("the request is invalid: {0}")]
+    Invalid(String),
+    /// Sending it or reading the answer failed (connection, TLS, timeout, a body cut off);
+    /// the same request may succeed later.
+    #[error("the request failed: {0}")]
+    Transport(String),
+}
+
+/// Storage adapters over this port: a transport failure is a retryable `Unavailable`.
+impl From<OutboundError> for StoreError {
+    fn from(e: OutboundError) -> Self {
+        match e {
+            OutboundError::Invalid(reason) => StoreError::Invalid(reason),
+            OutboundError::Transport(reason) => StoreError::Unavailable(reason),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundRequest {
     pub method: String,
@@ -48,10 +70,10 @@ impl OutboundResponse {
     }
 }
 
-/// Sends one HTTP request. Transport failures are [`StoreError::Unavailable`]; any status is a
-/// response (callers decide what a 4xx or 5xx means).
+/// Sends one HTTP request. Any status is a response (callers decide what a 4xx or 5xx
+/// means); only a request that got no response is an error.
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 pub trait Outbound: MaybeSendSync {
-    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, StoreError>;
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError>;
 }

@@ -1,5 +1,10 @@
 //! How the engine gets vectors for text: an async embedder, so a host can run the model off its
-//! request threads (tokio's blocking pool on servers) or inline (wasm, tests).
+//! request threads (tokio's blocking pool on servers) or inline (wasm, tests). The embedders
+//! live here: inline, the lazily loaded local model, and a remote endpoint.
+
+#[cfg(feature = "model")]
+pub(crate) mod lazy_model;
+pub(crate) mod remote;
 
 use std::sync::Arc;
 
