@@ -88,6 +88,10 @@ fn refused(import: &str) -> Option<String> {
 }
 
 /// The component's own (top-level) imports and exports.
+#[expect(
+    clippy::wildcard_enum_match_arm,
+    reason = "only the component's import and export sections matter here"
+)]
 fn component_interfaces(bytes: &[u8]) -> (BTreeSet<String>, BTreeSet<String>) {
     let (mut imports, mut exports) = (BTreeSet::new(), BTreeSet::new());
     let mut depth = 0;

@@ -2,6 +2,10 @@
 //! file is parsed (hcl-rs) and its functions, routes, settings and IAM actions are compared with
 //! the tables the code keeps (functions/lambda/src/deployment.rs, shared/http/src/routes.rs,
 //! infra/aws/src/iam.rs).
+#![expect(
+    clippy::wildcard_enum_match_arm,
+    reason = "parsed HCL is matched for the shapes the module uses; any other shape fails the test"
+)]
 
 use std::{
     collections::{BTreeMap, BTreeSet},

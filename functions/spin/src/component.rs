@@ -32,9 +32,9 @@ impl Outbound for SpinOutbound {
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        let outgoing = builder
-            .body(request.body.to_vec())
-            .map_err(|e| OutboundError::Invalid(format!("{} {}: {e}", request.method, request.url)))?;
+        let outgoing = builder.body(request.body.to_vec()).map_err(|e| {
+            OutboundError::Invalid(format!("{} {}: {e}", request.method, request.url))
+        })?;
         let response: http::Response<Vec<u8>> = spin_sdk::http::send(outgoing)
             .await
             .map_err(|e| failed(&e))?;

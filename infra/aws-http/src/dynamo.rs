@@ -100,9 +100,10 @@ fn with_condition(request: &mut Map<String, Value>, condition: Option<wire::Expr
 }
 
 fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
+    if let Value::Object(map) = value {
+        map
+    } else {
+        Map::new()
     }
 }
 

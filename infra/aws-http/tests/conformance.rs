@@ -12,8 +12,8 @@ use bytes::Bytes;
 use snapkb_aws::{DynamoMetaStore, S3ObjectStore, sdk_config};
 use snapkb_aws_http::{AwsCredentials, AwsTarget, HttpDynamoMeta, HttpS3Objects};
 use snapkb_store::{
-    Condition, Item, MetaStore, ObjectStore, Outbound, OutboundError, OutboundRequest, OutboundResponse,
-    StoreError,
+    Condition, Item, MetaStore, ObjectStore, Outbound, OutboundError, OutboundRequest,
+    OutboundResponse, StoreError,
 };
 
 static NEXT: AtomicU32 = AtomicU32::new(0);

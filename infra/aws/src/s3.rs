@@ -38,9 +38,10 @@ fn store_error<E: ProvideErrorMetadata + std::fmt::Debug>(
     key: &str,
     e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> StoreError {
-    let status = match &e {
-        SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
-        _ => None,
+    let status = if let SdkError::ServiceError(se) = &e {
+        Some(se.raw().status().as_u16())
+    } else {
+        None
     };
     match (e.code(), status) {
         (Some("NoSuchKey" | "NotFound"), _) | (_, Some(404)) => StoreError::NotFound {
@@ -361,7 +362,11 @@ impl ObjectStore for S3ObjectStore {
             })),
             Err(e) => match store_error(key, e) {
                 StoreError::NotFound { .. } => Ok(None),
-                other => Err(other),
+                other @ (StoreError::ConditionFailed { .. }
+                | StoreError::Invalid(_)
+                | StoreError::Throttled
+                | StoreError::Unavailable(_)
+                | StoreError::Backend(_)) => Err(other),
             },
         }
     }
@@ -378,7 +383,11 @@ impl ObjectStore for S3ObjectStore {
             Ok(_) => Ok(()),
             Err(e) => match store_error(key, e) {
                 StoreError::NotFound { .. } => Ok(()),
-                other => Err(other),
+                other @ (StoreError::ConditionFailed { .. }
+                | StoreError::Invalid(_)
+                | StoreError::Throttled
+                | StoreError::Unavailable(_)
+                | StoreError::Backend(_)) => Err(other),
             },
         }
     }

@@ -26,18 +26,22 @@ pub struct FileObjectStore {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn io(e: std::io::Error) -> StoreError {
-    match e.kind() {
-        ErrorKind::NotFound => StoreError::NotFound { key: String::new() },
-        _ => StoreError::Backend(e.to_string()),
+    if e.kind() == ErrorKind::NotFound {
+        StoreError::NotFound { key: String::new() }
+    } else {
+        StoreError::Backend(e.to_string())
     }
 }
 
 fn not_found(key: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
-    move |e| match e.kind() {
-        ErrorKind::NotFound => StoreError::NotFound {
-            key: key.to_string(),
-        },
-        _ => StoreError::Backend(format!("{key}: {e}")),
+    move |e| {
+        if e.kind() == ErrorKind::NotFound {
+            StoreError::NotFound {
+                key: key.to_string(),
+            }
+        } else {
+            StoreError::Backend(format!("{key}: {e}"))
+        }
     }
 }
 

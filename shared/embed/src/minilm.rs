@@ -47,15 +47,16 @@ impl std::fmt::Debug for MiniLm {
 
 fn read(dir: &Path, file: &'static str) -> Result<Vec<u8>, EmbedError> {
     let path = dir.join(file);
-    std::fs::read(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => EmbedError::ModelMissing {
-            dir: dir.display().to_string(),
-            file,
-        },
-        _ => EmbedError::ModelInvalid {
-            dir: dir.display().to_string(),
-            reason: format!("{file}: {e}"),
-        },
+    std::fs::read(&path).map_err(|e| {
+        let dir = dir.display().to_string();
+        if e.kind() == std::io::ErrorKind::NotFound {
+            EmbedError::ModelMissing { dir, file }
+        } else {
+            EmbedError::ModelInvalid {
+                dir,
+                reason: format!("{file}: {e}"),
+            }
+        }
     })
 }
 

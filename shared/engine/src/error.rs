@@ -80,15 +80,16 @@ impl EngineError {
 
 impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
-        if e.is_retryable() {
-            EngineError::Unavailable(e.to_string())
-        } else {
-            match e {
-                StoreError::NotFound { key: what } => {
-                    EngineError::Corrupt(format!("a referenced object is missing: {what}"))
-                }
-                other => EngineError::Internal(other.to_string()),
+        match e {
+            StoreError::Throttled | StoreError::Unavailable(_) => {
+                EngineError::Unavailable(e.to_string())
             }
+            StoreError::NotFound { key: what } => {
+                EngineError::Corrupt(format!("a referenced object is missing: {what}"))
+            }
+            StoreError::ConditionFailed { .. }
+            | StoreError::Invalid(_)
+            | StoreError::Backend(_) => EngineError::Internal(e.to_string()),
         }
     }
 }

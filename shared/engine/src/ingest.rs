@@ -620,12 +620,10 @@ mod tests {
             )
             .await
             .unwrap_err();
-        match err {
-            EngineError::Invalid { field, .. } => {
-                assert!(field.starts_with("documents[1]"), "{field}")
-            }
-            other => panic!("expected a 422, got {other}"),
-        }
+        let EngineError::Invalid { field, .. } = err else {
+            panic!("expected a 422, got {err}");
+        };
+        assert!(field.starts_with("documents[1]"), "{field}");
         assert_eq!(engine.read_version("p").await, before);
         let page = engine
             .list_documents(&Principal::DeploymentAdmin, "p", None, 10)

@@ -64,6 +64,20 @@ impl ProjectStats {
     }
 }
 
+/// A project write that lost to another change of the project is a conflict to retry.
+fn changed_meanwhile(e: StoreError) -> EngineError {
+    match e {
+        StoreError::ConditionFailed { .. } => {
+            EngineError::Conflict("the project changed meanwhile; retry".into())
+        }
+        StoreError::NotFound { .. }
+        | StoreError::Invalid(_)
+        | StoreError::Throttled
+        | StoreError::Unavailable(_)
+        | StoreError::Backend(_) => e.into(),
+    }
+}
+
 fn project_item(p: &Project, version: u64) -> Result<Item, EngineError> {
     Ok(Item::new(
         layout::PROJECTS_PK,
@@ -209,12 +223,7 @@ impl Engine {
                 Condition::VersionEquals(item.version),
             )
             .await
-            .map_err(|e| match e {
-                StoreError::ConditionFailed { .. } => {
-                    EngineError::Conflict("the project changed meanwhile; retry".into())
-                }
-                other => other.into(),
-            })?;
+            .map_err(changed_meanwhile)?;
         self.access.forget_project_config(id);
         self.log_op(
             id,
@@ -250,12 +259,7 @@ impl Engine {
                 },
             ])
             .await
-            .map_err(|e| match e {
-                StoreError::ConditionFailed { .. } => {
-                    EngineError::Conflict("the project changed meanwhile; retry".into())
-                }
-                other => other.into(),
-            })?;
+            .map_err(changed_meanwhile)?;
         self.forget_project(id);
         self.purge_project(id).await
     }
