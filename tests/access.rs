@@ -8,8 +8,7 @@ const DIMS: usize = 8;
 
 #[test]
 fn a_key_never_reaches_another_project() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::temporary();
     let admin = server.admin_api();
     admin.create_project("alpha", DIMS, json!({}));
     admin.create_project("beta", DIMS, json!({}));
@@ -55,8 +54,7 @@ fn a_key_never_reaches_another_project() {
 
 #[test]
 fn scopes_revocation_and_expiry_are_enforced() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::temporary();
     let admin = server.admin_api();
     admin.create_project("p", DIMS, json!({}));
     let (read_id, read) = admin.create_key("p", &["read"]);
@@ -180,8 +178,7 @@ fn scopes_revocation_and_expiry_are_enforced() {
 
 #[test]
 fn rate_limits_answer_429_with_headers_and_quotas_name_the_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::temporary();
     let admin = server.admin_api();
     admin.create_project(
         "small",

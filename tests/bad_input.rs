@@ -8,8 +8,7 @@ const DIMS: usize = 8;
 
 #[test]
 fn bad_inputs_get_clear_errors_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::temporary();
     let admin = server.admin_api();
     let created = admin.create_project("p", DIMS, json!({}));
     let secret = created["project"]["webhook_secret"]

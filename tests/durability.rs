@@ -10,8 +10,7 @@ const DIMS: usize = 8;
 
 #[test]
 fn a_query_after_an_ingest_response_sees_the_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::temporary();
     let admin = server.admin_api();
     admin.create_project("ryw", DIMS, json!({}));
     for i in 0..40u64 {
@@ -31,8 +30,7 @@ fn a_query_after_an_ingest_response_sees_the_write() {
 
 #[test]
 fn eight_concurrent_writers_lose_nothing_and_duplicate_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::temporary();
     let admin = server.admin_api();
     admin.create_project("busy", DIMS, json!({}));
     let threads: Vec<_> = (0..8u64)

@@ -179,9 +179,20 @@ pub struct Server {
     /// The admin key, if this start printed one (the first start on a data directory).
     pub admin: Option<String>,
     pub data_dir: PathBuf,
+    /// The data directory when the server owns it ([`Server::temporary`]); removed after the
+    /// process is stopped.
+    temp: Option<tempfile::TempDir>,
 }
 
 impl Server {
+    /// Starts a server on a data directory of its own.
+    pub fn temporary() -> Server {
+        let dir = tempfile::tempdir().expect("a temporary data directory");
+        let mut server = Self::start(dir.path());
+        server.temp = Some(dir);
+        server
+    }
+
     /// Starts a server on `data_dir`; waits until it listens.
     pub fn start(data_dir: &Path) -> Server {
         Self::start_with(data_dir, &[])
@@ -209,6 +220,7 @@ impl Server {
             url: String::new(),
             admin: None,
             data_dir: data_dir.to_path_buf(),
+            temp: None,
         };
         let rx = stdout_lines(server.child.stdout.take().expect("stdout"));
         loop {

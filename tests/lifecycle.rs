@@ -180,8 +180,7 @@ fn a_project_lives_its_whole_life_over_http() {
 
 #[test]
 fn text_documents_are_chunked_and_embedded_by_the_model() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::temporary();
     let admin = server.admin_api();
     admin.ok("/v1/projects", &json!({ "id": "notes" }));
     let md = "# Coffee\n\nEspresso is brewed by forcing hot water through finely ground coffee.\n\n# Bread\n\nSourdough rises with wild yeast from a starter.\n";
@@ -219,8 +218,7 @@ fn text_documents_are_chunked_and_embedded_by_the_model() {
 
 #[test]
 fn the_service_routes_answer_without_a_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Server::temporary();
     let anon = server.api("");
     assert_eq!(anon.get("/healthz").status, 200);
     let spec = anon.get("/openapi.json");

@@ -11,7 +11,7 @@ use axum::{
 use snapkb_core::Principal;
 use snapkb_engine::{EngineError, RateStatus};
 
-use crate::{AppState, problem::ApiError, routes::Access};
+use crate::{AppState, problem::ApiError, routes::Access, send::send};
 
 fn token(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers
@@ -43,6 +43,13 @@ impl Caller {
         self.project.as_deref().unwrap_or_default()
     }
 
+    /// The principal, the project and the rate-limit state, for handlers that hand the first
+    /// two to the engine.
+    pub(crate) fn into_parts(self) -> (Principal, String, Option<RateStatus>) {
+        let project = self.project.unwrap_or_default();
+        (self.principal, project, self.rate)
+    }
+
     /// `response` with this call's rate-limit headers.
     pub(crate) fn rated<T: IntoResponse>(&self, response: T) -> Rated<T> {
         Rated::new(self.rate, response)
@@ -52,57 +59,65 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // The router puts each route's rule on its requests (`crate::router`).
-        let access = parts.extensions.get::<Access>().copied().ok_or_else(|| {
-            ApiError::from(EngineError::Internal(
-                "a route without an access rule".into(),
-            ))
-        })?;
-        let token = token(&parts.headers).ok_or(EngineError::Unauthorized)?;
-        let engine = &state.engine;
-        let principal = engine.authenticate(token).await?;
-        let path_project = RawPathParams::from_request_parts(parts, state)
-            .await
-            .ok()
-            .and_then(|params| {
-                params
-                    .iter()
-                    .find(|(name, _)| *name == "project")
-                    .map(|(_, value)| value.to_string())
-            });
-        let project = match (path_project, &principal) {
-            (Some(project), _) => Some(project),
-            (None, Principal::Key(key)) => Some(key.project.clone()),
-            (None, Principal::DeploymentAdmin) => None,
-        };
-        let rate = match access {
-            Access::Public | Access::Signature => {
-                return Err(EngineError::Internal(format!(
-                    "route with {} access asked for a key",
-                    access.as_str()
-                ))
-                .into());
-            }
-            Access::AnyKey => None,
-            Access::DeploymentAdmin => {
-                engine.require_deployment_admin(&principal)?;
-                None
-            }
-            Access::Project(scope) => match &project {
-                Some(project) => {
-                    engine.authorize(&principal, project, scope).await?;
-                    Some(engine.check_rate(&principal, project).await?)
-                }
-                None => None,
-            },
-        };
-        Ok(Caller {
-            principal,
-            project,
-            rate,
-        })
+    fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> impl Future<Output = Result<Self, ApiError>> + Send {
+        send(admit(parts, state))
     }
+}
+
+/// Authenticates and admits a call to its route's rule (see [`Caller`]).
+async fn admit(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+    // The router puts each route's rule on its requests (`crate::router`).
+    let access = parts.extensions.get::<Access>().copied().ok_or_else(|| {
+        ApiError::from(EngineError::Internal(
+            "a route without an access rule".into(),
+        ))
+    })?;
+    let token = token(&parts.headers).ok_or(EngineError::Unauthorized)?;
+    let engine = &state.engine;
+    let principal = engine.authenticate(token).await?;
+    let path_project = RawPathParams::from_request_parts(parts, state)
+        .await
+        .ok()
+        .and_then(|params| {
+            params
+                .iter()
+                .find(|(name, _)| *name == "project")
+                .map(|(_, value)| value.to_string())
+        });
+    let project = match (path_project, &principal) {
+        (Some(project), _) => Some(project),
+        (None, Principal::Key(key)) => Some(key.project.clone()),
+        (None, Principal::DeploymentAdmin) => None,
+    };
+    let rate = match access {
+        Access::Public | Access::Signature => {
+            return Err(EngineError::Internal(format!(
+                "route with {} access asked for a key",
+                access.as_str()
+            ))
+            .into());
+        }
+        Access::AnyKey => None,
+        Access::DeploymentAdmin => {
+            engine.require_deployment_admin(&principal)?;
+            None
+        }
+        Access::Project(scope) => match &project {
+            Some(project) => {
+                engine.authorize(&principal, project, scope).await?;
+                Some(engine.check_rate(&principal, project).await?)
+            }
+            None => None,
+        },
+    };
+    Ok(Caller {
+        principal,
+        project,
+        rate,
+    })
 }
 
 /// A response with `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` headers

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use axum::{
+    extract::Path,
     http::StatusCode,
     routing::{MethodFilter, MethodRouter, on},
 };
@@ -13,8 +14,12 @@ use snapkb_core::Scope;
 use utoipa::{ToSchema, openapi::ComponentsBuilder};
 
 use crate::{
-    AppState,
-    handlers::{self, archive, documents, projects, read},
+    AppState, JsonBody,
+    handlers::{
+        self, PageParams, Params, archive, documents, json,
+        projects::{self, ProjectResponse},
+        read,
+    },
 };
 
 /// The serverless function that serves a route.
@@ -189,7 +194,12 @@ pub const ROUTES: &[Route] = &[
         Some(Keys),
         Project(Read),
         "Show a project with its stats",
-        |m| on(m, projects::show),
+        |m| {
+            on(m, json(|e, who, p, _: ()| async move {
+                let (project, stats) = e.get_project(&who, &p).await?;
+                Ok(ProjectResponse::new(project, Some(stats), &who))
+            }))
+        },
     )
     .response::<projects::ProjectResponse>(),
     Route::new(
@@ -198,7 +208,12 @@ pub const ROUTES: &[Route] = &[
         Some(Keys),
         Project(Admin),
         "Update a project's settings",
-        |m| on(m, projects::update),
+        |m| {
+            on(m, json(|e, who, p, JsonBody(patch)| async move {
+                let project = e.update_project(&who, &p, patch).await?;
+                Ok(ProjectResponse::new(project, None, &who))
+            }))
+        },
     )
     .request::<snapkb_core::ProjectPatch>()
     .response::<projects::ProjectResponse>(),
@@ -228,7 +243,12 @@ pub const ROUTES: &[Route] = &[
         Some(Keys),
         Project(Admin),
         "List API keys (never their secrets)",
-        |m| on(m, projects::list_keys),
+        |m| {
+            on(m, json(|e, who, p, _: ()| async move {
+                let keys = e.list_keys(&who, &p).await?;
+                Ok(projects::KeyList { keys })
+            }))
+        },
     )
     .response::<projects::KeyList>(),
     Route::new(
@@ -237,7 +257,11 @@ pub const ROUTES: &[Route] = &[
         Some(Keys),
         Project(Admin),
         "Revoke an API key",
-        |m| on(m, projects::revoke_key),
+        |m| {
+            on(m, json(|e, who, p, Path((_, key)): Path<(String, String)>| async move {
+                e.revoke_key(&who, &p, &key).await
+            }))
+        },
     )
     .response::<e::KeyView>(),
     Route::new(
@@ -246,7 +270,11 @@ pub const ROUTES: &[Route] = &[
         Some(Keys),
         Project(Admin),
         "Give a key a new secret",
-        |m| on(m, projects::rotate_key),
+        |m| {
+            on(m, json(|e, who, p, Path((_, key)): Path<(String, String)>| async move {
+                e.rotate_key(&who, &p, &key).await
+            }))
+        },
     )
     .response::<e::CreatedKey>(),
     Route::new(
@@ -255,7 +283,11 @@ pub const ROUTES: &[Route] = &[
         Some(Keys),
         Project(Admin),
         "The operation log, newest first",
-        |m| on(m, projects::operations),
+        |m| {
+            on(m, json(|e, who, p, Params(page): Params<PageParams>| async move {
+                e.operations(&who, &p, page.after.as_deref(), page.limit()).await
+            }))
+        },
     )
     .response::<e::OperationPage>(),
     Route::new(
@@ -274,7 +306,11 @@ pub const ROUTES: &[Route] = &[
         Some(Ingest),
         Project(Write),
         "Delete a document",
-        |m| on(m, documents::remove),
+        |m| {
+            on(m, json(|e, who, p, Path((_, doc)): Path<(String, String)>| async move {
+                e.delete_document(&who, &p, &doc).await
+            }))
+        },
     )
     .response::<e::IngestResponse>(),
     Route::new(
@@ -293,7 +329,11 @@ pub const ROUTES: &[Route] = &[
         Some(Query),
         Project(Read),
         "List documents",
-        |m| on(m, read::list_documents),
+        |m| {
+            on(m, json(|e, who, p, Params(page): Params<PageParams>| async move {
+                e.list_documents(&who, &p, page.after.as_deref(), page.limit()).await
+            }))
+        },
     )
     .response::<e::DocumentPage>(),
     Route::new(
@@ -302,7 +342,11 @@ pub const ROUTES: &[Route] = &[
         Some(Query),
         Project(Read),
         "Show a document and its chunks",
-        |m| on(m, read::document),
+        |m| {
+            on(m, json(|e, who, p, Path((_, doc)): Path<(String, String)>| async move {
+                e.get_document(&who, &p, &doc).await
+            }))
+        },
     )
     .response::<e::DocumentView>(),
     Route::new(
@@ -311,7 +355,11 @@ pub const ROUTES: &[Route] = &[
         Some(Query),
         Project(Read),
         "Embed texts with all-MiniLM-L6-v2 (OpenAI's embeddings request and response shape)",
-        |m| on(m, read::embed),
+        |m| {
+            on(m, json(|e, who, _, JsonBody(request)| async move {
+                e.embed_texts(&who, request).await
+            }))
+        },
     )
     .request::<e::EmbedRequest>()
     .response::<e::EmbedResponse>(),
@@ -331,7 +379,7 @@ pub const ROUTES: &[Route] = &[
         Some(Query),
         Project(Read),
         "Index state and recent query health",
-        |m| on(m, read::health),
+        |m| on(m, json(|e, who, p, _: ()| async move { e.health(&who, &p).await })),
     )
     .response::<e::Health>(),
     Route::new(
@@ -340,7 +388,7 @@ pub const ROUTES: &[Route] = &[
         Some(Query),
         Project(Read),
         "Rate-limit windows and quota use",
-        |m| on(m, read::usage),
+        |m| on(m, json(|e, who, p, _: ()| async move { e.usage(&who, &p).await })),
     )
     .response::<e::Usage>(),
     Route::new(
@@ -367,7 +415,11 @@ pub const ROUTES: &[Route] = &[
         Some(Export),
         Project(Read),
         "Committed versions, newest first",
-        |m| on(m, archive::versions),
+        |m| {
+            on(m, json(|e, who, p, Params(page): Params<PageParams>| async move {
+                e.list_versions(&who, &p, page.after.as_deref(), page.limit()).await
+            }))
+        },
     )
     .response::<e::VersionPage>(),
     Route::new(
@@ -386,7 +438,15 @@ pub const ROUTES: &[Route] = &[
         Some(Export),
         Project(Admin),
         "Roll the index back to a kept version",
-        |m| on(m, archive::rollback),
+        |m| {
+            on(m, json(|e, who, p, JsonBody(request): JsonBody<archive::RollbackRequest>| {
+                async move {
+                    let restored = request.version;
+                    let version = e.rollback(&who, &p, restored).await?;
+                    Ok(archive::RollbackResponse { version, restored })
+                }
+            }))
+        },
     )
     .request::<archive::RollbackRequest>()
     .response::<archive::RollbackResponse>(),

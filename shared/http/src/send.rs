@@ -13,3 +13,13 @@ pub(crate) fn send<F: Future + Send>(future: F) -> F {
 pub(crate) fn send<F: Future>(future: F) -> impl Future<Output = F::Output> + Send {
     send_wrapper::SendWrapper::new(future)
 }
+
+/// `Send` where futures must be (native targets), nothing on WebAssembly (see [`send`]).
+#[cfg(not(target_family = "wasm"))]
+pub(crate) trait MaybeSend: Send {}
+#[cfg(not(target_family = "wasm"))]
+impl<T: Send> MaybeSend for T {}
+#[cfg(target_family = "wasm")]
+pub(crate) trait MaybeSend {}
+#[cfg(target_family = "wasm")]
+impl<T> MaybeSend for T {}

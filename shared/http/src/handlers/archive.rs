@@ -8,8 +8,8 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{PageParams, Params};
-use crate::{AppState, JsonBody, body::read_body, caller::Caller, problem::ApiError, send::send};
+use super::Params;
+use crate::{AppState, body::read_body, caller::Caller, problem::ApiError, send::send};
 
 pub(crate) fn export(
     State(state): State<AppState>,
@@ -64,49 +64,19 @@ pub(crate) fn import(
     })
 }
 
-pub(crate) fn versions(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(page): Params<PageParams>,
-) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
-    send(async move {
-        let (principal, project) = (&caller.principal, caller.project());
-        let versions = state
-            .engine
-            .list_versions(principal, project, page.after.as_deref(), page.limit())
-            .await?;
-        Ok(caller.rated(Json(versions)))
-    })
-}
-
 /// `POST /v1/projects/{project}/rollback`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RollbackRequest {
     /// The kept version to restore.
-    version: u64,
+    pub(crate) version: u64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct RollbackResponse {
     /// The new version, whose index is that of `restored`.
-    version: u64,
-    restored: u64,
-}
-
-pub(crate) fn rollback(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(request): JsonBody<RollbackRequest>,
-) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
-    send(async move {
-        let restored = request.version;
-        let version = state
-            .engine
-            .rollback(&caller.principal, caller.project(), restored)
-            .await?;
-        Ok(caller.rated(Json(RollbackResponse { version, restored })))
-    })
+    pub(crate) version: u64,
+    pub(crate) restored: u64,
 }
 
 /// `POST /v1/projects/{project}/compact`.

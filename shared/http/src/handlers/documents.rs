@@ -89,20 +89,6 @@ pub(crate) fn ingest(
     })
 }
 
-pub(crate) fn remove(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((_, document)): Path<(String, String)>,
-) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
-    send(async move {
-        let engine = &state.engine;
-        let response = engine
-            .delete_document(&caller.principal, caller.project(), &document)
-            .await?;
-        Ok(caller.rated(Json(response)))
-    })
-}
-
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers()
         .get(name)

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, header},
     response::{
         IntoResponse, Response,
@@ -12,9 +12,8 @@ use axum::{
     },
 };
 use serde::Serialize;
-use snapkb_engine::{EmbedRequest, QueryMode, QueryRequest};
+use snapkb_engine::{QueryMode, QueryRequest};
 
-use super::{PageParams, Params};
 use crate::{AppState, JsonBody, caller::Caller, problem::ApiError, send::send};
 
 fn wants_events(headers: &HeaderMap) -> bool {
@@ -68,72 +67,5 @@ pub(crate) fn query(
         Ok(caller
             .rated(Sse::new(futures::stream::iter(events)))
             .into_response())
-    })
-}
-
-pub(crate) fn list_documents(
-    State(state): State<AppState>,
-    caller: Caller,
-    Params(page): Params<PageParams>,
-) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
-    send(async move {
-        let (principal, project) = (&caller.principal, caller.project());
-        let docs = state
-            .engine
-            .list_documents(principal, project, page.after.as_deref(), page.limit())
-            .await?;
-        Ok(caller.rated(Json(docs)))
-    })
-}
-
-pub(crate) fn document(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((_, document)): Path<(String, String)>,
-) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
-    send(async move {
-        let engine = &state.engine;
-        let doc = engine
-            .get_document(&caller.principal, caller.project(), &document)
-            .await?;
-        Ok(caller.rated(Json(doc)))
-    })
-}
-
-pub(crate) fn health(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
-    send(async move {
-        let health = state
-            .engine
-            .health(&caller.principal, caller.project())
-            .await?;
-        Ok(caller.rated(Json(health)))
-    })
-}
-
-pub(crate) fn usage(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
-    send(async move {
-        let usage = state
-            .engine
-            .usage(&caller.principal, caller.project())
-            .await?;
-        Ok(caller.rated(Json(usage)))
-    })
-}
-
-/// `POST /v1/embed`: a project key's calls count against its project's rate limits.
-pub(crate) fn embed(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(request): JsonBody<EmbedRequest>,
-) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
-    send(async move {
-        let response = state.engine.embed_texts(&caller.principal, request).await?;
-        Ok(caller.rated(Json(response)))
     })
 }
