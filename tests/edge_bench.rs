@@ -7,51 +7,33 @@
 //!   && target/release/snapkb-edge-bench --n 10000 --json docs/bench/edge-10k.json`
 
 use std::{
-    io::Write,
     path::Path,
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
-use snapkb_e2e::{Api, Server, WorkerServer, new_admin_key, worker_bundle};
+use snapkb_e2e::{Api, Server, WorkerServer, new_admin_key, say, worker_bundle};
 use snapkb_index::synthetic::Clustered;
 
+/// The Worker under workerd against native `snapkb serve` on the same project.
+#[derive(Debug, clap::Parser)]
 struct Args {
+    /// Chunks to load.
+    #[arg(long, default_value_t = 10_000)]
     n: usize,
+    #[arg(long, default_value_t = 384)]
     dims: usize,
+    /// Chunks per ingest request.
+    #[arg(long, default_value_t = 1_000)]
     batch: usize,
+    /// Queries timed per deployment.
+    #[arg(long, default_value_t = 300)]
     queries: usize,
+    #[arg(long, default_value_t = 32)]
     ef: usize,
+    /// Also write the results as JSON to this file.
+    #[arg(long = "json")]
     json_out: Option<String>,
-}
-
-fn parse_args() -> Args {
-    let mut a = Args {
-        n: 10_000,
-        dims: 384,
-        batch: 1_000,
-        queries: 300,
-        ef: 32,
-        json_out: None,
-    };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    for pair in argv.chunks(2) {
-        let v = pair.get(1).cloned().unwrap_or_default();
-        match pair[0].as_str() {
-            "--n" => a.n = v.parse().expect("--n"),
-            "--dims" => a.dims = v.parse().expect("--dims"),
-            "--batch" => a.batch = v.parse().expect("--batch"),
-            "--queries" => a.queries = v.parse().expect("--queries"),
-            "--ef" => a.ef = v.parse().expect("--ef"),
-            "--json" => a.json_out = Some(v),
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    a
-}
-
-fn say(s: impl AsRef<str>) {
-    let _ = writeln!(std::io::stdout(), "{}", s.as_ref());
 }
 
 /// A running deployment of either kind.
@@ -190,7 +172,7 @@ fn run(kind: &str, args: &Args, data: &[f32], queries: &[f32]) -> Value {
 }
 
 fn main() {
-    let args = parse_args();
+    let args = <Args as clap::Parser>::parse();
     if std::env::var_os("SNAPKB_BIN").is_none() {
         let release = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/snapkb");
         // SAFETY: single-threaded here; nothing else reads the environment concurrently.

@@ -184,6 +184,12 @@ pub struct Server {
     temp: Option<tempfile::TempDir>,
 }
 
+/// A line of a benchmark's report on stdout.
+pub fn say(s: impl AsRef<str>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "{}", s.as_ref());
+}
+
 impl Server {
     /// Starts a server on a data directory of its own.
     pub fn temporary() -> Server {

@@ -5,7 +5,6 @@
 //! `cargo build --release -p snapkb -p snapkb-e2e && target/release/snapkb-http-bench --n 100000`
 
 use std::{
-    io::Write,
     process::Command,
     sync::{
         Arc,
@@ -15,58 +14,34 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use snapkb_e2e::{Api, Server};
+use snapkb_e2e::{Api, Server, say};
 use snapkb_index::synthetic::Clustered;
 
+/// The HTTP benchmark of `snapkb serve`.
+#[derive(Debug, clap::Parser)]
 struct Args {
+    /// Chunks to load.
+    #[arg(long, default_value_t = 100_000)]
     n: usize,
+    #[arg(long, default_value_t = 384)]
     dims: usize,
+    /// Concurrent ingest clients.
+    #[arg(long, default_value_t = 4)]
     clients: usize,
+    /// Chunks per ingest request.
+    #[arg(long, default_value_t = 500)]
     batch: usize,
+    /// wrk connection counts to measure queries at.
+    #[arg(long, value_delimiter = ',', default_value = "64,8")]
     connections: Vec<usize>,
+    /// Seconds per wrk run.
+    #[arg(long, default_value_t = 20)]
     seconds: u64,
+    #[arg(long, default_value_t = 32)]
     ef: usize,
+    /// Also write the results as JSON to this file.
+    #[arg(long = "json")]
     json_out: Option<String>,
-}
-
-fn parse_args() -> Args {
-    let mut a = Args {
-        n: 100_000,
-        dims: 384,
-        clients: 4,
-        batch: 500,
-        connections: vec![64, 8],
-        seconds: 20,
-        ef: 32,
-        json_out: None,
-    };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < argv.len() {
-        let v = argv.get(i + 1).cloned().unwrap_or_default();
-        match argv[i].as_str() {
-            "--n" => a.n = v.parse().expect("--n"),
-            "--dims" => a.dims = v.parse().expect("--dims"),
-            "--clients" => a.clients = v.parse().expect("--clients"),
-            "--batch" => a.batch = v.parse().expect("--batch"),
-            "--connections" => {
-                a.connections = v
-                    .split(',')
-                    .map(|c| c.parse().expect("--connections"))
-                    .collect()
-            }
-            "--seconds" => a.seconds = v.parse().expect("--seconds"),
-            "--ef" => a.ef = v.parse().expect("--ef"),
-            "--json" => a.json_out = Some(v),
-            other => panic!("unknown argument {other}"),
-        }
-        i += 2;
-    }
-    a
-}
-
-fn say(s: impl AsRef<str>) {
-    let _ = writeln!(std::io::stdout(), "{}", s.as_ref());
 }
 
 fn percentile_ms(line: &str) -> Option<f64> {
@@ -82,7 +57,7 @@ fn percentile_ms(line: &str) -> Option<f64> {
 }
 
 fn main() {
-    let args = parse_args();
+    let args = <Args as clap::Parser>::parse();
     if std::env::var_os("SNAPKB_BIN").is_none() {
         let release = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/snapkb");
         // SAFETY: single-threaded here; nothing else reads the environment concurrently.

@@ -10,13 +10,14 @@
 //! target/release/snapkb-lambda-bench --n 100000 --dims 384
 //! ```
 
-use std::{io::Write, path::PathBuf, sync::Arc, time::Instant};
+use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use serde_json::{Value, json};
 use snapkb_core::Principal;
 use snapkb_e2e::{
     aws_function_env, aws_stores, block_on,
     lambda_host::{FunctionProcess, LambdaHost, Outcome, function_binary},
+    say,
 };
 use snapkb_engine::{CreateProject, Engine, IngestRequest};
 use snapkb_index::synthetic::Clustered;
@@ -29,10 +30,6 @@ const FUNCTIONS: [&str; 6] = [
     "snapkb-compact",
     "snapkb-s3-trigger",
 ];
-
-fn say(s: impl AsRef<str>) {
-    let _ = writeln!(std::io::stdout(), "{}", s.as_ref());
-}
 
 fn arg(name: &str, default: usize) -> usize {
     let argv: Vec<String> = std::env::args().collect();

@@ -162,7 +162,7 @@ impl Engine {
 
     /// Writes the change's segments and commits them on top of `base`. `None` when another
     /// commit won the race (the caller re-plans); the segments written are then orphans for GC.
-    pub(crate) async fn try_commit(
+    pub(crate) async fn commit_change(
         &self,
         base: &Manifest,
         change: Change,

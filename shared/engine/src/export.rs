@@ -292,7 +292,7 @@ impl Engine {
                 bytes: if last { bytes } else { 0 },
             };
             version = self
-                .try_commit(
+                .commit_change(
                     &base,
                     change,
                     Action::Import,

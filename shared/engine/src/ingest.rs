@@ -434,7 +434,7 @@ impl Engine {
                 "tombstones": change.tombstones.len(),
             });
             if let Some(version) = self
-                .try_commit(&base, change, Action::Ingest, principal.actor(), detail)
+                .commit_change(&base, change, Action::Ingest, principal.actor(), detail)
                 .await?
             {
                 return Ok(IngestResponse {
@@ -476,7 +476,7 @@ impl Engine {
             };
             let detail = serde_json::json!({"document": document, "tombstones": doc.chunks.len()});
             if let Some(version) = self
-                .try_commit(&base, change, Action::Delete, principal.actor(), detail)
+                .commit_change(&base, change, Action::Delete, principal.actor(), detail)
                 .await?
             {
                 return Ok(IngestResponse {
