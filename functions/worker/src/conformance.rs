@@ -6,7 +6,9 @@ use axum::{Router, extract::Path, http::StatusCode, routing::post};
 use snapkb_store::conformance as c;
 use worker::Env;
 
-use crate::{BUCKET_BINDING, DATABASE_BINDING, d1::D1Meta, r2::R2Objects};
+use snapkb_cloudflare::{D1Meta, R2Objects};
+
+use crate::{BUCKET_BINDING, DATABASE_BINDING};
 
 async fn run(env: Env, check: &str) -> Result<(), String> {
     let objects = R2Objects::new(env.bucket(BUCKET_BINDING).map_err(|e| e.to_string())?);

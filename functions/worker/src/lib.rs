@@ -1,5 +1,5 @@
 //! snapkb on Cloudflare Workers: the query, ingest and keys route groups over R2 (objects) and
-//! D1 (metadata). One engine per isolate, built on the first request and kept while the
+//! D1 (metadata), whose adapters are snapkb-cloudflare's. One engine per isolate, built on the first request and kept while the
 //! isolate lives, so loaded indexes stay warm between requests. Text is embedded through
 //! `SNAPKB_EMBED_URL` when set (Workers cannot hold the model); compaction requested by an
 //! ingest runs after the response, under `waitUntil`, and a cron trigger sweeps every project
@@ -8,15 +8,12 @@
 //! Natively this crate is empty: it only builds for wasm32 (see infra/edge/worker-build.sh).
 #![cfg(target_arch = "wasm32")]
 
-mod d1;
-mod fetch;
-mod r2;
-
 #[cfg(feature = "conformance")]
 mod conformance;
 
 use std::{cell::RefCell, rc::Rc, sync::Arc};
 
+use snapkb_cloudflare::{D1Meta, R2Objects, WorkerFetch};
 use snapkb_core::Config;
 use snapkb_engine::{CompactionTrigger, Engine, Pause, RemoteEmbedder, TableRateLimiter};
 use snapkb_http::{ApiError, Group};
@@ -91,14 +88,14 @@ fn instance(env: &Env) -> Result<Rc<Instance>, String> {
     let db = env
         .d1(DATABASE_BINDING)
         .map_err(|e| format!("D1 binding {DATABASE_BINDING}: {e}"))?;
-    let meta: Arc<dyn snapkb_store::MetaStore> = Arc::new(d1::D1Meta::new(db));
+    let meta: Arc<dyn snapkb_store::MetaStore> = Arc::new(D1Meta::new(db));
     let deferred = Rc::new(Deferred::default());
-    let mut engine = Engine::new(Arc::new(r2::R2Objects::new(bucket)), meta.clone(), config)
+    let mut engine = Engine::new(Arc::new(R2Objects::new(bucket)), meta.clone(), config)
         .with_rate_limiter(Arc::new(TableRateLimiter { meta }))
         .with_pause(Arc::new(WorkerPause))
         .with_compaction_trigger(Arc::new(DeferredTrigger(deferred.clone())));
     if let Some(embedder) =
-        RemoteEmbedder::from_config(Arc::new(fetch::WorkerFetch), engine.config())
+        RemoteEmbedder::from_config(Arc::new(WorkerFetch), engine.config())
     {
         engine = engine.with_embedder(Arc::new(embedder));
     }

@@ -32,7 +32,6 @@ pub struct Project {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingConfig {
-    #[serde(default)]
     pub model: Option<String>,
     pub dims: u32,
     #[serde(default)]
@@ -154,17 +153,11 @@ impl Default for CompactionConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub quotas: Option<Quotas>,
-    #[serde(default)]
     pub rate_limits: Option<RateLimits>,
-    #[serde(default)]
     pub compaction: Option<CompactionConfig>,
-    #[serde(default)]
     pub chunking: Option<ChunkingConfig>,
-    #[serde(default)]
     pub ef_search: Option<u32>,
 }
 

@@ -38,7 +38,6 @@ pub struct IngestRequest {
 #[serde(deny_unknown_fields)]
 pub struct DocumentInput {
     pub id: String,
-    #[serde(default)]
     pub text: Option<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "markdown")]
@@ -48,9 +47,7 @@ pub struct DocumentInput {
     pub metadata: Map<String, Value>,
     #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(default)]
     pub vector: Option<Vec<f32>>,
-    #[serde(default)]
     pub chunks: Option<Vec<ChunkInput>>,
 }
 

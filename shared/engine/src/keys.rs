@@ -18,7 +18,6 @@ pub struct CreateKey {
     pub name: String,
     pub scopes: Vec<Scope>,
     /// Seconds from now after which the key stops working.
-    #[serde(default)]
     pub expires_in_seconds: Option<u64>,
 }
 

@@ -22,19 +22,12 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
     pub id: String,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub embedding: Option<EmbeddingConfig>,
-    #[serde(default)]
     pub chunking: Option<ChunkingConfig>,
-    #[serde(default)]
     pub index: Option<IndexConfig>,
-    #[serde(default)]
     pub quotas: Option<Quotas>,
-    #[serde(default)]
     pub rate_limits: Option<RateLimits>,
-    #[serde(default)]
     pub compaction: Option<CompactionConfig>,
 }
 

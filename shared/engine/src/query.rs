@@ -30,13 +30,10 @@ fn default_top_k() -> usize {
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// Text to embed (vector mode), to match (keyword mode), or both (hybrid).
-    #[serde(default)]
     pub text: Option<String>,
     /// A query vector of the project's dimensions (instead of embedding `text`).
-    #[serde(default)]
     pub vector: Option<Vec<f32>>,
     /// Default: hybrid when there is text and a way to get a vector, else whichever applies.
-    #[serde(default)]
     pub mode: Option<QueryMode>,
     #[serde(default = "default_top_k")]
     pub top_k: usize,
@@ -44,7 +41,6 @@ pub struct QueryRequest {
     #[schema(value_type = Option<Object>)]
     pub filter: Option<Filter>,
     /// Search breadth (default: the project's `index.ef_search`).
-    #[serde(default)]
     pub ef: Option<usize>,
 }
 

@@ -27,7 +27,7 @@ const COLUMNS: &str = "pk, sk, version, value, counter, ttl";
 /// The table name in the error of a failed guard.
 const GUARD: &str = "snapkb_guard";
 
-pub(crate) struct D1Meta {
+pub struct D1Meta {
     db: D1Database,
     ready: Cell<bool>,
 }
@@ -88,7 +88,7 @@ fn optional(n: Option<u64>) -> JsValue {
 }
 
 impl D1Meta {
-    pub(crate) fn new(db: D1Database) -> Self {
+    pub fn new(db: D1Database) -> Self {
         Self {
             db,
             ready: Cell::new(false),

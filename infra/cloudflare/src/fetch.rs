@@ -5,7 +5,7 @@ use snapkb_store::{Outbound, OutboundError, OutboundRequest, OutboundResponse};
 use worker::{Fetch, Headers, Method, Request, RequestInit};
 
 #[derive(Debug, Default)]
-pub(crate) struct WorkerFetch;
+pub struct WorkerFetch;
 
 #[async_trait::async_trait(?Send)]
 impl Outbound for WorkerFetch {

@@ -7,12 +7,12 @@ use bytes::Bytes;
 use snapkb_store::{ListPage, ObjectMeta, ObjectStore, StoreError};
 use worker::{Bucket, Conditional, Data, Range as R2Range};
 
-pub(crate) struct R2Objects {
+pub struct R2Objects {
     bucket: Bucket,
 }
 
 impl R2Objects {
-    pub(crate) fn new(bucket: Bucket) -> Self {
+    pub fn new(bucket: Bucket) -> Self {
         Self { bucket }
     }
 }
