@@ -77,7 +77,9 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
 /// S3 and DynamoDB stores on the local servers for bucket and table `name`, created if missing.
 pub fn aws_stores(name: &str) -> snapkb_aws::AwsStores {
     block_on(async {
-        let config = snapkb_core::Config::from_vars(aws_env(name)).expect("config");
+        let (_, settings) =
+            snapkb_lambda::LambdaSettings::from_vars(aws_env(name)).expect("config");
+        let config = settings.aws;
         assert!(
             config.s3_endpoint.is_some() && config.dynamodb_endpoint.is_some(),
             "SNAPKB_S3_ENDPOINT / SNAPKB_DYNAMODB_ENDPOINT are not set: run `eval \"$(infra/dev/aws-servers.sh start)\"` first"

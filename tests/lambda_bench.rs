@@ -131,8 +131,6 @@ fn main() {
     // Load through the engine on the same bucket and table.
     let stores = aws_stores(&name);
     let config = snapkb_core::Config {
-        bucket: Some(name.clone()),
-        table: Some(name.clone()),
         admin_key_sha256: Some(hash),
         ..Default::default()
     };

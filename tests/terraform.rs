@@ -227,7 +227,7 @@ fn every_function_gets_the_settings_it_reads_and_only_known_ones() {
             assert!(set.contains(setting), "{} lacks {setting}", spec.name);
         }
         for name in &set {
-            let parsed = snapkb_core::Config::from_vars([(name.clone(), String::new())]);
+            let parsed = snapkb_lambda::LambdaSettings::from_vars([(name.clone(), String::new())]);
             assert!(
                 !matches!(parsed, Err(snapkb_core::ConfigError::Unknown(_))),
                 "{}: {name} is not a setting",

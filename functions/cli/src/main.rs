@@ -11,6 +11,7 @@ use std::{io::Write, net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
+use snapkb_aws::AwsSettings;
 use snapkb_core::Config;
 
 use crate::client::Client;
@@ -50,7 +51,7 @@ struct LocalArgs {
     #[arg(long, env = "SNAPKB_ADDR", default_value = "127.0.0.1:7700")]
     addr: SocketAddr,
     /// `pretty` or `json`.
-    #[arg(long, env = "SNAPKB_LOG_FORMAT", default_value = "pretty")]
+    #[arg(long, env = "SNAPKB_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     log_format: String,
     /// Seconds between maintenance sweeps: compaction where due, then GC (GC also runs at start).
     #[arg(long, env = "SNAPKB_GC_INTERVAL", default_value_t = 600)]
@@ -222,21 +223,39 @@ fn client(remote: &Remote) -> Client {
     Client::new(&remote.url, remote.key.clone())
 }
 
-fn local_config(args: &LocalArgs) -> Result<Config, CliError> {
-    let mut config = Config::from_vars(std::env::vars().filter(|(k, _)| {
-        !matches!(
-            k.as_str(),
-            "SNAPKB_ADDR"
-                | "SNAPKB_URL"
-                | "SNAPKB_KEY"
-                | "SNAPKB_DATA_DIR"
-                | "SNAPKB_LOG_FORMAT"
-                | "SNAPKB_GC_INTERVAL"
-        )
-    }))?;
-    config.data_dir = Some(args.data_dir.display().to_string());
-    config.log_format = args.log_format.clone();
-    Ok(config)
+/// What `snapkb serve` runs on besides the shared [`Config`]: S3 and DynamoDB when a bucket and
+/// a table are set (else the data directory), and the model's location.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LocalSettings {
+    pub(crate) aws: AwsSettings,
+    pub(crate) model_dir: Option<String>,
+}
+
+/// Every `SNAPKB_*` variable a flag of this command line reads (clap reads those).
+fn flag_variables(command: &clap::Command, out: &mut Vec<String>) {
+    for arg in command.get_arguments() {
+        if let Some(name) = arg.get_env().and_then(|e| e.to_str()) {
+            out.push(name.to_string());
+        }
+    }
+    for sub in command.get_subcommands() {
+        flag_variables(sub, out);
+    }
+}
+
+/// The shared configuration and the local settings from `SNAPKB_*` variables.
+fn local_config() -> Result<(Config, LocalSettings), CliError> {
+    let mut names = Vec::new();
+    flag_variables(&<Cli as clap::CommandFactory>::command(), &mut names);
+    let mut host: Vec<&str> = names.iter().map(String::as_str).collect();
+    host.extend(AwsSettings::NAMES);
+    host.push("SNAPKB_MODEL_DIR");
+    let (config, host) = Config::from_vars_with_host(std::env::vars(), &host)?;
+    let settings = LocalSettings {
+        aws: AwsSettings::from_host(&host),
+        model_dir: host.get("SNAPKB_MODEL_DIR"),
+    };
+    Ok((config, settings))
 }
 
 fn print_results(value: &Value) {
@@ -274,12 +293,12 @@ fn print_results(value: &Value) {
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => {
-            let config = local_config(&args)?;
-            serve::init_logs(&config.log_format);
+            let (config, settings) = local_config()?;
+            serve::init_logs(&args.log_format);
             let runtime =
                 tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
             runtime.block_on(async {
-                let local = serve::open(&args.data_dir, config).await?;
+                let local = serve::open(&args.data_dir, config, &settings).await?;
                 serve::serve(local, args.addr, args.gc_interval, |_, _| async { Ok(()) }).await
             })
         }

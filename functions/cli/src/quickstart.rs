@@ -124,13 +124,13 @@ async fn seed(engine: Arc<Engine>, addr: SocketAddr, samples: PathBuf) -> Result
 }
 
 pub(crate) fn run(args: LocalArgs) -> Result<(), CliError> {
-    let config = local_config(&args)?;
-    serve::init_logs(&config.log_format);
-    ensure_model(&serve::model_dir(&config))?;
+    let (config, settings) = local_config()?;
+    serve::init_logs(&args.log_format);
+    ensure_model(&serve::model_dir(&settings))?;
     let samples = samples_dir();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
     runtime.block_on(async {
-        let local = serve::open(&args.data_dir, config).await?;
+        let local = serve::open(&args.data_dir, config, &settings).await?;
         serve::serve(local, args.addr, args.gc_interval, move |engine, addr| {
             seed(engine, addr, samples)
         })

@@ -12,13 +12,13 @@ use std::{
     time::Duration,
 };
 
-use snapkb_aws::AwsStores;
+use snapkb_aws::{AwsSettings, AwsStores};
 use snapkb_core::Config;
 use snapkb_engine::{CompactionTrigger, Engine, LazyMiniLm};
 use snapkb_local::{FileObjectStore, RedbMetaStore};
 use snapkb_store::{MetaStore, ObjectStore};
 
-use crate::CliError;
+use crate::{CliError, LocalSettings};
 
 /// Work for the maintenance thread.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -56,8 +56,8 @@ impl CompactionTrigger for JobQueue {
 
 /// The model directory: configured, else `models/all-MiniLM-L6-v2` here, else the one in
 /// this source tree (where infra/dev/fetch-model.sh puts it).
-pub(crate) fn model_dir(config: &Config) -> PathBuf {
-    if let Some(dir) = &config.model_dir {
+pub(crate) fn model_dir(settings: &LocalSettings) -> PathBuf {
+    if let Some(dir) = &settings.model_dir {
         return PathBuf::from(dir);
     }
     let local = snapkb_embed::default_model_dir();
@@ -82,16 +82,16 @@ pub(crate) struct Local {
 /// else the files and redb table in `data_dir`.
 async fn stores(
     data_dir: &Path,
-    config: &Config,
+    settings: &AwsSettings,
 ) -> Result<(Arc<dyn ObjectStore>, Arc<dyn MetaStore>), CliError> {
-    if AwsStores::configured(config) {
-        let aws = AwsStores::connect(config)
+    if settings.configured() {
+        let aws = AwsStores::connect(settings)
             .await
             .map_err(|e| CliError::Io(e.to_string()))?;
         aws.create_if_missing()
             .await
             .map_err(|e| CliError::Io(format!("cannot reach S3 or DynamoDB: {e}")))?;
-        tracing::info!(bucket = ?config.bucket, table = ?config.table, "storage: S3 + DynamoDB");
+        tracing::info!(bucket = ?settings.bucket, table = ?settings.table, "storage: S3 + DynamoDB");
         return Ok((aws.objects, aws.meta));
     }
     std::fs::create_dir_all(data_dir)
@@ -103,9 +103,13 @@ async fn stores(
     Ok((Arc::new(objects), Arc::new(meta)))
 }
 
-pub(crate) async fn open(data_dir: &Path, config: Config) -> Result<Local, CliError> {
-    let (objects, meta) = stores(data_dir, &config).await?;
-    let model = model_dir(&config);
+pub(crate) async fn open(
+    data_dir: &Path,
+    config: Config,
+    settings: &LocalSettings,
+) -> Result<Local, CliError> {
+    let (objects, meta) = stores(data_dir, &settings.aws).await?;
+    let model = model_dir(settings);
     if !model.join("model.safetensors").exists() {
         tracing::warn!(dir = %model.display(), "no embedding model found: text ingest and text queries will answer 503 until you run infra/dev/fetch-model.sh (caller vectors and keyword search work)");
     }

@@ -32,7 +32,7 @@ const OBJECT_WRITES: &[&str] = &[
 ];
 
 /// Where every function finds its data, and how it logs.
-const STORAGE_SETTINGS: &[&str] = &["SNAPKB_BUCKET", "SNAPKB_TABLE", "SNAPKB_LOG_FORMAT"];
+const STORAGE_SETTINGS: &[&str] = &["SNAPKB_BUCKET", "SNAPKB_TABLE"];
 
 /// Every HTTP function checks the admin key.
 const HTTP_SETTINGS: &[&str] = &["SNAPKB_ADMIN_KEY_PARAMETER"];
@@ -216,7 +216,8 @@ mod tests {
         for f in FUNCTIONS {
             assert!(!f.actions().is_empty());
             for setting in f.settings() {
-                let known = snapkb_core::Config::from_vars([(setting.to_string(), String::new())]);
+                let known =
+                    crate::LambdaSettings::from_vars([(setting.to_string(), String::new())]);
                 assert!(
                     !matches!(known, Err(snapkb_core::ConfigError::Unknown(_))),
                     "{setting}"

@@ -59,7 +59,7 @@ fn split_inbox_key(key: &str) -> Option<(&str, &str)> {
 async fn ingest_record(function: &Function, record: &S3EventRecord) -> Result<Value, InboxError> {
     let key = decode_key(record.s3.object.key.as_deref().unwrap_or_default());
     let bucket = record.s3.bucket.name.clone().unwrap_or_default();
-    let serves = function.engine.config().bucket.clone().unwrap_or_default();
+    let serves = function.settings.aws.bucket.clone().unwrap_or_default();
     if bucket != serves {
         return Err(InboxError::OtherBucket {
             key,

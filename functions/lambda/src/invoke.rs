@@ -4,8 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::LambdaSettings;
 use aws_sdk_lambda::{primitives::Blob, types::InvocationType};
-use snapkb_core::Config;
 use snapkb_engine::CompactionTrigger;
 use tokio::task::JoinHandle;
 
@@ -41,12 +41,14 @@ pub(crate) struct CompactInvoker {
 }
 
 impl CompactInvoker {
-    pub(crate) async fn new(config: &Config, function: &str, pending: PendingInvocations) -> Self {
-        let sdk = snapkb_aws::sdk_config(
-            &snapkb_aws::region(config),
-            config.lambda_endpoint.as_deref(),
-        )
-        .await;
+    pub(crate) async fn new(
+        settings: &LambdaSettings,
+        function: &str,
+        pending: PendingInvocations,
+    ) -> Self {
+        let sdk =
+            snapkb_aws::sdk_config(&settings.aws.region(), settings.lambda_endpoint.as_deref())
+                .await;
         Self {
             client: aws_sdk_lambda::Client::new(&sdk),
             function: function.to_string(),

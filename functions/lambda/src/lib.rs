@@ -10,7 +10,7 @@ mod metrics;
 
 use std::{path::PathBuf, sync::Arc};
 
-use snapkb_aws::AwsStores;
+use snapkb_aws::{AwsSettings, AwsStores};
 use snapkb_core::Config;
 use snapkb_engine::{Engine, LazyMiniLm, TableRateLimiter};
 use snapkb_http::Group;
@@ -29,10 +29,63 @@ pub enum InitError {
     AdminKey(String),
 }
 
+/// A function's own settings: its AWS storage, the compact function it invokes, the admin key's
+/// SSM parameter, the model's location, and endpoint overrides for local servers (tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LambdaSettings {
+    pub aws: AwsSettings,
+    /// The compact function (name or ARN) that ingest invokes asynchronously when a project's
+    /// write-ahead log passes its triggers.
+    pub compact_function: Option<String>,
+    /// An SSM parameter (SecureString) holding the admin key's hash, read at init when the
+    /// hash itself is not given.
+    pub admin_key_parameter: Option<String>,
+    /// Where the embedding model's files are.
+    pub model_dir: Option<String>,
+    pub lambda_endpoint: Option<String>,
+    pub ssm_endpoint: Option<String>,
+}
+
+impl LambdaSettings {
+    /// Every variable a function reads besides the shared crates' [`Config`].
+    pub const NAMES: [&str; 11] = [
+        AwsSettings::NAMES[0],
+        AwsSettings::NAMES[1],
+        AwsSettings::NAMES[2],
+        AwsSettings::NAMES[3],
+        AwsSettings::NAMES[4],
+        "SNAPKB_COMPACT_FUNCTION",
+        "SNAPKB_ADMIN_KEY_PARAMETER",
+        "SNAPKB_MODEL_DIR",
+        "SNAPKB_LAMBDA_ENDPOINT",
+        "SNAPKB_SSM_ENDPOINT",
+        // Set by deployments of earlier versions of the module; Lambda logs are JSON lines
+        // whatever it says.
+        "SNAPKB_LOG_FORMAT",
+    ];
+
+    /// The shared configuration and these settings from `SNAPKB_*` variables.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Config, Self), snapkb_core::ConfigError> {
+        let (config, host) = Config::from_vars_with_host(vars, &Self::NAMES)?;
+        let settings = LambdaSettings {
+            aws: AwsSettings::from_host(&host),
+            compact_function: host.get("SNAPKB_COMPACT_FUNCTION"),
+            admin_key_parameter: host.get("SNAPKB_ADMIN_KEY_PARAMETER"),
+            model_dir: host.get("SNAPKB_MODEL_DIR"),
+            lambda_endpoint: host.get("SNAPKB_LAMBDA_ENDPOINT"),
+            ssm_endpoint: host.get("SNAPKB_SSM_ENDPOINT"),
+        };
+        Ok((config, settings))
+    }
+}
+
 /// A function's engine and what its handlers need beside it.
 #[derive(Debug, Clone)]
 pub struct Function {
     pub engine: Arc<Engine>,
+    pub settings: LambdaSettings,
     pub stores: AwsStores,
     /// Compaction invocations sent during a request, awaited before it answers (a frozen
     /// container would otherwise hold them until its next request).
@@ -57,8 +110,8 @@ pub fn init_logs() {
 
 /// The model directory: `SNAPKB_MODEL_DIR`, else `models/all-MiniLM-L6-v2` beside the
 /// function's code (`$LAMBDA_TASK_ROOT`), else the working directory's.
-fn model_dir(config: &Config) -> PathBuf {
-    if let Some(dir) = &config.model_dir {
+fn model_dir(settings: &LambdaSettings) -> PathBuf {
+    if let Some(dir) = &settings.model_dir {
         return PathBuf::from(dir);
     }
     match std::env::var_os("LAMBDA_TASK_ROOT") {
@@ -70,12 +123,15 @@ fn model_dir(config: &Config) -> PathBuf {
 /// The admin key's hash from its SSM parameter (a SecureString), when the configuration names
 /// the parameter instead of giving the hash. Read once per container; a missing or malformed
 /// parameter stops init, since no admin request could be checked.
-async fn with_admin_key_from_ssm(mut config: Config) -> Result<Config, InitError> {
-    let (None, Some(name)) = (&config.admin_key_sha256, &config.admin_key_parameter) else {
+async fn with_admin_key_from_ssm(
+    mut config: Config,
+    settings: &LambdaSettings,
+) -> Result<Config, InitError> {
+    let (None, Some(name)) = (&config.admin_key_sha256, &settings.admin_key_parameter) else {
         return Ok(config);
     };
     let sdk =
-        snapkb_aws::sdk_config(&snapkb_aws::region(&config), config.ssm_endpoint.as_deref()).await;
+        snapkb_aws::sdk_config(&settings.aws.region(), settings.ssm_endpoint.as_deref()).await;
     let out = aws_sdk_ssm::Client::new(&sdk)
         .get_parameter()
         .name(name)
@@ -103,8 +159,8 @@ impl Function {
     /// Init: reads the configuration and builds the clients — no request is sent and no
     /// model is loaded (`embeds` functions load it on their first text).
     pub async fn init(embeds: bool) -> Result<Self, InitError> {
-        let config = Config::from_vars(std::env::vars())?;
-        Self::with_config(config, embeds).await
+        let (config, settings) = LambdaSettings::from_vars(std::env::vars())?;
+        Self::with_config(config, settings, embeds).await
     }
 
     /// A binary's start: JSON logs, then init; a failed init is logged before the process
@@ -116,9 +172,13 @@ impl Function {
         })
     }
 
-    pub async fn with_config(config: Config, embeds: bool) -> Result<Self, InitError> {
-        let config = with_admin_key_from_ssm(config).await?;
-        let stores = AwsStores::connect(&config).await?;
+    pub async fn with_config(
+        config: Config,
+        settings: LambdaSettings,
+        embeds: bool,
+    ) -> Result<Self, InitError> {
+        let config = with_admin_key_from_ssm(config, &settings).await?;
+        let stores = AwsStores::connect(&settings.aws).await?;
         let pending = PendingInvocations::default();
         let mut engine = Engine::new(stores.objects.clone(), stores.meta.clone(), config.clone())
             // Every instance shares the counters in the table.
@@ -126,12 +186,12 @@ impl Function {
                 meta: stores.meta.clone(),
             }));
         if embeds {
-            engine = engine.with_embedder(Arc::new(LazyMiniLm::new(&model_dir(&config))));
+            engine = engine.with_embedder(Arc::new(LazyMiniLm::new(&model_dir(&settings))));
         }
-        match &config.compact_function {
+        match &settings.compact_function {
             Some(function) => {
                 engine = engine.with_compaction_trigger(Arc::new(
-                    invoke::CompactInvoker::new(&config, function, pending.clone()).await,
+                    invoke::CompactInvoker::new(&settings, function, pending.clone()).await,
                 ));
             }
             None => tracing::warn!(
@@ -140,6 +200,7 @@ impl Function {
         }
         Ok(Self {
             engine: Arc::new(engine),
+            settings,
             stores,
             pending,
         })

@@ -5,6 +5,15 @@
 use snapkb_aws_http::{AwsCredentials, AwsTarget};
 use snapkb_core::Config;
 
+/// The component's own settings: where the Lambda deployment's data is.
+const SPIN_STORAGE_SETTINGS: [&str; 5] = [
+    "SNAPKB_BUCKET",
+    "SNAPKB_TABLE",
+    "SNAPKB_REGION",
+    "SNAPKB_S3_ENDPOINT",
+    "SNAPKB_DYNAMODB_ENDPOINT",
+];
+
 /// The SNAPKB_* settings a Spin component reads.
 pub(crate) const SPIN_SETTINGS: [&str; 11] = [
     "SNAPKB_BUCKET",
@@ -56,7 +65,8 @@ pub fn settings_from(get: impl Fn(&str) -> Option<String>) -> Result<Settings, S
             .filter(|v| !v.is_empty())
             .map(|v| (name.to_string(), v))
     });
-    let config = Config::from_vars(vars).map_err(|e| e.to_string())?;
+    let (config, host) =
+        Config::from_vars_with_host(vars, &SPIN_STORAGE_SETTINGS).map_err(|e| e.to_string())?;
     let required = |value: Option<String>, name: &str| {
         value.ok_or_else(|| format!("the Spin variable `{name}` is not set"))
     };
@@ -65,17 +75,17 @@ pub fn settings_from(get: impl Fn(&str) -> Option<String>) -> Result<Settings, S
         secret_access_key: required(get("aws_secret_access_key"), "aws_secret_access_key")?,
         session_token: get("aws_session_token").filter(|t| !t.is_empty()),
     };
-    let region = required(config.region.clone(), "snapkb_region")?;
+    let region = required(host.get("SNAPKB_REGION"), "snapkb_region")?;
     let target = |endpoint: &Option<String>| AwsTarget {
         region: region.clone(),
         credentials: credentials.clone(),
         endpoint: endpoint.clone(),
     };
     Ok(Settings {
-        bucket: required(config.bucket.clone(), "snapkb_bucket")?,
-        table: required(config.table.clone(), "snapkb_table")?,
-        s3: target(&config.s3_endpoint),
-        dynamodb: target(&config.dynamodb_endpoint),
+        bucket: required(host.get("SNAPKB_BUCKET"), "snapkb_bucket")?,
+        table: required(host.get("SNAPKB_TABLE"), "snapkb_table")?,
+        s3: target(&host.get("SNAPKB_S3_ENDPOINT")),
+        dynamodb: target(&host.get("SNAPKB_DYNAMODB_ENDPOINT")),
         config,
     })
 }

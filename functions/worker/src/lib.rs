@@ -74,7 +74,10 @@ fn config(env: &Env) -> Result<Config, String> {
         let pair: js_sys::Array = entry.unchecked_into();
         Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
     });
-    Config::from_vars(vars).map_err(|e| e.to_string())
+    // Earlier wrangler.toml files set a log format; the Worker logs to the console either way.
+    Config::from_vars_with_host(vars, &["SNAPKB_LOG_FORMAT"])
+        .map(|(config, _)| config)
+        .map_err(|e| e.to_string())
 }
 
 fn instance(env: &Env) -> Result<Rc<Instance>, String> {
@@ -94,9 +97,7 @@ fn instance(env: &Env) -> Result<Rc<Instance>, String> {
         .with_rate_limiter(Arc::new(TableRateLimiter { meta }))
         .with_pause(Arc::new(WorkerPause))
         .with_compaction_trigger(Arc::new(DeferredTrigger(deferred.clone())));
-    if let Some(embedder) =
-        RemoteEmbedder::from_config(Arc::new(WorkerFetch), engine.config())
-    {
+    if let Some(embedder) = RemoteEmbedder::from_config(Arc::new(WorkerFetch), engine.config()) {
         engine = engine.with_embedder(Arc::new(embedder));
     }
     let engine = Arc::new(engine);

@@ -9,7 +9,7 @@ mod s3;
 use std::{sync::Arc, time::Duration};
 
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig};
-use snapkb_core::Config;
+use snapkb_core::HostSettings;
 use snapkb_store::StoreError;
 
 pub use crate::{
@@ -47,12 +47,49 @@ pub async fn sdk_config(region: &str, endpoint: Option<&str>) -> aws_config::Sdk
 }
 
 /// The region: `SNAPKB_REGION`, else `AWS_REGION` (which Lambda sets), else `us-east-1`.
-pub fn region(config: &Config) -> String {
-    config
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .unwrap_or_else(|| "us-east-1".to_string())
+/// Where a deployment's AWS storage is: `SNAPKB_BUCKET`, `SNAPKB_TABLE`, `SNAPKB_REGION` and
+/// the endpoint overrides for local servers (`SNAPKB_S3_ENDPOINT`, `SNAPKB_DYNAMODB_ENDPOINT`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub bucket: Option<String>,
+    pub table: Option<String>,
+    pub region: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub dynamodb_endpoint: Option<String>,
+}
+
+impl AwsSettings {
+    /// The settings' variable names, for [`snapkb_core::Config::from_vars_with_host`].
+    pub const NAMES: [&str; 5] = [
+        "SNAPKB_BUCKET",
+        "SNAPKB_TABLE",
+        "SNAPKB_REGION",
+        "SNAPKB_S3_ENDPOINT",
+        "SNAPKB_DYNAMODB_ENDPOINT",
+    ];
+
+    pub fn from_host(host: &HostSettings) -> Self {
+        AwsSettings {
+            bucket: host.get("SNAPKB_BUCKET"),
+            table: host.get("SNAPKB_TABLE"),
+            region: host.get("SNAPKB_REGION"),
+            s3_endpoint: host.get("SNAPKB_S3_ENDPOINT"),
+            dynamodb_endpoint: host.get("SNAPKB_DYNAMODB_ENDPOINT"),
+        }
+    }
+
+    /// `SNAPKB_REGION`, else `AWS_REGION`, else us-east-1.
+    pub fn region(&self) -> String {
+        self.region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".to_string())
+    }
+
+    /// Whether a bucket and a table are named (then a deployment runs on AWS).
+    pub fn configured(&self) -> bool {
+        self.bucket.is_some() && self.table.is_some()
+    }
 }
 
 /// The two AWS stores a deployment runs on, built from `SNAPKB_BUCKET`, `SNAPKB_TABLE`,
@@ -66,14 +103,9 @@ pub struct AwsStores {
 }
 
 impl AwsStores {
-    /// Whether `config` names a bucket and a table (then a deployment runs on AWS).
-    pub fn configured(config: &Config) -> bool {
-        config.bucket.is_some() && config.table.is_some()
-    }
-
     /// Clients for the configured bucket and table. No request is sent: a function's init
     /// stays at building two clients.
-    pub async fn connect(config: &Config) -> Result<Self, StoreError> {
+    pub async fn connect(config: &AwsSettings) -> Result<Self, StoreError> {
         let bucket = config
             .bucket
             .clone()
@@ -82,7 +114,7 @@ impl AwsStores {
             .table
             .clone()
             .ok_or_else(|| StoreError::Invalid("SNAPKB_TABLE is not set".into()))?;
-        let region = region(config);
+        let region = config.region();
         let calls = CallCounter::default();
         let s3_config = sdk_config(&region, config.s3_endpoint.as_deref()).await;
         let s3 = aws_sdk_s3::config::Builder::from(&s3_config)

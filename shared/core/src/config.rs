@@ -1,5 +1,7 @@
 //! Typed configuration. Entry points read `SNAPKB_*` environment variables (or flags) once and
-//! hand the shared crates a [`Config`]; nothing in `shared/` reads the environment itself.
+//! hand the shared crates a [`Config`]; nothing in `shared/` reads the environment itself. The
+//! parser knows the shared crates' settings; each host names its own (storage, endpoints, logs)
+//! and gets them back as [`HostSettings`], so a misspelt name is an error on every host.
 
 use std::collections::BTreeMap;
 
@@ -13,31 +15,13 @@ pub enum ConfigError {
     Unknown(String),
 }
 
-/// Settings shared by every entry point. Backend locations (bucket, table, data directory) are
-/// included so one parser serves all of them; each entry point uses what it needs.
+/// What the shared crates are configured with: limits, caches, the deployment admin key and the
+/// embedding endpoint. Where a host's data lives (bucket, table, data directory), its endpoints
+/// and its logs are the host's own settings ([`HostSettings`]), parsed by the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Local data directory (`snapkb serve`).
-    pub data_dir: Option<String>,
-    pub bucket: Option<String>,
-    pub table: Option<String>,
-    pub region: Option<String>,
-    pub s3_endpoint: Option<String>,
-    pub dynamodb_endpoint: Option<String>,
-    /// The compact function (name or ARN) that ingest invokes asynchronously when a project's
-    /// write-ahead log passes its triggers (Lambda).
-    pub compact_function: Option<String>,
-    /// Endpoint override for the Lambda API (tests).
-    pub lambda_endpoint: Option<String>,
-    /// Where the embedding model's files are.
-    pub model_dir: Option<String>,
     /// SHA-256 (hex) of the deployment admin key's secret.
     pub admin_key_sha256: Option<String>,
-    /// An SSM parameter (SecureString) holding that hash, read at init when the hash itself is
-    /// not given (Lambda).
-    pub admin_key_parameter: Option<String>,
-    /// Endpoint override for the SSM API (tests).
-    pub ssm_endpoint: Option<String>,
     /// An embeddings endpoint speaking OpenAI's `POST /v1/embeddings` shape (another snapkb
     /// deployment's `/v1/embed`, or an OpenAI-compatible server running all-MiniLM-L6-v2): how
     /// hosts without the model (edge functions) embed text.
@@ -63,25 +47,24 @@ pub struct Config {
     pub gc_grace_ms: u64,
     /// Accepted clock difference for signed webhooks.
     pub webhook_window_seconds: u64,
-    /// `json` or `pretty`.
-    pub log_format: String,
+}
+
+/// The `SNAPKB_*` settings a host reads for itself, set apart by [`Config::from_vars_with_host`]
+/// (empty values are left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostSettings(BTreeMap<String, String>);
+
+impl HostSettings {
+    /// The value of `name` (a full name, `SNAPKB_BUCKET`), if set and not empty.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
-            data_dir: None,
-            bucket: None,
-            table: None,
-            region: None,
-            s3_endpoint: None,
-            dynamodb_endpoint: None,
-            compact_function: None,
-            lambda_endpoint: None,
-            model_dir: None,
             admin_key_sha256: None,
-            admin_key_parameter: None,
-            ssm_endpoint: None,
             embed_url: None,
             embed_token: None,
             embed_model: "all-MiniLM-L6-v2".into(),
@@ -92,7 +75,6 @@ impl Default for Config {
             max_manifest_bytes: 256 << 10,
             gc_grace_ms: 15 * 60_000,
             webhook_window_seconds: 300,
-            log_format: "pretty".into(),
         }
     }
 }
@@ -112,7 +94,17 @@ impl Config {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        Self::from_vars_with_host(vars, &[]).map(|(config, _)| config)
+    }
+
+    /// As [`Config::from_vars`], with the variables named in `host_names` (the host's own
+    /// settings) set apart instead of refused.
+    pub fn from_vars_with_host(
+        vars: impl IntoIterator<Item = (String, String)>,
+        host_names: &[&str],
+    ) -> Result<(Self, HostSettings), ConfigError> {
         let mut config = Config::default();
+        let mut host = HostSettings::default();
         let vars: BTreeMap<String, String> = vars
             .into_iter()
             .filter(|(k, _)| k.starts_with(PREFIX))
@@ -120,18 +112,13 @@ impl Config {
         for (name, value) in vars {
             let key = &name[PREFIX.len()..];
             let text = || Some(value.clone()).filter(|v| !v.is_empty());
+            if host_names.contains(&name.as_str()) {
+                if let Some(value) = text() {
+                    host.0.insert(name, value);
+                }
+                continue;
+            }
             match key {
-                "DATA_DIR" => config.data_dir = text(),
-                "BUCKET" => config.bucket = text(),
-                "TABLE" => config.table = text(),
-                "REGION" => config.region = text(),
-                "S3_ENDPOINT" => config.s3_endpoint = text(),
-                "DYNAMODB_ENDPOINT" => config.dynamodb_endpoint = text(),
-                "COMPACT_FUNCTION" => config.compact_function = text(),
-                "LAMBDA_ENDPOINT" => config.lambda_endpoint = text(),
-                "MODEL_DIR" => config.model_dir = text(),
-                "ADMIN_KEY_PARAMETER" => config.admin_key_parameter = text(),
-                "SSM_ENDPOINT" => config.ssm_endpoint = text(),
                 "EMBED_URL" => {
                     if !(value.is_empty()
                         || value.starts_with("https://")
@@ -178,19 +165,10 @@ impl Config {
                 "WEBHOOK_WINDOW_SECONDS" => {
                     config.webhook_window_seconds = number("SNAPKB_WEBHOOK_WINDOW_SECONDS", &value)?
                 }
-                "LOG_FORMAT" => {
-                    if value != "json" && value != "pretty" {
-                        return Err(ConfigError::Invalid {
-                            field: "SNAPKB_LOG_FORMAT",
-                            reason: "must be json or pretty".into(),
-                        });
-                    }
-                    config.log_format = value;
-                }
                 _ => return Err(ConfigError::Unknown(name)),
             }
         }
-        Ok(config)
+        Ok((config, host))
     }
 }
 
@@ -207,15 +185,25 @@ mod tests {
 
     #[test]
     fn variables_override_defaults_and_others_are_ignored() {
-        let c = Config::from_vars(vars(&[
-            ("SNAPKB_BUCKET", "kb"),
-            ("SNAPKB_MAX_BODY_BYTES", "1024"),
-            ("HOME", "/root"),
-        ]))
+        let (c, host) = Config::from_vars_with_host(
+            vars(&[
+                ("SNAPKB_BUCKET", "kb"),
+                ("SNAPKB_TABLE", ""),
+                ("SNAPKB_MAX_BODY_BYTES", "1024"),
+                ("HOME", "/root"),
+            ]),
+            &["SNAPKB_BUCKET", "SNAPKB_TABLE"],
+        )
         .unwrap();
-        assert_eq!(c.bucket.as_deref(), Some("kb"));
+        assert_eq!(host.get("SNAPKB_BUCKET").as_deref(), Some("kb"));
+        assert_eq!(host.get("SNAPKB_TABLE"), None, "empty means unset");
         assert_eq!(c.max_body_bytes, 1024);
         assert_eq!(c.key_cache_ms, Config::default().key_cache_ms);
+        assert_eq!(
+            Config::from_vars(vars(&[("SNAPKB_BUCKET", "kb")])),
+            Err(ConfigError::Unknown("SNAPKB_BUCKET".into())),
+            "a host setting is unknown to a host that does not read it"
+        );
     }
 
     #[test]

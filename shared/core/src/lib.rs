@@ -10,7 +10,7 @@ mod project;
 mod time;
 
 pub use crate::{
-    config::{Config, ConfigError},
+    config::{Config, ConfigError, HostSettings},
     keys::{
         ApiKey, KeyToken, Principal, Scope, generate_secret, hash_secret, new_key_id, parse_token,
         random_hex, random_u64, secrets_match,

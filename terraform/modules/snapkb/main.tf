@@ -54,9 +54,9 @@ locals {
 
   # SNAPKB_* settings per function (what each reads; no endpoint overrides in a deployment).
   storage_environment = {
-    SNAPKB_BUCKET     = aws_s3_bucket.this.bucket
-    SNAPKB_TABLE      = aws_dynamodb_table.this.name
-    SNAPKB_LOG_FORMAT = "json"
+    # Logs are JSON lines on Lambda whatever is set, so no log format is passed.
+    SNAPKB_BUCKET = aws_s3_bucket.this.bucket
+    SNAPKB_TABLE  = aws_dynamodb_table.this.name
   }
   http_environment = {
     SNAPKB_ADMIN_KEY_PARAMETER = aws_ssm_parameter.admin_key_sha256.name
