@@ -12,8 +12,9 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use snapkb_e2e::{Api, Server, WorkerServer, new_admin_key, say, worker_bundle};
-use snapkb_index::synthetic::Clustered;
+use snapkb_e2e::{
+    Api, Server, WorkerServer, bench_vectors, new_admin_key, say, use_release_binary, worker_bundle,
+};
 
 /// The Worker under workerd against native `snapkb serve` on the same project.
 #[derive(Debug, clap::Parser)]
@@ -173,21 +174,8 @@ fn run(kind: &str, args: &Args, data: &[f32], queries: &[f32]) -> Value {
 
 fn main() {
     let args = <Args as clap::Parser>::parse();
-    if std::env::var_os("SNAPKB_BIN").is_none() {
-        let release = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/snapkb");
-        // SAFETY: single-threaded here; nothing else reads the environment concurrently.
-        unsafe { std::env::set_var("SNAPKB_BIN", release) };
-    }
-    let data = Clustered {
-        dims: args.dims,
-        ..Clustered::default()
-    }
-    .generate(args.n, 0);
-    let queries = Clustered {
-        dims: args.dims,
-        ..Clustered::default()
-    }
-    .generate(256, 1);
+    use_release_binary();
+    let (data, queries) = bench_vectors(args.n, args.dims, 256);
     let wasm = worker_bundle("worker").join("snapkb_worker_bg.wasm");
     let raw = std::fs::read(&wasm).expect("worker wasm");
     say(format!("worker wasm: {} bytes", raw.len()));

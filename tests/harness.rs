@@ -186,6 +186,27 @@ pub struct Server {
     temp: Option<tempfile::TempDir>,
 }
 
+/// Benchmarks run the release build beside them unless `SNAPKB_BIN` names another.
+pub fn use_release_binary() {
+    if std::env::var_os("SNAPKB_BIN").is_none() {
+        let release = std::env::current_exe()
+            .expect("the benchmark's own path")
+            .with_file_name("snapkb");
+        // SAFETY: called first in a benchmark's main, before any thread is started.
+        unsafe { std::env::set_var("SNAPKB_BIN", release) };
+    }
+}
+
+/// `n` clustered vectors of `dims` dimensions (flat), and `queries` held out from the same
+/// clusters: the data every benchmark loads.
+pub fn bench_vectors(n: usize, dims: usize, queries: usize) -> (Vec<f32>, Vec<f32>) {
+    let clusters = snapkb_index::synthetic::Clustered {
+        dims,
+        ..Default::default()
+    };
+    (clusters.generate(n, 0), clusters.generate(queries, 1))
+}
+
 /// A line of a benchmark's report on stdout.
 pub fn say(s: impl AsRef<str>) {
     use std::io::Write as _;

@@ -14,8 +14,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use snapkb_e2e::{Api, Server, say};
-use snapkb_index::synthetic::Clustered;
+use snapkb_e2e::{Api, Server, bench_vectors, say, use_release_binary};
 
 /// The HTTP benchmark of `snapkb serve`.
 #[derive(Debug, clap::Parser)]
@@ -58,22 +57,9 @@ fn percentile_ms(line: &str) -> Option<f64> {
 
 fn main() {
     let args = <Args as clap::Parser>::parse();
-    if std::env::var_os("SNAPKB_BIN").is_none() {
-        let release = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/snapkb");
-        // SAFETY: single-threaded here; nothing else reads the environment concurrently.
-        unsafe { std::env::set_var("SNAPKB_BIN", release) };
-    }
+    use_release_binary();
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = Clustered {
-        dims: args.dims,
-        ..Clustered::default()
-    }
-    .generate(args.n, 0);
-    let queries = Clustered {
-        dims: args.dims,
-        ..Clustered::default()
-    }
-    .generate(256, 1);
+    let (data, queries) = bench_vectors(args.n, args.dims, 256);
     let server = Server::start(dir.path());
     let admin = server.admin_api();
     admin.ok(

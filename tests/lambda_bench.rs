@@ -15,12 +15,11 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 use serde_json::{Value, json};
 use snapkb_core::Principal;
 use snapkb_e2e::{
-    aws_function_env, aws_stores, block_on,
+    aws_function_env, aws_stores, bench_vectors, block_on,
     lambda_host::{FunctionProcess, LambdaHost, Outcome, function_binary},
-    say,
+    say, use_release_binary,
 };
 use snapkb_engine::{CreateProject, Engine, IngestRequest};
-use snapkb_index::synthetic::Clustered;
 
 const FUNCTIONS: [&str; 6] = [
     "snapkb-query",
@@ -106,11 +105,7 @@ fn stripped_size(binary: &PathBuf) -> (u64, u64) {
 }
 
 fn main() {
-    if std::env::var_os("SNAPKB_BIN").is_none() {
-        let release = std::env::current_exe().unwrap().with_file_name("snapkb");
-        // SAFETY: single-threaded here, before any thread is started.
-        unsafe { std::env::set_var("SNAPKB_BIN", release) };
-    }
+    use_release_binary();
     let (n, dims, queries) = (
         arg("--n", 100_000),
         arg("--dims", 384),
@@ -139,16 +134,7 @@ fn main() {
         stores.meta.clone(),
         config,
     ));
-    let data = Clustered {
-        dims,
-        ..Clustered::default()
-    }
-    .generate(n, 0);
-    let probes = Clustered {
-        dims,
-        ..Clustered::default()
-    }
-    .generate(256, 1);
+    let (data, probes) = bench_vectors(n, dims, 256);
     let create: CreateProject = serde_json::from_value(json!({
         "id": "bench",
         "embedding": { "model": null, "dims": dims },

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use snapkb_dynamo_wire as wire;
 use snapkb_store::{
-    Condition, Item, MetaStore, Outbound, OutboundRequest, QueryPage, StoreError, TransactWrite,
-    validate_transaction,
+    Condition, Item, MetaStore, Outbound, OutboundRequest, QueryPage, StoreError, StoreResult,
+    TransactWrite, validate_transaction,
 };
 
 use crate::sign::{AwsTarget, status_error};
@@ -53,7 +53,7 @@ fn attrs_of(item: &Item) -> Value {
     a
 }
 
-fn item_of(a: &Value) -> Result<Item, StoreError> {
+fn item_of(a: &Value) -> StoreResult<Item> {
     let value = a[wire::VALUE]["B"]
         .as_str()
         .map(|b| base64::engine::general_purpose::STANDARD.decode(b))
@@ -124,7 +124,7 @@ impl HttpDynamoMeta {
     }
 
     /// Calls `operation`; DynamoDB's errors (`__type`) as storage errors.
-    async fn call(&self, operation: &str, body: Value) -> Result<Value, StoreError> {
+    async fn call(&self, operation: &str, body: Value) -> StoreResult<Value> {
         let mut request = OutboundRequest {
             method: "POST".into(),
             url: format!("{}/", self.endpoint().trim_end_matches('/')),
@@ -170,7 +170,7 @@ impl HttpDynamoMeta {
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 impl MetaStore for HttpDynamoMeta {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
         let out = self
             .call(
                 "GetItem",
@@ -183,13 +183,13 @@ impl MetaStore for HttpDynamoMeta {
         }
     }
 
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
         let mut request = object(json!({ "TableName": self.table, "Item": attrs_of(&item) }));
         with_condition(&mut request, wire::condition(condition));
         self.call("PutItem", Value::Object(request)).await.map(drop)
     }
 
-    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         let mut request = object(json!({ "TableName": self.table, "Key": key(pk, sk) }));
         with_condition(&mut request, wire::condition(condition));
         self.call("DeleteItem", Value::Object(request))
@@ -197,13 +197,7 @@ impl MetaStore for HttpDynamoMeta {
             .map(drop)
     }
 
-    async fn add(
-        &self,
-        pk: &str,
-        sk: &str,
-        delta: i64,
-        ttl: Option<u64>,
-    ) -> Result<i64, StoreError> {
+    async fn add(&self, pk: &str, sk: &str, delta: i64, ttl: Option<u64>) -> StoreResult<i64> {
         let mut request = object(json!({
             "TableName": self.table,
             "Key": key(pk, sk),
@@ -221,7 +215,7 @@ impl MetaStore for HttpDynamoMeta {
         sk_prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<QueryPage, StoreError> {
+    ) -> StoreResult<QueryPage> {
         let wanted = wire::query_wanted(limit);
         let mut items = Vec::new();
         let mut start: Option<Value> = after.map(|a| key(pk, a));
@@ -255,7 +249,7 @@ impl MetaStore for HttpDynamoMeta {
         Ok(QueryPage::from_overfetched(items, limit))
     }
 
-    async fn transact(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError> {
+    async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()> {
         validate_transaction(&writes)?;
         let items: Vec<Value> = writes
             .iter()

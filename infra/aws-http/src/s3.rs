@@ -11,6 +11,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use snapkb_store::{
     ListPage, ObjectMeta, ObjectStore, Outbound, OutboundRequest, OutboundResponse, StoreError,
+    StoreResult,
 };
 
 use crate::sign::{AwsTarget, status_error};
@@ -87,7 +88,7 @@ impl HttpS3Objects {
         url: String,
         headers: Vec<(String, String)>,
         body: Bytes,
-    ) -> Result<OutboundResponse, StoreError> {
+    ) -> StoreResult<OutboundResponse> {
         let mut request = OutboundRequest {
             method: method.into(),
             url,
@@ -102,7 +103,7 @@ impl HttpS3Objects {
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 impl ObjectStore for HttpS3Objects {
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, body: Bytes) -> StoreResult<()> {
         let r = self
             .send("PUT", self.object_url(key), Vec::new(), body)
             .await?;
@@ -112,7 +113,7 @@ impl ObjectStore for HttpS3Objects {
         }
     }
 
-    async fn put_if_absent(&self, key: &str, body: Bytes) -> Result<bool, StoreError> {
+    async fn put_if_absent(&self, key: &str, body: Bytes) -> StoreResult<bool> {
         let headers = vec![("if-none-match".to_string(), "*".to_string())];
         let r = self
             .send("PUT", self.object_url(key), headers, body)
@@ -125,7 +126,7 @@ impl ObjectStore for HttpS3Objects {
         }
     }
 
-    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+    async fn get(&self, key: &str) -> StoreResult<Bytes> {
         let r = self
             .send("GET", self.object_url(key), Vec::new(), Bytes::new())
             .await?;
@@ -136,7 +137,7 @@ impl ObjectStore for HttpS3Objects {
         }
     }
 
-    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+    async fn get_range(&self, key: &str, range: Range<u64>) -> StoreResult<Bytes> {
         if range.start >= range.end {
             // Still tells a missing object from an empty range.
             return match self.head(key).await? {
@@ -165,7 +166,7 @@ impl ObjectStore for HttpS3Objects {
         }
     }
 
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
         let r = self
             .send("HEAD", self.object_url(key), Vec::new(), Bytes::new())
             .await?;
@@ -187,7 +188,7 @@ impl ObjectStore for HttpS3Objects {
         }
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
         let r = self
             .send("DELETE", self.object_url(key), Vec::new(), Bytes::new())
             .await?;
@@ -197,12 +198,7 @@ impl ObjectStore for HttpS3Objects {
         }
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<ListPage> {
         let limit = limit.clamp(1, 999);
         // Parameters in sorted order, as SigV4's canonical query string wants them anyway.
         let mut query = format!("list-type=2&max-keys={}", limit + 1);

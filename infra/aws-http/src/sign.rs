@@ -9,7 +9,7 @@ use aws_sigv4::{
     },
     sign::v4,
 };
-use snapkb_store::{OutboundRequest, StoreError};
+use snapkb_store::{OutboundRequest, StoreError, StoreResult};
 
 /// Static credentials (a Spin deployment's variables; session token for temporary ones).
 #[derive(Clone, PartialEq, Eq)]
@@ -37,11 +37,7 @@ pub struct AwsTarget {
 
 impl AwsTarget {
     /// Signs `request` for `service` (`s3` or `dynamodb`) in place.
-    pub(crate) fn sign(
-        &self,
-        service: &str,
-        request: &mut OutboundRequest,
-    ) -> Result<(), StoreError> {
+    pub(crate) fn sign(&self, service: &str, request: &mut OutboundRequest) -> StoreResult<()> {
         let failed = |e: &dyn std::fmt::Display| StoreError::Invalid(format!("SigV4: {e}"));
         let credentials = aws_credential_types::Credentials::new(
             &self.credentials.access_key_id,

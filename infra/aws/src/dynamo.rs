@@ -12,7 +12,8 @@ use aws_sdk_dynamodb::{
 use bytes::Bytes;
 use snapkb_dynamo_wire as wire;
 use snapkb_store::{
-    Condition, Item, MetaStore, QueryPage, StoreError, TransactWrite, validate_transaction,
+    Condition, Item, MetaStore, QueryPage, StoreError, StoreResult, TransactWrite,
+    validate_transaction,
 };
 
 /// The metadata table.
@@ -82,7 +83,7 @@ fn attrs_of(item: &Item) -> Attrs {
     a
 }
 
-fn item_of(a: &Attrs) -> Result<Item, StoreError> {
+fn item_of(a: &Attrs) -> StoreResult<Item> {
     let text = |k: &str| match a.get(k) {
         Some(AttributeValue::S(v)) => Some(v.as_str()),
         _ => None,
@@ -142,7 +143,7 @@ impl DynamoMetaStore {
 
     /// Creates the table (on-demand, TTL on `ttl`) if it does not exist: for tests and local
     /// emulators; deployments create it with Terraform.
-    pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
+    pub async fn create_table_if_missing(&self) -> StoreResult<()> {
         use aws_sdk_dynamodb::types::{
             AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
         };
@@ -194,7 +195,7 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
 
 #[async_trait::async_trait]
 impl MetaStore for DynamoMetaStore {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -207,7 +208,7 @@ impl MetaStore for DynamoMetaStore {
         out.item.as_ref().map(item_of).transpose()
     }
 
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
         let req = self
             .client
             .put_item()
@@ -220,7 +221,7 @@ impl MetaStore for DynamoMetaStore {
         Ok(())
     }
 
-    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         let req = self
             .client
             .delete_item()
@@ -233,13 +234,7 @@ impl MetaStore for DynamoMetaStore {
         Ok(())
     }
 
-    async fn add(
-        &self,
-        pk: &str,
-        sk: &str,
-        delta: i64,
-        ttl: Option<u64>,
-    ) -> Result<i64, StoreError> {
+    async fn add(&self, pk: &str, sk: &str, delta: i64, ttl: Option<u64>) -> StoreResult<i64> {
         let (expr, names, values) = sdk_expression(wire::counter_add(delta, ttl));
         let out = self
             .client
@@ -267,7 +262,7 @@ impl MetaStore for DynamoMetaStore {
         sk_prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<QueryPage, StoreError> {
+    ) -> StoreResult<QueryPage> {
         let wanted = wire::query_wanted(limit);
         let mut items = Vec::new();
         let mut start: Option<Attrs> = after.map(|a| key(pk, a));
@@ -297,7 +292,7 @@ impl MetaStore for DynamoMetaStore {
         Ok(QueryPage::from_overfetched(items, limit))
     }
 
-    async fn transact(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError> {
+    async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()> {
         validate_transaction(&writes)?;
         let built = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
         let mut items = Vec::with_capacity(writes.len());

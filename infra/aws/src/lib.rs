@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig};
 use snapkb_core::HostSettings;
-use snapkb_store::StoreError;
+use snapkb_store::{StoreError, StoreResult};
 
 pub use crate::{
     calls::{CallCounter, Calls},
@@ -105,7 +105,7 @@ pub struct AwsStores {
 impl AwsStores {
     /// Clients for the configured bucket and table. No request is sent: a function's init
     /// stays at building two clients.
-    pub async fn connect(config: &AwsSettings) -> Result<Self, StoreError> {
+    pub async fn connect(config: &AwsSettings) -> StoreResult<Self> {
         let bucket = config
             .bucket
             .clone()
@@ -140,7 +140,7 @@ impl AwsStores {
 
     /// Creates the bucket and the table if they are missing (`snapkb serve` on AWS storage and
     /// local servers; deployments create both with Terraform).
-    pub async fn create_if_missing(&self) -> Result<(), StoreError> {
+    pub async fn create_if_missing(&self) -> StoreResult<()> {
         self.objects.create_bucket_if_missing().await?;
         self.meta.create_table_if_missing().await
     }

@@ -15,7 +15,7 @@ use aws_sdk_s3::{
 };
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
-use snapkb_store::{ListPage, ObjectMeta, ObjectStore, StoreError};
+use snapkb_store::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreResult};
 
 /// Objects larger than this are uploaded in parts, and read back in parallel ranged reads of
 /// this size. 8 MiB is what the AWS CLI uses; S3's smallest part is 5 MiB.
@@ -86,7 +86,7 @@ impl S3ObjectStore {
     }
 
     /// Creates the bucket if missing (tests and local servers; deployments use Terraform).
-    pub async fn create_bucket_if_missing(&self) -> Result<(), StoreError> {
+    pub async fn create_bucket_if_missing(&self) -> StoreResult<()> {
         match self
             .client
             .create_bucket()
@@ -109,7 +109,7 @@ impl S3ObjectStore {
 
     /// Uploads `body` in parts, `PARALLEL_PARTS` at a time; aborts the upload on any failure
     /// so no parts are left billed behind it (the bucket's lifecycle rule is the backstop).
-    async fn put_multipart(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+    async fn put_multipart(&self, key: &str, body: Bytes) -> StoreResult<()> {
         let created = self
             .client
             .create_multipart_upload()
@@ -210,7 +210,7 @@ impl S3ObjectStore {
         &self,
         key: &str,
         range: Range<u64>,
-    ) -> Result<Option<(Bytes, Option<u64>)>, StoreError> {
+    ) -> StoreResult<Option<(Bytes, Option<u64>)>> {
         let mut attempt = 1;
         loop {
             let out = match self.ranged_get(key, range.clone()).await {
@@ -236,7 +236,7 @@ impl S3ObjectStore {
     }
 
     /// A part inside an object whose size the first read gave.
-    async fn get_part(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+    async fn get_part(&self, key: &str, range: Range<u64>) -> StoreResult<Bytes> {
         match self.read_range(key, range).await? {
             Some((part, _)) => Ok(part),
             None => Err(StoreError::Unavailable(format!("{key} shrank while read"))),
@@ -246,7 +246,7 @@ impl S3ObjectStore {
 
 #[async_trait::async_trait]
 impl ObjectStore for S3ObjectStore {
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, body: Bytes) -> StoreResult<()> {
         if body.len() > self.part_bytes {
             return self.put_multipart(key, body).await;
         }
@@ -261,7 +261,7 @@ impl ObjectStore for S3ObjectStore {
         Ok(())
     }
 
-    async fn put_if_absent(&self, key: &str, body: Bytes) -> Result<bool, StoreError> {
+    async fn put_if_absent(&self, key: &str, body: Bytes) -> StoreResult<bool> {
         match self
             .client
             .put_object()
@@ -287,7 +287,7 @@ impl ObjectStore for S3ObjectStore {
 
     /// The first part comes with the object's size (`Content-Range`); anything beyond it is
     /// read in parallel ranged GETs. Small objects cost one request either way.
-    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+    async fn get(&self, key: &str) -> StoreResult<Bytes> {
         let part = self.part_bytes as u64;
         let Some((head, total)) = self.read_range(key, 0..part).await? else {
             // An empty object has no byte 0; a plain GET still tells it from a missing one.
@@ -332,7 +332,7 @@ impl ObjectStore for S3ObjectStore {
         Ok(Bytes::from(body))
     }
 
-    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+    async fn get_range(&self, key: &str, range: Range<u64>) -> StoreResult<Bytes> {
         if range.start >= range.end {
             // Still report missing objects as missing.
             self.head(key).await?.ok_or_else(|| StoreError::NotFound {
@@ -347,7 +347,7 @@ impl ObjectStore for S3ObjectStore {
             .map_or_else(Bytes::new, |(body, _)| body))
     }
 
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
         match self
             .client
             .head_object()
@@ -371,7 +371,7 @@ impl ObjectStore for S3ObjectStore {
         }
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
         match self
             .client
             .delete_object()
@@ -392,12 +392,7 @@ impl ObjectStore for S3ObjectStore {
         }
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<ListPage> {
         let wanted = limit.max(1) + 1;
         let mut objects = Vec::new();
         let mut token: Option<String> = None;

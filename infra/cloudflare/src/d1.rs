@@ -14,7 +14,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde::Deserialize;
 use snapkb_store::{
-    Condition, Item, MetaStore, QueryPage, StoreError, TransactWrite, validate_transaction,
+    Condition, Item, MetaStore, QueryPage, StoreError, StoreResult, TransactWrite,
+    validate_transaction,
 };
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
@@ -43,7 +44,7 @@ struct Row {
 }
 
 impl Row {
-    fn into_item(self) -> Result<Item, StoreError> {
+    fn into_item(self) -> StoreResult<Item> {
         let value = match (self.counter, self.value) {
             (Some(counter), _) => Bytes::copy_from_slice(&(counter as i64).to_le_bytes()),
             (None, Some(text)) => base64::engine::general_purpose::STANDARD
@@ -95,7 +96,7 @@ impl D1Meta {
         }
     }
 
-    async fn ensure_schema(&self) -> Result<(), StoreError> {
+    async fn ensure_schema(&self) -> StoreResult<()> {
         if self.ready.get() {
             return Ok(());
         }
@@ -108,7 +109,7 @@ impl D1Meta {
         Ok(())
     }
 
-    fn statement(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement, StoreError> {
+    fn statement(&self, sql: &str, args: &[JsValue]) -> StoreResult<D1PreparedStatement> {
         self.db
             .prepare(sql)
             .bind(args)
@@ -121,7 +122,7 @@ impl D1Meta {
         pk: &str,
         sk: &str,
         condition: Condition,
-    ) -> Result<Option<D1PreparedStatement>, StoreError> {
+    ) -> StoreResult<Option<D1PreparedStatement>> {
         let exists = "EXISTS (SELECT 1 FROM snapkb_items WHERE pk = ?1 AND sk = ?2";
         let (sql, args) = match condition {
             Condition::None => return Ok(None),
@@ -136,7 +137,7 @@ impl D1Meta {
         self.statement(&sql, &args).map(Some)
     }
 
-    fn write(&self, write: &TransactWrite) -> Result<Vec<D1PreparedStatement>, StoreError> {
+    fn write(&self, write: &TransactWrite) -> StoreResult<Vec<D1PreparedStatement>> {
         let (pk, sk) = write.key();
         let mut statements: Vec<_> = self.guard(pk, sk, write.condition())?.into_iter().collect();
         match write {
@@ -159,7 +160,7 @@ impl D1Meta {
         Ok(statements)
     }
 
-    async fn run(&self, op: &str, statements: Vec<D1PreparedStatement>) -> Result<(), StoreError> {
+    async fn run(&self, op: &str, statements: Vec<D1PreparedStatement>) -> StoreResult<()> {
         self.ensure_schema().await?;
         self.db
             .batch(statements)
@@ -171,7 +172,7 @@ impl D1Meta {
 
 #[async_trait::async_trait(?Send)]
 impl MetaStore for D1Meta {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
         self.ensure_schema().await?;
         let row: Option<Row> = self
             .statement(
@@ -184,12 +185,12 @@ impl MetaStore for D1Meta {
         row.map(Row::into_item).transpose()
     }
 
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
         let statements = self.write(&TransactWrite::Put { item, condition })?;
         self.run("put", statements).await
     }
 
-    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         let statements = self.write(&TransactWrite::Delete {
             pk: pk.into(),
             sk: sk.into(),
@@ -198,13 +199,7 @@ impl MetaStore for D1Meta {
         self.run("delete", statements).await
     }
 
-    async fn add(
-        &self,
-        pk: &str,
-        sk: &str,
-        delta: i64,
-        ttl: Option<u64>,
-    ) -> Result<i64, StoreError> {
+    async fn add(&self, pk: &str, sk: &str, delta: i64, ttl: Option<u64>) -> StoreResult<i64> {
         self.ensure_schema().await?;
         #[derive(Deserialize)]
         struct Counter {
@@ -237,7 +232,7 @@ impl MetaStore for D1Meta {
         sk_prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<QueryPage, StoreError> {
+    ) -> StoreResult<QueryPage> {
         self.ensure_schema().await?;
         let limit = limit.max(1);
         let rows = self
@@ -266,7 +261,7 @@ impl MetaStore for D1Meta {
         Ok(QueryPage::from_overfetched(items, limit))
     }
 
-    async fn transact(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError> {
+    async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()> {
         validate_transaction(&writes)?;
         let mut statements = Vec::new();
         for write in &writes {

@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use bytes::Bytes;
-use snapkb_store::{ListPage, ObjectMeta, ObjectStore, StoreError};
+use snapkb_store::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreResult};
 use worker::{Bucket, Conditional, Data, Range as R2Range};
 
 pub struct R2Objects {
@@ -22,7 +22,7 @@ fn unavailable(op: &str, key: &str, e: worker::Error) -> StoreError {
 }
 
 /// The bytes of a GET's answer; `None` (no such object) is `NotFound`.
-async fn body_of(key: &str, object: Option<worker::Object>) -> Result<Bytes, StoreError> {
+async fn body_of(key: &str, object: Option<worker::Object>) -> StoreResult<Bytes> {
     let object = object.ok_or_else(|| StoreError::NotFound { key: key.into() })?;
     let body = object
         .body()
@@ -36,7 +36,7 @@ async fn body_of(key: &str, object: Option<worker::Object>) -> Result<Bytes, Sto
 
 #[async_trait::async_trait(?Send)]
 impl ObjectStore for R2Objects {
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, body: Bytes) -> StoreResult<()> {
         self.bucket
             .put(key, Data::Bytes(body.to_vec()))
             .execute()
@@ -45,7 +45,7 @@ impl ObjectStore for R2Objects {
         Ok(())
     }
 
-    async fn put_if_absent(&self, key: &str, body: Bytes) -> Result<bool, StoreError> {
+    async fn put_if_absent(&self, key: &str, body: Bytes) -> StoreResult<bool> {
         let written = self
             .bucket
             .put(key, Data::Bytes(body.to_vec()))
@@ -59,7 +59,7 @@ impl ObjectStore for R2Objects {
         Ok(written.is_some())
     }
 
-    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+    async fn get(&self, key: &str) -> StoreResult<Bytes> {
         let object = self
             .bucket
             .get(key)
@@ -69,7 +69,7 @@ impl ObjectStore for R2Objects {
         body_of(key, object).await
     }
 
-    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+    async fn get_range(&self, key: &str, range: Range<u64>) -> StoreResult<Bytes> {
         if range.start >= range.end {
             return match self.head(key).await? {
                 Some(_) => Ok(Bytes::new()),
@@ -110,7 +110,7 @@ impl ObjectStore for R2Objects {
         }
     }
 
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
         let object = self
             .bucket
             .head(key)
@@ -122,19 +122,14 @@ impl ObjectStore for R2Objects {
         }))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
         self.bucket
             .delete(key)
             .await
             .map_err(|e| unavailable("delete", key, e))
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<ListPage> {
         let limit = limit.clamp(1, 999);
         let mut request = self.bucket.list().prefix(prefix).limit(limit as u32 + 1);
         if let Some(after) = after {

@@ -6,7 +6,7 @@
 //! these expressions and codes into its own request and error types.
 
 use bytes::Bytes;
-use snapkb_store::{Condition, Item, StoreError};
+use snapkb_store::{Condition, Item, StoreError, StoreResult};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -89,7 +89,7 @@ pub fn query_wanted(limit: usize) -> usize {
 }
 
 /// The counter an `UPDATED_NEW` add returned.
-pub fn parse_counter(value: Option<&str>) -> Result<i64, StoreError> {
+pub fn parse_counter(value: Option<&str>) -> StoreResult<i64> {
     let value =
         value.ok_or_else(|| StoreError::Backend("the counter update returned no value".into()))?;
     value
@@ -111,7 +111,7 @@ pub struct Attributes<'a> {
 
 impl Attributes<'_> {
     /// The stored item: a value (`b`) or a counter (`n`, as 8 little-endian bytes).
-    pub fn item(self) -> Result<Item, StoreError> {
+    pub fn item(self) -> StoreResult<Item> {
         let text = |v: Option<&str>, name: &str| {
             v.map(str::to_string)
                 .ok_or_else(|| StoreError::Backend(format!("item without `{name}`")))

@@ -11,7 +11,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use snapkb_store::{ListPage, ObjectMeta, ObjectStore, StoreError};
+use snapkb_store::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreResult};
 
 use crate::blocking;
 
@@ -47,7 +47,7 @@ fn not_found(key: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
 
 impl FileObjectStore {
     /// Uses (and creates) `root`.
-    pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
+    pub fn open(root: impl Into<PathBuf>) -> StoreResult<Self> {
         let root = root.into();
         fs::create_dir_all(&root).map_err(io)?;
         Ok(Self { root })
@@ -55,7 +55,7 @@ impl FileObjectStore {
 
     /// The file of a key. Keys are `/`-separated segments of printable characters; empty
     /// segments, `.`, `..` and names starting with the temp-file prefix are refused.
-    fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
+    fn path(&self, key: &str) -> StoreResult<PathBuf> {
         let invalid =
             || StoreError::Invalid(format!("object key `{key}` is not a valid relative path"));
         if key.is_empty() || key.len() > 1024 || key.chars().any(|c| c.is_control() || c == '\\') {
@@ -76,7 +76,7 @@ impl FileObjectStore {
     }
 
     /// Writes `body` to a new temporary file beside `path`, fsynced.
-    fn write_temp(path: &Path, body: &[u8]) -> Result<PathBuf, StoreError> {
+    fn write_temp(path: &Path, body: &[u8]) -> StoreResult<PathBuf> {
         let dir = path
             .parent()
             .ok_or_else(|| StoreError::Invalid("object key has no parent".into()))?;
@@ -100,12 +100,7 @@ impl FileObjectStore {
         }
     }
 
-    fn list_sync(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    fn list_sync(&self, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<ListPage> {
         // Walk only the deepest directory the prefix names.
         let base = match prefix.rfind('/') {
             Some(i) => self
@@ -161,7 +156,7 @@ impl FileObjectStore {
 
 #[async_trait::async_trait]
 impl ObjectStore for FileObjectStore {
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, body: Bytes) -> StoreResult<()> {
         let path = self.path(key)?;
         blocking(move || {
             let temp = Self::write_temp(&path, &body)?;
@@ -175,7 +170,7 @@ impl ObjectStore for FileObjectStore {
         .await
     }
 
-    async fn put_if_absent(&self, key: &str, body: Bytes) -> Result<bool, StoreError> {
+    async fn put_if_absent(&self, key: &str, body: Bytes) -> StoreResult<bool> {
         let path = self.path(key)?;
         blocking(move || {
             let temp = Self::write_temp(&path, &body)?;
@@ -194,13 +189,13 @@ impl ObjectStore for FileObjectStore {
         .await
     }
 
-    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+    async fn get(&self, key: &str) -> StoreResult<Bytes> {
         let path = self.path(key)?;
         let key = key.to_string();
         blocking(move || fs::read(&path).map(Bytes::from).map_err(not_found(&key))).await
     }
 
-    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+    async fn get_range(&self, key: &str, range: Range<u64>) -> StoreResult<Bytes> {
         let path = self.path(key)?;
         let key = key.to_string();
         blocking(move || {
@@ -216,7 +211,7 @@ impl ObjectStore for FileObjectStore {
         .await
     }
 
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
         let path = self.path(key)?;
         let key = key.to_string();
         blocking(move || match fs::metadata(&path) {
@@ -228,7 +223,7 @@ impl ObjectStore for FileObjectStore {
         .await
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
         let path = self.path(key)?;
         blocking(move || match fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -238,12 +233,7 @@ impl ObjectStore for FileObjectStore {
         .await
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<ListPage> {
         let store = self.clone();
         let (prefix, after) = (prefix.to_string(), after.map(str::to_string));
         blocking(move || store.list_sync(&prefix, after.as_deref(), limit)).await

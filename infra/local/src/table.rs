@@ -7,7 +7,7 @@ use std::{path::Path, sync::Arc};
 use bytes::Bytes;
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use snapkb_store::{
-    Condition, Item, MetaStore, QueryPage, StoreError, TransactWrite, next_counter,
+    Condition, Item, MetaStore, QueryPage, StoreError, StoreResult, TransactWrite, next_counter,
     validate_transaction,
 };
 
@@ -37,7 +37,7 @@ impl std::fmt::Debug for RedbMetaStore {
 
 impl RedbMetaStore {
     /// Opens (or creates) the database at `path`.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         if let Some(dir) = path.as_ref().parent() {
             std::fs::create_dir_all(dir).map_err(backend)?;
         }
@@ -50,8 +50,8 @@ impl RedbMetaStore {
 
     fn write<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
-    ) -> impl std::future::Future<Output = Result<T, StoreError>> + Send {
+        work: impl FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+    ) -> impl std::future::Future<Output = StoreResult<T>> + Send {
         let db = self.db.clone();
         blocking(move || {
             let txn = db.begin_write().map_err(backend)?;
@@ -73,13 +73,13 @@ fn item_from(pk: &str, sk: &str, (version, ttl, value): (u64, Option<u64>, &[u8]
     }
 }
 
-fn stored_version(txn: &WriteTransaction, pk: &str, sk: &str) -> Result<Option<u64>, StoreError> {
+fn stored_version(txn: &WriteTransaction, pk: &str, sk: &str) -> StoreResult<Option<u64>> {
     let table = txn.open_table(ITEMS).map_err(backend)?;
     let version = table.get((pk, sk)).map_err(backend)?.map(|g| g.value().0);
     Ok(version)
 }
 
-fn insert(txn: &WriteTransaction, item: &Item) -> Result<(), StoreError> {
+fn insert(txn: &WriteTransaction, item: &Item) -> StoreResult<()> {
     let mut table = txn.open_table(ITEMS).map_err(backend)?;
     table
         .insert(
@@ -90,7 +90,7 @@ fn insert(txn: &WriteTransaction, item: &Item) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn remove(txn: &WriteTransaction, pk: &str, sk: &str) -> Result<(), StoreError> {
+fn remove(txn: &WriteTransaction, pk: &str, sk: &str) -> StoreResult<()> {
     let mut table = txn.open_table(ITEMS).map_err(backend)?;
     table.remove((pk, sk)).map_err(backend)?;
     Ok(())
@@ -101,14 +101,14 @@ impl MetaStore for RedbMetaStore {
     /// Point reads run on the calling task: a redb read transaction takes microseconds from
     /// its page cache, far less than a hop to the blocking pool (every query reads the
     /// manifest). Writes, which fsync, go to the blocking pool.
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(ITEMS).map_err(backend)?;
         let found = table.get((pk, sk)).map_err(backend)?;
         Ok(found.map(|g| item_from(pk, sk, g.value())))
     }
 
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
         self.write(move |txn| {
             if !condition.holds(stored_version(txn, &item.pk, &item.sk)?) {
                 return Err(StoreError::ConditionFailed { index: None });
@@ -118,7 +118,7 @@ impl MetaStore for RedbMetaStore {
         .await
     }
 
-    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         let (pk, sk) = (pk.to_string(), sk.to_string());
         self.write(move |txn| {
             if !condition.holds(stored_version(txn, &pk, &sk)?) {
@@ -129,13 +129,7 @@ impl MetaStore for RedbMetaStore {
         .await
     }
 
-    async fn add(
-        &self,
-        pk: &str,
-        sk: &str,
-        delta: i64,
-        ttl: Option<u64>,
-    ) -> Result<i64, StoreError> {
+    async fn add(&self, pk: &str, sk: &str, delta: i64, ttl: Option<u64>) -> StoreResult<i64> {
         let (pk, sk) = (pk.to_string(), sk.to_string());
         self.write(move |txn| {
             let existing = {
@@ -156,7 +150,7 @@ impl MetaStore for RedbMetaStore {
         sk_prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<QueryPage, StoreError> {
+    ) -> StoreResult<QueryPage> {
         let db = self.db.clone();
         let (pk, prefix, after) = (
             pk.to_string(),
@@ -194,7 +188,7 @@ impl MetaStore for RedbMetaStore {
         .await
     }
 
-    async fn transact(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError> {
+    async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()> {
         validate_transaction(&writes)?;
         self.write(move |txn| {
             for (index, w) in writes.iter().enumerate() {

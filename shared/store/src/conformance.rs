@@ -477,29 +477,13 @@ pub async fn counters_add_atomically(store: &dyn MetaStore) {
 }
 
 pub async fn queries_by_prefix_with_pagination(store: &dyn MetaStore) {
-    for i in 0..23 {
-        store
-            .put(
-                Item::new("conf#q", format!("doc#{i:03}"), 1, Bytes::new()),
-                Condition::None,
-            )
-            .await
-            .expect("put");
+    let keys = (0..23)
+        .map(|i| ("conf#q", format!("doc#{i:03}")))
+        .chain([("conf#q", "key#1".into()), ("conf#q2", "doc#000".into())]);
+    for (pk, sk) in keys {
+        let item = Item::new(pk, sk, 1, Bytes::new());
+        store.put(item, Condition::None).await.expect("put");
     }
-    store
-        .put(
-            Item::new("conf#q", "key#1", 1, Bytes::new()),
-            Condition::None,
-        )
-        .await
-        .expect("put");
-    store
-        .put(
-            Item::new("conf#q2", "doc#000", 1, Bytes::new()),
-            Condition::None,
-        )
-        .await
-        .expect("put other partition");
     let mut keys = Vec::new();
     let mut after: Option<String> = None;
     loop {

@@ -23,6 +23,9 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// What every port method returns.
+pub type StoreResult<T> = Result<T, StoreError>;
+
 impl StoreError {
     /// Whether the same request may succeed later.
     pub fn is_retryable(&self) -> bool {

@@ -15,7 +15,7 @@ mod outbound;
 pub mod conformance;
 
 pub use crate::{
-    error::StoreError,
+    error::{StoreError, StoreResult},
     memory::{MemoryMetaStore, MemoryObjectStore},
     meta::{
         Condition, Item, MAX_TRANSACT_WRITES, MetaStore, QueryPage, TransactWrite, counter_value,

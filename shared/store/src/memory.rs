@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::{
     Condition, Item, ListPage, MetaStore, ObjectMeta, ObjectStore, QueryPage, StoreError,
-    TransactWrite, next_counter, validate_transaction,
+    StoreResult, TransactWrite, next_counter, validate_transaction,
 };
 
 fn poisoned<T>(_: T) -> StoreError {
@@ -29,7 +29,7 @@ impl MemoryObjectStore {
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 impl ObjectStore for MemoryObjectStore {
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+    async fn put(&self, key: &str, body: Bytes) -> StoreResult<()> {
         self.objects
             .lock()
             .map_err(poisoned)?
@@ -37,7 +37,7 @@ impl ObjectStore for MemoryObjectStore {
         Ok(())
     }
 
-    async fn put_if_absent(&self, key: &str, body: Bytes) -> Result<bool, StoreError> {
+    async fn put_if_absent(&self, key: &str, body: Bytes) -> StoreResult<bool> {
         let mut objects = self.objects.lock().map_err(poisoned)?;
         if objects.contains_key(key) {
             return Ok(false);
@@ -46,7 +46,7 @@ impl ObjectStore for MemoryObjectStore {
         Ok(true)
     }
 
-    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+    async fn get(&self, key: &str) -> StoreResult<Bytes> {
         self.objects
             .lock()
             .map_err(poisoned)?
@@ -55,14 +55,14 @@ impl ObjectStore for MemoryObjectStore {
             .ok_or_else(|| StoreError::NotFound { key: key.into() })
     }
 
-    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+    async fn get_range(&self, key: &str, range: Range<u64>) -> StoreResult<Bytes> {
         let body = self.get(key).await?;
         let end = (range.end.min(body.len() as u64)) as usize;
         let start = (range.start as usize).min(end);
         Ok(body.slice(start..end))
     }
 
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>> {
         let objects = self.objects.lock().map_err(poisoned)?;
         Ok(objects.get(key).map(|b| ObjectMeta {
             key: key.to_string(),
@@ -70,17 +70,12 @@ impl ObjectStore for MemoryObjectStore {
         }))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
         self.objects.lock().map_err(poisoned)?.remove(key);
         Ok(())
     }
 
-    async fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError> {
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<ListPage> {
         let objects = self.objects.lock().map_err(poisoned)?;
         let page: Vec<ObjectMeta> = objects
             .range(prefix.to_string()..)
@@ -115,7 +110,7 @@ fn key(pk: &str, sk: &str) -> (String, String) {
 #[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 impl MetaStore for MemoryMetaStore {
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>> {
         Ok(self
             .items
             .lock()
@@ -124,7 +119,7 @@ impl MetaStore for MemoryMetaStore {
             .cloned())
     }
 
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()> {
         let mut items = self.items.lock().map_err(poisoned)?;
         let k = key(&item.pk, &item.sk);
         if !condition.holds(items.get(&k).map(|i| i.version)) {
@@ -134,7 +129,7 @@ impl MetaStore for MemoryMetaStore {
         Ok(())
     }
 
-    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         let mut items = self.items.lock().map_err(poisoned)?;
         let k = key(pk, sk);
         if !condition.holds(items.get(&k).map(|i| i.version)) {
@@ -144,13 +139,7 @@ impl MetaStore for MemoryMetaStore {
         Ok(())
     }
 
-    async fn add(
-        &self,
-        pk: &str,
-        sk: &str,
-        delta: i64,
-        ttl: Option<u64>,
-    ) -> Result<i64, StoreError> {
+    async fn add(&self, pk: &str, sk: &str, delta: i64, ttl: Option<u64>) -> StoreResult<i64> {
         let mut items = self.items.lock().map_err(poisoned)?;
         let k = key(pk, sk);
         let (item, next) = next_counter(pk, sk, items.get(&k), delta, ttl)?;
@@ -164,7 +153,7 @@ impl MetaStore for MemoryMetaStore {
         sk_prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<QueryPage, StoreError> {
+    ) -> StoreResult<QueryPage> {
         let items = self.items.lock().map_err(poisoned)?;
         let start = key(pk, after.filter(|a| *a >= sk_prefix).unwrap_or(sk_prefix));
         let page: Vec<Item> = items
@@ -177,7 +166,7 @@ impl MetaStore for MemoryMetaStore {
         Ok(QueryPage::from_overfetched(page, limit))
     }
 
-    async fn transact(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError> {
+    async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()> {
         validate_transaction(&writes)?;
         let mut items = self.items.lock().map_err(poisoned)?;
         for (index, w) in writes.iter().enumerate() {

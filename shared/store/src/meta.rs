@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::{MaybeSendSync, StoreError};
+use crate::{MaybeSendSync, StoreError, StoreResult};
 
 /// One item. `version` is the caller's optimistic-concurrency counter (conditions compare it);
 /// `value` is opaque to the store; `ttl` is an expiry time in Unix seconds that backends may
@@ -60,7 +60,7 @@ impl Condition {
 }
 
 /// The value of a counter item written by [`MetaStore::add`].
-pub fn counter_value(item: &Item) -> Result<i64, StoreError> {
+pub fn counter_value(item: &Item) -> StoreResult<i64> {
     let bytes: [u8; 8] = item.value.as_ref().try_into().map_err(|_| {
         StoreError::Invalid(format!("item {}/{} is not a counter", item.pk, item.sk))
     })?;
@@ -68,7 +68,7 @@ pub fn counter_value(item: &Item) -> Result<i64, StoreError> {
 }
 
 /// Checks a transaction's shape: 1..=100 writes, no item twice.
-pub fn validate_transaction(writes: &[TransactWrite]) -> Result<(), StoreError> {
+pub fn validate_transaction(writes: &[TransactWrite]) -> StoreResult<()> {
     if writes.is_empty() || writes.len() > MAX_TRANSACT_WRITES {
         return Err(StoreError::Invalid(format!(
             "a transaction holds 1 to {MAX_TRANSACT_WRITES} writes, got {}",
@@ -167,7 +167,7 @@ pub fn next_counter(
     existing: Option<&Item>,
     delta: i64,
     ttl: Option<u64>,
-) -> Result<(Item, i64), StoreError> {
+) -> StoreResult<(Item, i64)> {
     let current = existing.map(counter_value).transpose()?.unwrap_or(0);
     let next = current
         .checked_add(delta)
@@ -184,19 +184,13 @@ pub const MAX_TRANSACT_WRITES: usize = 100;
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 pub trait MetaStore: MaybeSendSync {
     /// A strongly consistent read.
-    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError>;
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError>;
-    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError>;
+    async fn get(&self, pk: &str, sk: &str) -> StoreResult<Option<Item>>;
+    async fn put(&self, item: Item, condition: Condition) -> StoreResult<()>;
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()>;
     /// Atomically adds `delta` to a counter item (created at 0 if absent, its `ttl` set when
     /// given) and returns the new value. A counter's value is its `value`: 8 bytes, i64
     /// little-endian ([`counter_value`]).
-    async fn add(
-        &self,
-        pk: &str,
-        sk: &str,
-        delta: i64,
-        ttl: Option<u64>,
-    ) -> Result<i64, StoreError>;
+    async fn add(&self, pk: &str, sk: &str, delta: i64, ttl: Option<u64>) -> StoreResult<i64>;
     /// Up to `limit` items of partition `pk` whose sort keys start with `sk_prefix` and sort
     /// after `after`.
     async fn query(
@@ -205,8 +199,8 @@ pub trait MetaStore: MaybeSendSync {
         sk_prefix: &str,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<QueryPage, StoreError>;
+    ) -> StoreResult<QueryPage>;
     /// All writes or none: every condition is checked, then every write applied, atomically.
     /// At most [`MAX_TRANSACT_WRITES`], each item at most once.
-    async fn transact(&self, writes: Vec<TransactWrite>) -> Result<(), StoreError>;
+    async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()>;
 }

@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use crate::{MaybeSendSync, StoreError};
+use crate::{MaybeSendSync, StoreResult};
 
 /// What `head` and `list` report about an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,20 +39,15 @@ impl ListPage {
 #[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
 pub trait ObjectStore: MaybeSendSync {
     /// Writes (or replaces) an object. Readers see the old or the new bytes, never a mix.
-    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError>;
+    async fn put(&self, key: &str, body: Bytes) -> StoreResult<()>;
     /// Writes an object only if `key` is free; returns whether this call created it.
-    async fn put_if_absent(&self, key: &str, body: Bytes) -> Result<bool, StoreError>;
-    async fn get(&self, key: &str) -> Result<Bytes, StoreError>;
+    async fn put_if_absent(&self, key: &str, body: Bytes) -> StoreResult<bool>;
+    async fn get(&self, key: &str) -> StoreResult<Bytes>;
     /// Bytes `range` of an object; a range past the end is clipped to the object.
-    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError>;
-    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
+    async fn get_range(&self, key: &str, range: Range<u64>) -> StoreResult<Bytes>;
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectMeta>>;
     /// Deletes an object; deleting a missing key is not an error.
-    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    async fn delete(&self, key: &str) -> StoreResult<()>;
     /// Up to `limit` objects whose keys start with `prefix` and sort after `after`.
-    async fn list(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ListPage, StoreError>;
+    async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<ListPage>;
 }
