@@ -1,8 +1,10 @@
-//! A small client for the snapkb HTTP API (any URL: `snapkb serve` or a deployment). Problems
-//! come back as errors carrying the server's detail and field.
+//! A small client for the snapkb HTTP API (any URL: `snapkb serve` or a deployment), speaking
+//! the API's own request and response types. Problems come back as errors carrying the
+//! server's detail and field.
 
 use std::time::Duration;
 
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 use crate::CliError;
@@ -71,27 +73,30 @@ impl Client {
         }
     }
 
-    fn json(bytes: &[u8]) -> Result<Value, CliError> {
-        if bytes.is_empty() {
-            return Ok(Value::Null);
-        }
+    /// A response body as `T` (an empty body reads as `null`: `()` or `None`).
+    fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CliError> {
+        let bytes = if bytes.is_empty() { b"null" } else { bytes };
         serde_json::from_slice(bytes)
-            .map_err(|e| CliError::Http(format!("the server sent invalid JSON: {e}")))
+            .map_err(|e| CliError::Http(format!("the server sent an unexpected answer: {e}")))
     }
 
-    pub(crate) fn get(&self, path: &str) -> Result<Value, CliError> {
+    pub(crate) fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         let r = self.auth(self.agent.get(self.url(path))).call();
-        Self::json(&self.finish(r)?)
+        Self::parse(&self.finish(r)?)
     }
 
-    pub(crate) fn delete(&self, path: &str) -> Result<Value, CliError> {
+    pub(crate) fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
         let r = self.auth(self.agent.delete(self.url(path))).call();
-        Self::json(&self.finish(r)?)
+        Self::parse(&self.finish(r)?)
     }
 
-    pub(crate) fn post(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+    pub(crate) fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
         let r = self.auth(self.agent.post(self.url(path))).send_json(body);
-        Self::json(&self.finish(r)?)
+        Self::parse(&self.finish(r)?)
     }
 
     /// POST with a raw body; returns raw bytes.

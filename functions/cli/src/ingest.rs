@@ -9,7 +9,9 @@ use std::{
 
 use ignore::{WalkBuilder, overrides::OverrideBuilder};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
+use serde_json::json;
+use snapkb_embed::TextFormat;
+use snapkb_engine::{DocumentInput, DocumentStatus, IngestRequest, IngestResponse};
 
 use crate::{CliError, client::Client};
 
@@ -17,8 +19,8 @@ use crate::{CliError, client::Client};
 const BATCH_DOCUMENTS: usize = 64;
 const BATCH_BYTES: usize = 4 << 20;
 
-fn format_of(path: &Path) -> Option<&'static str> {
-    snapkb_embed::TextFormat::from_extension(path.extension()?.to_str()?).map(|f| f.as_str())
+fn format_of(path: &Path) -> Option<TextFormat> {
+    TextFormat::from_extension(path.extension()?.to_str()?)
 }
 
 /// Files to send, with their document ids (paths relative to the argument they came from).
@@ -85,7 +87,7 @@ pub(crate) fn collect(
 }
 
 /// Counts of what the server did.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub(crate) struct IngestSummary {
     pub(crate) created: u64,
     pub(crate) updated: u64,
@@ -116,33 +118,34 @@ pub(crate) fn run(
         skipped,
         ..Default::default()
     };
-    let mut batch: Vec<Value> = Vec::new();
+    let mut batch: Vec<DocumentInput> = Vec::new();
     let mut batch_bytes = 0usize;
-    let send = |batch: &mut Vec<Value>, summary: &mut IngestSummary| -> Result<(), CliError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let n = batch.len() as u64;
-        let response = client.post(
-            &format!("/v1/projects/{project}/documents"),
-            &json!({ "documents": batch }),
-        )?;
-        for doc in response["documents"].as_array().into_iter().flatten() {
-            match doc["status"].as_str() {
-                Some("created") => summary.created += 1,
-                Some("updated") => summary.updated += 1,
-                _ => summary.unchanged += 1,
+    let send =
+        |batch: &mut Vec<DocumentInput>, summary: &mut IngestSummary| -> Result<(), CliError> {
+            if batch.is_empty() {
+                return Ok(());
             }
-        }
-        summary.version = response["version"].as_u64().unwrap_or(summary.version);
-        batch.clear();
-        bar.inc(n);
-        bar.set_message(format!(
-            "{} new, {} updated, {} unchanged",
-            summary.created, summary.updated, summary.unchanged
-        ));
-        Ok(())
-    };
+            let n = batch.len() as u64;
+            let request = IngestRequest {
+                documents: std::mem::take(batch),
+            };
+            let response: IngestResponse =
+                client.post(&format!("/v1/projects/{project}/documents"), &request)?;
+            for doc in &response.documents {
+                match doc.status {
+                    DocumentStatus::Created => summary.created += 1,
+                    DocumentStatus::Updated => summary.updated += 1,
+                    DocumentStatus::Unchanged | DocumentStatus::Deleted => summary.unchanged += 1,
+                }
+            }
+            summary.version = response.version;
+            bar.inc(n);
+            bar.set_message(format!(
+                "{} new, {} updated, {} unchanged",
+                summary.created, summary.updated, summary.unchanged
+            ));
+            Ok(())
+        };
     for (path, id) in files {
         let bytes =
             std::fs::read(&path).map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?;
@@ -155,14 +158,16 @@ pub(crate) fn run(
             summary.skipped += 1;
             continue;
         }
-        let format = format_of(&path).unwrap_or("plain");
+        let format = format_of(&path).unwrap_or(TextFormat::Plain);
         batch_bytes += text.len();
-        batch.push(json!({
-            "id": id,
-            "text": text,
-            "format": format,
-            "metadata": { "path": id, "format": format },
-        }));
+        let metadata = json!({ "path": id, "format": format });
+        batch.push(DocumentInput {
+            metadata: metadata.as_object().cloned().unwrap_or_default(),
+            id,
+            text: Some(text),
+            format: Some(format),
+            ..Default::default()
+        });
         if batch.len() >= BATCH_DOCUMENTS || batch_bytes >= BATCH_BYTES {
             send(&mut batch, &mut summary)?;
             batch_bytes = 0;

@@ -10,9 +10,13 @@ mod serve;
 use std::{io::Write, net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
-use serde_json::{Value, json};
+use serde_json::Value;
 use snapkb_aws::AwsSettings;
-use snapkb_core::Config;
+use snapkb_core::{Config, EmbeddingConfig, Scope};
+use snapkb_engine::{
+    CreateKey, CreateProject, CreatedKey, Health, KeyView, QueryRequest, QueryResponse, VersionPage,
+};
+use snapkb_http::{KeyList, ProjectList, ProjectResponse, RollbackRequest, RollbackResponse};
 
 use crate::client::Client;
 
@@ -215,8 +219,13 @@ pub(crate) fn say(line: impl AsRef<str>) {
     let _ = writeln!(out, "{}", line.as_ref());
 }
 
-fn show(value: &Value) {
-    say(serde_json::to_string_pretty(value).unwrap_or_default());
+/// Prints an API value as the server sent it (`--json`, and commands whose answer is the
+/// value itself).
+fn show<T: serde::Serialize>(value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Io(format!("cannot print the answer: {e}")))?;
+    say(text);
+    Ok(())
 }
 
 fn client(remote: &Remote) -> Client {
@@ -258,9 +267,8 @@ fn local_config() -> Result<(Config, LocalSettings), CliError> {
     Ok((config, settings))
 }
 
-fn print_results(value: &Value) {
-    let results = value["results"].as_array().cloned().unwrap_or_default();
-    if results.is_empty() {
+fn print_results(response: &QueryResponse) {
+    if response.results.is_empty() {
         say("no results");
         return;
     }
@@ -268,25 +276,21 @@ fn print_results(value: &Value) {
         "{:>4}  {:>7}  {:<28}  text",
         "rank", "score", "document"
     ));
-    for (i, r) in results.iter().enumerate() {
-        let text: String = r["text"]
-            .as_str()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+    for (i, hit) in response.results.iter().enumerate() {
+        let text = hit.text.split_whitespace().collect::<Vec<_>>().join(" ");
         let snippet: String = text.chars().take(90).collect();
         say(format!(
             "{:>4}  {:>7.4}  {:<28}  {snippet}",
             i + 1,
-            r["score"].as_f64().unwrap_or(0.0),
-            r["document_id"].as_str().unwrap_or("")
+            hit.score,
+            hit.document_id
         ));
     }
+    let mode = serde_json::to_value(response.mode).unwrap_or_default();
     say(format!(
         "(version {}, mode {})",
-        value["version"],
-        value["mode"].as_str().unwrap_or("")
+        response.version,
+        mode.as_str().unwrap_or_default()
     ));
 }
 
@@ -315,37 +319,36 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 dims,
                 remote,
             } => {
-                let mut body = json!({ "id": id });
-                if let Some(name) = name {
-                    body["name"] = json!(name);
-                }
-                if let Some(dims) = dims {
-                    body["embedding"] = json!({ "model": null, "dims": dims });
-                }
-                show(&client(&remote).post("/v1/projects", &body)?);
-                Ok(())
+                let request = CreateProject {
+                    id,
+                    name,
+                    embedding: dims.map(|dims| EmbeddingConfig {
+                        model: None,
+                        dims,
+                        ..EmbeddingConfig::default()
+                    }),
+                    ..CreateProject::default()
+                };
+                let created: ProjectResponse = client(&remote).post("/v1/projects", &request)?;
+                show(&created)
             }
             ProjectCommand::List { remote } => {
-                let v = client(&remote).get("/v1/projects")?;
+                let list: ProjectList = client(&remote).get("/v1/projects")?;
                 if remote.json {
-                    show(&v);
-                } else {
-                    for p in v["projects"].as_array().into_iter().flatten() {
-                        say(format!(
-                            "{:<24} {}",
-                            p["id"].as_str().unwrap_or(""),
-                            p["name"].as_str().unwrap_or("")
-                        ));
-                    }
+                    return show(&list);
+                }
+                for p in &list.projects {
+                    say(format!("{:<24} {}", p.id, p.name));
                 }
                 Ok(())
             }
             ProjectCommand::Show { id, remote } => {
-                show(&client(&remote).get(&format!("/v1/projects/{id}"))?);
-                Ok(())
+                let project: ProjectResponse =
+                    client(&remote).get(&format!("/v1/projects/{id}"))?;
+                show(&project)
             }
             ProjectCommand::Delete { id, remote } => {
-                client(&remote).delete(&format!("/v1/projects/{id}"))?;
+                client(&remote).delete::<()>(&format!("/v1/projects/{id}"))?;
                 say(format!("deleted project {id}"));
                 Ok(())
             }
@@ -358,47 +361,52 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 expires_in,
                 remote,
             } => {
-                let scopes: Vec<&str> = scopes
+                let scopes = scopes
                     .split(',')
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .collect();
-                let body =
-                    json!({ "name": name, "scopes": scopes, "expires_in_seconds": expires_in });
-                let v = client(&remote).post(&format!("/v1/projects/{project}/keys"), &body)?;
+                    .map(|s| {
+                        serde_json::from_value(Value::String(s.to_string()))
+                            .map_err(|_| CliError::Usage(format!("--scopes: unknown scope `{s}`")))
+                    })
+                    .collect::<Result<Vec<Scope>, _>>()?;
+                let request = CreateKey {
+                    name,
+                    scopes,
+                    expires_in_seconds: expires_in,
+                };
+                let created: CreatedKey =
+                    client(&remote).post(&format!("/v1/projects/{project}/keys"), &request)?;
                 if remote.json {
-                    show(&v);
-                } else {
-                    say(format!(
-                        "key {} created; its token is shown only now:\n{}",
-                        v["key"]["id"].as_str().unwrap_or(""),
-                        v["token"].as_str().unwrap_or("")
-                    ));
+                    return show(&created);
                 }
+                say(format!(
+                    "key {} created; its token is shown only now:\n{}",
+                    created.key.id, created.token
+                ));
                 Ok(())
             }
             KeysCommand::List { project, remote } => {
-                show(&client(&remote).get(&format!("/v1/projects/{project}/keys"))?);
-                Ok(())
+                let keys: KeyList = client(&remote).get(&format!("/v1/projects/{project}/keys"))?;
+                show(&keys)
             }
             KeysCommand::Revoke {
                 project,
                 id,
                 remote,
             } => {
-                show(&client(&remote).delete(&format!("/v1/projects/{project}/keys/{id}"))?);
-                Ok(())
+                let key: KeyView =
+                    client(&remote).delete(&format!("/v1/projects/{project}/keys/{id}"))?;
+                show(&key)
             }
             KeysCommand::Rotate {
                 project,
                 id,
                 remote,
             } => {
-                show(&client(&remote).post(
-                    &format!("/v1/projects/{project}/keys/{id}/rotate"),
-                    &json!({}),
-                )?);
-                Ok(())
+                let created: CreatedKey = client(&remote)
+                    .post(&format!("/v1/projects/{project}/keys/{id}/rotate"), &())?;
+                show(&created)
             }
         },
         Command::Ingest {
@@ -409,9 +417,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let s = ingest::run(&client(&remote), &project, &paths, &exclude, remote.json)?;
             if remote.json {
-                show(
-                    &json!({"created": s.created, "updated": s.updated, "unchanged": s.unchanged, "skipped": s.skipped, "version": s.version}),
-                );
+                return show(&s);
             } else {
                 say(format!(
                     "{} created, {} updated, {} unchanged, {} skipped (version {})",
@@ -428,20 +434,29 @@ fn run(cli: Cli) -> Result<(), CliError> {
             filter,
             remote,
         } => {
-            let mut body = json!({ "text": text, "top_k": top_k });
-            if let Some(mode) = mode {
-                body["mode"] = json!(mode);
-            }
-            if let Some(filter) = filter {
-                body["filter"] = serde_json::from_str(&filter)
-                    .map_err(|e| CliError::Usage(format!("--filter: {e}")))?;
-            }
-            let v = client(&remote).post(&format!("/v1/projects/{project}/query"), &body)?;
+            let mode = mode
+                .map(|m| {
+                    serde_json::from_value(Value::String(m.clone()))
+                        .map_err(|_| CliError::Usage(format!("--mode: unknown mode `{m}`")))
+                })
+                .transpose()?;
+            let filter = filter
+                .map(|f| serde_json::from_str(&f))
+                .transpose()
+                .map_err(|e| CliError::Usage(format!("--filter: {e}")))?;
+            let request = QueryRequest {
+                text: Some(text),
+                top_k,
+                mode,
+                filter,
+                ..QueryRequest::default()
+            };
+            let response: QueryResponse =
+                client(&remote).post(&format!("/v1/projects/{project}/query"), &request)?;
             if remote.json {
-                show(&v)
-            } else {
-                print_results(&v)
+                return show(&response);
             }
+            print_results(&response);
             Ok(())
         }
         Command::Export {
@@ -475,24 +490,24 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Health { project, remote } => {
-            show(&client(&remote).get(&format!("/v1/projects/{project}/health"))?);
-            Ok(())
+            let health: Health = client(&remote).get(&format!("/v1/projects/{project}/health"))?;
+            show(&health)
         }
         Command::Versions { project, remote } => {
-            let v = client(&remote).get(&format!("/v1/projects/{project}/versions"))?;
+            let page: VersionPage =
+                client(&remote).get(&format!("/v1/projects/{project}/versions"))?;
             if remote.json {
-                show(&v);
-            } else {
-                say(format!("current version {}", v["current"]));
-                for ver in v["versions"].as_array().into_iter().flatten() {
-                    say(format!(
-                        "{:>6}  {:<9} {:>8} documents {:>9} chunks",
-                        ver["version"],
-                        ver["action"].as_str().unwrap_or(""),
-                        ver["documents"],
-                        ver["chunks"]
-                    ));
-                }
+                return show(&page);
+            }
+            say(format!("current version {}", page.current));
+            for v in &page.versions {
+                say(format!(
+                    "{:>6}  {:<9} {:>8} documents {:>9} chunks",
+                    v.version,
+                    v.action.as_str(),
+                    v.documents,
+                    v.chunks
+                ));
             }
             Ok(())
         }
@@ -501,11 +516,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
             version,
             remote,
         } => {
-            show(&client(&remote).post(
+            let restored: RollbackResponse = client(&remote).post(
                 &format!("/v1/projects/{project}/rollback"),
-                &json!({ "version": version }),
-            )?);
-            Ok(())
+                &RollbackRequest { version },
+            )?;
+            show(&restored)
         }
     }
 }

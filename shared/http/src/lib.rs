@@ -18,6 +18,10 @@ use snapkb_engine::Engine;
 
 pub use crate::{
     body::{JsonBody, parse_json},
+    handlers::{
+        archive::{ImportResponse, RollbackRequest, RollbackResponse},
+        projects::{KeyList, ProjectList, ProjectResponse},
+    },
     openapi::openapi_document,
     problem::ApiError,
     routes::{Access, Group, ROUTES, Route, Schema},

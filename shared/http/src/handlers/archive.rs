@@ -40,10 +40,10 @@ pub(crate) struct ImportParams {
 }
 
 /// `POST /v1/projects/import`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct ImportResponse {
-    project: snapkb_core::Project,
-    version: u64,
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImportResponse {
+    pub project: snapkb_core::Project,
+    pub version: u64,
 }
 
 pub(crate) fn import(
@@ -65,18 +65,18 @@ pub(crate) fn import(
 }
 
 /// `POST /v1/projects/{project}/rollback`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RollbackRequest {
+pub struct RollbackRequest {
     /// The kept version to restore.
-    pub(crate) version: u64,
+    pub version: u64,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct RollbackResponse {
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RollbackResponse {
     /// The new version, whose index is that of `restored`.
-    pub(crate) version: u64,
-    pub(crate) restored: u64,
+    pub version: u64,
+    pub restored: u64,
 }
 
 /// `POST /v1/projects/{project}/compact`.

@@ -8,11 +8,11 @@ use snapkb_engine::{CreateKey, CreateProject, KeyView, ProjectStats};
 use crate::{AppState, JsonBody, caller::Caller, problem::ApiError, send::send};
 
 /// A project as shown to a caller; the webhook secret only to admins.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
-pub(crate) struct ProjectResponse {
-    pub(crate) project: Project,
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProjectResponse {
+    pub project: Project,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) stats: Option<ProjectStats>,
+    pub stats: Option<ProjectStats>,
 }
 
 impl ProjectResponse {
@@ -29,15 +29,15 @@ impl ProjectResponse {
 }
 
 /// `GET /v1/projects`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct ProjectList {
-    projects: Vec<Project>,
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProjectList {
+    pub projects: Vec<Project>,
 }
 
 /// `GET /v1/projects/{project}/keys`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct KeyList {
-    pub(crate) keys: Vec<KeyView>,
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyList {
+    pub keys: Vec<KeyView>,
 }
 
 fn shown(mut project: Project, principal: &Principal) -> Project {
