@@ -7,7 +7,7 @@
 # workerd, the Lambda binaries run on DynamoDB Local + s3s-fs.
 #
 # Each profile is built once: the native dev build serves clippy, the benchmark smoke run and
-# every test; the wasm `edge-test` build (Cargo.toml) serves the Worker bundles, the Spin component and the
+# every test; the wasm release build serves the Worker bundles, the Spin component and the
 # shared crates' wasm checks. Every step prints a timestamp; a table of step times ends the log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -81,8 +81,6 @@ edge_npm="$(infra/edge/worker-tools.sh)"
 step "native build of every workspace target (dev profile), linted by clippy -D warnings"
 native build --locked --workspace --all-targets
 
-# One wasm profile for every edge build the tests use (see [profile.edge-test]).
-export SNAPKB_EDGE_PROFILE=edge-test
 step "Cloudflare Worker bundles (wasm32-unknown-unknown; also builds the shared crates for it)"
 infra/edge/worker-build.sh
 infra/edge/worker-build.sh --features conformance --out target/edge/worker-conformance

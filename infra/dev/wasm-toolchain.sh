@@ -38,7 +38,5 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='--cfg getrandom_backend="w
 # profile for every wasm build so the library builds and the bundles share artifacts.
 export CARGO_PROFILE_RELEASE_DEBUG=0
 export CARGO_PROFILE_RELEASE_STRIP=debuginfo
-export CARGO_PROFILE_EDGE_TEST_DEBUG=0
-export CARGO_PROFILE_EDGE_TEST_STRIP=debuginfo
 ENV
 fi

@@ -12,18 +12,16 @@ out=target/edge/spin
 if [ "${1:-}" = "--out" ]; then out="$2"; fi
 
 source <(infra/dev/wasm-toolchain.sh --env)
-# `release` for components to ship; the test suite builds `edge-test` (see Cargo.toml).
-profile="${SNAPKB_EDGE_PROFILE:-release}"
 component_ld=$(infra/dev/cargo-tool.sh wasm-component-ld 0.5.31)
 
 export CARGO_TARGET_WASM32_WASIP2_LINKER="$component_ld"
 echo "spin-build: compiling snapkb-spin for wasm32-wasip2" >&2
 # The shared crates are named too: this build is also the check that they build for wasip2.
 "$WASM_CARGO" build --locked -p snapkb-spin -p snapkb-index -p snapkb-core -p snapkb-store \
-  -p snapkb-engine -p snapkb-http --profile "$profile" --target wasm32-wasip2 \
+  -p snapkb-engine -p snapkb-http --release --target wasm32-wasip2 \
   -Zbuild-std=std,panic_abort --target-dir target/wasm
 
 mkdir -p "$out"
 component="$out/snapkb_spin.wasm"
-cp "target/wasm/wasm32-wasip2/$profile/snapkb_spin.wasm" "$component"
+cp target/wasm/wasm32-wasip2/release/snapkb_spin.wasm "$component"
 echo "spin-build: $component $(stat -c %s "$component") bytes, $(gzip -9 -c "$component" | wc -c) gzipped" >&2

@@ -21,8 +21,6 @@ while (($#)); do
 done
 
 source <(infra/dev/wasm-toolchain.sh --env)
-# `release` for bundles to ship; the test suite builds `edge-test` (see Cargo.toml).
-profile="${SNAPKB_EDGE_PROFILE:-release}"
 version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
 # Not --locked: its lock pins a webpki-roots release that crates.io no longer serves.
 wasm_bindgen=$(infra/dev/cargo-tool.sh wasm-bindgen-cli "$version" wasm-bindgen)
@@ -31,13 +29,13 @@ echo "worker-build: compiling snapkb-worker ${features[*]:-} for wasm32-unknown-
 # The shared crates are named too, so this one build is also the check that each of them builds
 # for wasm32-unknown-unknown (snapkb-embed without the model).
 "$WASM_CARGO" build --locked -p snapkb-worker "${features[@]}" -p snapkb-index -p snapkb-embed \
-  -p snapkb-store -p snapkb-core -p snapkb-engine -p snapkb-http --profile "$profile" \
+  -p snapkb-store -p snapkb-core -p snapkb-engine -p snapkb-http --release \
   --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort --target-dir target/wasm
 
 rm -rf "$out"
 mkdir -p "$out"
 "$wasm_bindgen" --target bundler --out-dir "$out" --out-name snapkb_worker \
-  "target/wasm/wasm32-unknown-unknown/$profile/snapkb_worker.wasm"
+  target/wasm/wasm32-unknown-unknown/release/snapkb_worker.wasm
 # The bundler target expects ES-module integration for the .wasm; workerd imports a .wasm as a
 # compiled WebAssembly.Module, so the shim instantiates it (and lets the glue re-instantiate
 # after a panic, which it does through these two names).
