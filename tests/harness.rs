@@ -186,6 +186,26 @@ pub struct Server {
     temp: Option<tempfile::TempDir>,
 }
 
+/// Variables of the test and install scripts (where tools are cached, the servers' ports, which
+/// backend the suite runs on) share the `SNAPKB_` prefix, which the servers refuse unknown
+/// names under; they are not passed to the processes under test.
+const SCRIPT_VARIABLES: [&str; 7] = [
+    "SNAPKB_BIN",
+    "SNAPKB_E2E_BACKEND",
+    "SNAPKB_TOOLS",
+    "SNAPKB_AWS_STATE",
+    "SNAPKB_DDB_PORT",
+    "SNAPKB_S3_PORT",
+    "SNAPKB_EDGE_NPM",
+];
+
+/// Removes [`SCRIPT_VARIABLES`] from a process's environment.
+pub fn without_script_variables(cmd: &mut Command) {
+    for name in SCRIPT_VARIABLES {
+        cmd.env_remove(name);
+    }
+}
+
 /// Benchmarks run the release build beside them unless `SNAPKB_BIN` names another.
 pub fn use_release_binary() {
     if std::env::var_os("SNAPKB_BIN").is_none() {
@@ -232,10 +252,9 @@ impl Server {
         cmd.args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "warn")
-            .env_remove("SNAPKB_BIN")
-            .env_remove("SNAPKB_E2E_BACKEND")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        without_script_variables(&mut cmd);
         for (k, v) in storage_env(data_dir) {
             cmd.env(k, v);
         }

@@ -283,10 +283,9 @@ impl FunctionProcess {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("RUST_LOG", "warn")
-            .env_remove("SNAPKB_E2E_BACKEND")
-            .env_remove("SNAPKB_BIN")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        crate::without_script_variables(&mut cmd);
         for (k, v) in env {
             cmd.env(k, v);
         }
