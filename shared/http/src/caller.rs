@@ -1,5 +1,6 @@
 //! Who is calling, admitted before any body is read: the API key from `Authorization: Bearer`
-//! or `X-API-Key`, checked by the engine against the route's [`Access`] rule (projects the key
+//! or `X-API-Key`, checked by the engine against the route's [`Access`] rule (each route in
+//! the table names one) (projects the key
 //! cannot see are 404, missing scopes 403), then counted against the project's rate limits,
 //! whose state goes back in `RateLimit-*` headers ([`Rated`]).
 
@@ -11,7 +12,9 @@ use axum::{
 use snapkb_core::Principal;
 use snapkb_engine::{EngineError, RateStatus};
 
-use crate::{AppState, problem::ApiError, routes::Access, send::send};
+use snapkb_core::Scope;
+
+use crate::{AppState, problem::ApiError, send::send};
 
 fn token(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers
@@ -25,6 +28,35 @@ fn token(headers: &HeaderMap) -> Option<&str> {
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
+}
+
+/// Who may call a route. Checked before any body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: liveness and the OpenAPI document.
+    Public,
+    /// A request signed with the project's webhook secret (the signature covers the body, so
+    /// the handler checks it).
+    Signature,
+    /// The deployment admin key.
+    DeploymentAdmin,
+    /// Any valid key; the handler shows it only what it sees.
+    AnyKey,
+    /// A key with this scope on the `{project}` of the path (on its own project where the path
+    /// names none), or the deployment admin.
+    Project(Scope),
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "none",
+            Access::Signature => "signature",
+            Access::DeploymentAdmin => "deployment-admin",
+            Access::AnyKey => "any-key",
+            Access::Project(scope) => scope.as_str(),
+        }
+    }
 }
 
 /// An authenticated caller admitted to its route: the key, the project it acts on (the path's

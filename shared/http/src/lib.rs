@@ -18,13 +18,13 @@ use snapkb_engine::Engine;
 
 pub use crate::{
     body::{JsonBody, parse_json},
+    caller::Access,
     handlers::{
         archive::{ImportResponse, RollbackRequest, RollbackResponse},
         projects::{KeyList, ProjectList, ProjectResponse},
     },
-    openapi::openapi_document,
     problem::ApiError,
-    routes::{Access, Group, ROUTES, Route, Schema},
+    routes::{Group, ROUTES, Route, Schema},
 };
 
 /// What every handler gets.
@@ -59,6 +59,17 @@ pub fn router(engine: Arc<Engine>, groups: &[Group]) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::map_response(problem::log_server_errors))
         .with_state(AppState { engine })
+}
+
+/// The OpenAPI 3.1 document of every route, generated from [`ROUTES`] and the request and
+/// response types they name.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi::document(ROUTES)
+}
+
+/// `GET /openapi.json`.
+async fn serve_openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(openapi_document())
 }
 
 /// Every group on one router (`snapkb serve`).

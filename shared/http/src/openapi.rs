@@ -1,7 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the route table and the request/response types
 //! (their schemas come from `utoipa::ToSchema` derives), so it cannot drift from the code.
 
-use axum::{Json, response::IntoResponse};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, HttpMethod, InfoBuilder, OpenApi, OpenApiBuilder, Paths,
     Ref, RefOr, ResponseBuilder,
@@ -12,10 +11,7 @@ use utoipa::openapi::{
     },
 };
 
-use crate::{
-    problem::Problem,
-    routes::{Access, ROUTES},
-};
+use crate::{caller::Access, problem::Problem, routes::Route};
 
 fn method(m: &str) -> HttpMethod {
     match m {
@@ -31,11 +27,11 @@ fn json_ref(name: &str) -> ContentBuilder {
     ContentBuilder::new().schema(Some(RefOr::Ref(Ref::from_schema_name(name))))
 }
 
-/// The whole document.
-pub fn openapi_document() -> OpenApi {
+/// The document of `routes`.
+pub(crate) fn document(routes: &[Route]) -> OpenApi {
     let mut paths = Paths::new();
     let mut components = ComponentsBuilder::new().schema_from::<Problem>();
-    for r in ROUTES {
+    for r in routes {
         let mut op = OperationBuilder::new()
             .summary(Some(r.summary))
             .operation_id(Some(format!(
@@ -110,13 +106,9 @@ pub fn openapi_document() -> OpenApi {
         .build()
 }
 
-pub(crate) async fn serve() -> impl IntoResponse {
-    Json(openapi_document())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::{ROUTES, openapi_document};
 
     #[test]
     fn every_route_is_documented_and_every_schema_it_names_exists() {

@@ -15,6 +15,7 @@ use utoipa::{ToSchema, openapi::ComponentsBuilder};
 
 use crate::{
     AppState, JsonBody,
+    caller::Access,
     handlers::{
         self, PageParams, Params, archive, documents, json,
         projects::{self, ProjectResponse},
@@ -40,35 +41,6 @@ impl Group {
             Group::Ingest => "ingest",
             Group::Export => "export",
             Group::Keys => "keys",
-        }
-    }
-}
-
-/// Who may call a route. Checked before any body is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone: liveness and the OpenAPI document.
-    Public,
-    /// A request signed with the project's webhook secret (the signature covers the body, so
-    /// the handler checks it).
-    Signature,
-    /// The deployment admin key.
-    DeploymentAdmin,
-    /// Any valid key; the handler shows it only what it sees.
-    AnyKey,
-    /// A key with this scope on the `{project}` of the path (on its own project where the path
-    /// names none), or the deployment admin.
-    Project(Scope),
-}
-
-impl Access {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Access::Public => "none",
-            Access::Signature => "signature",
-            Access::DeploymentAdmin => "deployment-admin",
-            Access::AnyKey => "any-key",
-            Access::Project(scope) => scope.as_str(),
         }
     }
 }
@@ -460,6 +432,6 @@ pub const ROUTES: &[Route] = &[
         None,
         Public,
         "This API's OpenAPI document",
-        |m| on(m, crate::openapi::serve),
+        |m| on(m, crate::serve_openapi),
     ),
 ];
