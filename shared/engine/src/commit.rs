@@ -31,22 +31,14 @@ pub(crate) struct Change {
     pub(crate) bytes: u64,
 }
 
-pub(crate) fn manifest_item(m: &Manifest) -> Result<Item, EngineError> {
-    Ok(Item::new(
-        layout::project_pk(&m.project),
-        layout::MANIFEST_SK,
-        m.version,
-        encode("manifest", m)?,
-    ))
-}
-
-pub(crate) fn version_item(m: &Manifest) -> Result<Item, EngineError> {
-    Ok(Item::new(
-        layout::project_pk(&m.project),
-        layout::version_sk(m.version),
-        1,
-        encode("manifest", m)?,
-    ))
+/// A manifest's two items, from one encoding: the current manifest (versioned by the manifest
+/// version, the item every commit conditions on) and its per-version copy kept for rollback.
+pub(crate) fn manifest_items(m: &Manifest) -> Result<(Item, Item), EngineError> {
+    let value = bytes::Bytes::from(encode("manifest", m)?);
+    let pk = layout::project_pk(&m.project);
+    let current = Item::new(pk.clone(), layout::MANIFEST_SK, m.version, value.clone());
+    let copy = Item::new(pk, layout::version_sk(m.version), 1, value);
+    Ok((current, copy))
 }
 
 /// One writer's attempts at a commit, holding this process's turn for the project.
@@ -94,7 +86,7 @@ impl Engine {
     }
 
     /// Waits for this process's turn to commit to `project` (see `writers`).
-    pub(crate) async fn writers_turn(&self, project: &str) -> futures::lock::OwnedMutexGuard<()> {
+    async fn writers_turn(&self, project: &str) -> futures::lock::OwnedMutexGuard<()> {
         let gate = lock(&self.writers)
             .entry(project.to_string())
             .or_default()
@@ -105,7 +97,7 @@ impl Engine {
     /// Backs off after the `attempt`th lost commit race (1, 2, …): a random wait up to
     /// 2 ms · 2^attempt, capped at 100 ms ("full jitter"), so writers in different processes
     /// spread out instead of colliding again, and a slow one is not starved by a fast one.
-    pub(crate) async fn back_off(&self, attempt: u32) {
+    async fn back_off(&self, attempt: u32) {
         let ceiling_us = (2_000u64 << attempt.min(6)).min(100_000);
         let wait = snapkb_core::random_u64() % (ceiling_us + 1);
         self.pause
@@ -122,7 +114,7 @@ impl Engine {
         actor: &str,
         detail: serde_json::Value,
     ) -> Result<bool, EngineError> {
-        let manifest = manifest_item(next)?;
+        let (manifest, copy) = manifest_items(next)?;
         // Backpressure before the table's item limit: a log compaction has not kept up with
         // stops taking writes (retryable) and compaction is forced.
         if manifest.value.len() > self.config.max_manifest_bytes
@@ -142,7 +134,7 @@ impl Engine {
                 condition: Condition::VersionEquals(expected),
             },
             TransactWrite::Put {
-                item: version_item(next)?,
+                item: copy,
                 condition: Condition::Absent,
             },
             op_write(

@@ -11,7 +11,7 @@ use snapkb_store::{Condition, Item, StoreError, TransactWrite};
 
 use crate::{
     Engine, EngineError,
-    commit::{manifest_item, version_item},
+    commit::manifest_items,
     layout,
     oplog::op_write,
     records::{encode, parse_project, to_value},
@@ -123,17 +123,18 @@ impl Engine {
             chunks: 0,
             bytes: 0,
         };
+        let (current, copy) = manifest_items(&manifest)?;
         let writes = vec![
             TransactWrite::Put {
                 item: project_item(&project, 1)?,
                 condition: Condition::Absent,
             },
             TransactWrite::Put {
-                item: manifest_item(&manifest)?,
+                item: current,
                 condition: Condition::Absent,
             },
             TransactWrite::Put {
-                item: version_item(&manifest)?,
+                item: copy,
                 condition: Condition::Absent,
             },
             op_write(

@@ -1,18 +1,15 @@
 //! Who is calling, admitted before any body is read: the API key from `Authorization: Bearer`
-//! or `X-API-Key`, checked by the engine against the route's [`Access`] rule (each route in
-//! the table names one) (projects the key
-//! cannot see are 404, missing scopes 403), then counted against the project's rate limits,
-//! whose state goes back in `RateLimit-*` headers ([`Rated`]).
+//! or `X-API-Key`, checked by the engine against the [`Access`] rule each route in the table
+//! names (projects the key cannot see are 404, missing scopes 403), then counted against the
+//! project's rate limits, whose state goes back in `RateLimit-*` headers ([`Rated`]).
 
 use axum::{
     extract::{FromRequestParts, RawPathParams},
     http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use snapkb_core::Principal;
+use snapkb_core::{Principal, Scope};
 use snapkb_engine::{EngineError, RateStatus};
-
-use snapkb_core::Scope;
 
 use crate::{AppState, problem::ApiError, send::send};
 
