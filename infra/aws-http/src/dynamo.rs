@@ -10,8 +10,8 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use snapkb_dynamo_wire as wire;
 use snapkb_store::{
-    Condition, Item, MetaStore, Outbound, OutboundRequest, QueryPage, StoreError, StoreResult,
-    TransactWrite, validate_transaction,
+    Condition, Item, ItemRange, MetaStore, Outbound, OutboundRequest, QueryPage, StoreError,
+    StoreResult, TransactWrite, validate_transaction,
 };
 
 use crate::sign::{AwsTarget, status_error};
@@ -209,16 +209,11 @@ impl MetaStore for HttpDynamoMeta {
         wire::parse_counter(out["Attributes"][wire::COUNTER]["N"].as_str())
     }
 
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<QueryPage> {
-        let wanted = wire::query_wanted(limit);
+    async fn query(&self, range: ItemRange<'_>) -> StoreResult<QueryPage> {
+        let ItemRange { pk, prefix, .. } = range;
+        let wanted = wire::query_wanted(range.limit);
         let mut items = Vec::new();
-        let mut start: Option<Value> = after.map(|a| key(pk, a));
+        let mut start: Option<Value> = range.after.map(|a| key(pk, a));
         loop {
             let mut request = object(json!({
                 "TableName": self.table,
@@ -226,12 +221,12 @@ impl MetaStore for HttpDynamoMeta {
                 "Limit": wanted - items.len(),
             }));
             let mut values = object(json!({ ":pk": s(pk) }));
-            if !sk_prefix.is_empty() {
-                values.insert(":prefix".into(), s(sk_prefix));
+            if !prefix.is_empty() {
+                values.insert(":prefix".into(), s(prefix));
             }
             request.insert(
                 "KeyConditionExpression".into(),
-                wire::key_condition(sk_prefix).into(),
+                wire::key_condition(prefix).into(),
             );
             request.insert("ExpressionAttributeValues".into(), values.into());
             if let Some(start) = start.take() {
@@ -246,7 +241,7 @@ impl MetaStore for HttpDynamoMeta {
                 _ => break,
             }
         }
-        Ok(QueryPage::from_overfetched(items, limit))
+        Ok(QueryPage::from_overfetched(items, range.limit))
     }
 
     async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()> {

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::{
 use bytes::Bytes;
 use snapkb_dynamo_wire as wire;
 use snapkb_store::{
-    Condition, Item, MetaStore, QueryPage, StoreError, StoreResult, TransactWrite,
+    Condition, Item, ItemRange, MetaStore, QueryPage, StoreError, StoreResult, TransactWrite,
     validate_transaction,
 };
 
@@ -256,16 +256,11 @@ impl MetaStore for DynamoMetaStore {
         )
     }
 
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<QueryPage> {
-        let wanted = wire::query_wanted(limit);
+    async fn query(&self, range: ItemRange<'_>) -> StoreResult<QueryPage> {
+        let ItemRange { pk, prefix, .. } = range;
+        let wanted = wire::query_wanted(range.limit);
         let mut items = Vec::new();
-        let mut start: Option<Attrs> = after.map(|a| key(pk, a));
+        let mut start: Option<Attrs> = range.after.map(|a| key(pk, a));
         loop {
             let mut req = self
                 .client
@@ -275,10 +270,10 @@ impl MetaStore for DynamoMetaStore {
                 .limit((wanted - items.len()) as i32)
                 .set_exclusive_start_key(start.take());
             req = req
-                .key_condition_expression(wire::key_condition(sk_prefix))
+                .key_condition_expression(wire::key_condition(prefix))
                 .expression_attribute_values(":pk", s(pk));
-            if !sk_prefix.is_empty() {
-                req = req.expression_attribute_values(":prefix", s(sk_prefix));
+            if !prefix.is_empty() {
+                req = req.expression_attribute_values(":prefix", s(prefix));
             }
             let out = req.send().await.map_err(store_error)?;
             for a in out.items() {
@@ -289,7 +284,7 @@ impl MetaStore for DynamoMetaStore {
                 _ => break,
             }
         }
-        Ok(QueryPage::from_overfetched(items, limit))
+        Ok(QueryPage::from_overfetched(items, range.limit))
     }
 
     async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()> {

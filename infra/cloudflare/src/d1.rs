@@ -14,7 +14,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde::Deserialize;
 use snapkb_store::{
-    Condition, Item, MetaStore, QueryPage, StoreError, StoreResult, TransactWrite,
+    Condition, Item, ItemRange, MetaStore, QueryPage, StoreError, StoreResult, TransactWrite,
     validate_transaction,
 };
 use wasm_bindgen::JsValue;
@@ -226,15 +226,10 @@ impl MetaStore for D1Meta {
             .ok_or_else(|| StoreError::Invalid(format!("item {pk}/{sk} is not a counter")))
     }
 
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<QueryPage> {
+    async fn query(&self, range: ItemRange<'_>) -> StoreResult<QueryPage> {
+        let ItemRange { pk, prefix, .. } = range;
         self.ensure_schema().await?;
-        let limit = limit.max(1);
+        let limit = range.limit.max(1);
         let rows = self
             .statement(
                 &format!(
@@ -244,8 +239,8 @@ impl MetaStore for D1Meta {
                 ),
                 &[
                     text(pk),
-                    text(sk_prefix),
-                    after.map_or(JsValue::NULL, text),
+                    text(prefix),
+                    range.after.map_or(JsValue::NULL, text),
                     number(limit as u64 + 1),
                 ],
             )?

@@ -7,8 +7,8 @@ use std::{path::Path, sync::Arc};
 use bytes::Bytes;
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use snapkb_store::{
-    Condition, Item, MetaStore, QueryPage, StoreError, StoreResult, TransactWrite, next_counter,
-    validate_transaction,
+    Condition, Item, ItemRange, MetaStore, QueryPage, StoreError, StoreResult, TransactWrite,
+    next_counter, validate_transaction,
 };
 
 use crate::blocking;
@@ -144,19 +144,10 @@ impl MetaStore for RedbMetaStore {
         .await
     }
 
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<QueryPage> {
+    async fn query(&self, range: ItemRange<'_>) -> StoreResult<QueryPage> {
         let db = self.db.clone();
-        let (pk, prefix, after) = (
-            pk.to_string(),
-            sk_prefix.to_string(),
-            after.map(str::to_string),
-        );
+        let (pk, prefix) = (range.pk.to_string(), range.prefix.to_string());
+        let (after, limit) = (range.after.map(str::to_string), range.limit.max(1));
         blocking(move || {
             let txn = db.begin_read().map_err(backend)?;
             let table = txn.open_table(ITEMS).map_err(backend)?;
@@ -164,7 +155,6 @@ impl MetaStore for RedbMetaStore {
                 Some(a) if a >= prefix.as_str() => a.to_string(),
                 _ => prefix.clone(),
             };
-            let limit = limit.max(1);
             let mut items = Vec::new();
             for entry in table
                 .range((pk.as_str(), start.as_str())..)

@@ -10,7 +10,7 @@ use std::{
 use bytes::Bytes;
 use snapkb_core::{Config, Manifest, Principal, Project, Scope};
 use snapkb_index::{Snapshot, WalSegment};
-use snapkb_store::{MetaStore, ObjectStore};
+use snapkb_store::{ItemRange, MetaStore, ObjectStore};
 
 use crate::{
     EngineError, RateStatus, TextEmbedder,
@@ -193,7 +193,10 @@ impl Engine {
         let mut items = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let page = self.meta.query(pk, prefix, after.as_deref(), 1000).await?;
+            let page = self
+                .meta
+                .query(ItemRange::new(pk, prefix).after(after.as_deref()))
+                .await?;
             items.extend(page.items);
             match page.next_after {
                 Some(next) => after = Some(next),

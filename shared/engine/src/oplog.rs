@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use snapkb_core::now_ms;
-use snapkb_store::{Condition, Item, TransactWrite};
+use snapkb_store::{Condition, Item, ItemRange, TransactWrite};
 
 use crate::{Engine, EngineError, layout, records::encode};
 
@@ -79,10 +79,9 @@ impl Engine {
         let page = self
             .meta
             .query(
-                &layout::project_pk(project),
-                "op#",
-                after,
-                limit.clamp(1, 1000),
+                ItemRange::new(&layout::project_pk(project), "op#")
+                    .after(after)
+                    .limit(limit.clamp(1, 1000)),
             )
             .await?;
         let operations = page

@@ -7,7 +7,7 @@ use snapkb_core::{
     Action, ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Manifest, Principal,
     Project, ProjectPatch, Quotas, RateLimits, Scope, ShardState, now_ms,
 };
-use snapkb_store::{Condition, Item, StoreError, TransactWrite};
+use snapkb_store::{Condition, Item, ItemRange, StoreError, TransactWrite};
 
 use crate::{
     Engine, EngineError,
@@ -278,7 +278,7 @@ impl Engine {
         }
         let pk = layout::project_pk(id);
         loop {
-            let page = self.meta.query(&pk, "", None, 100).await?;
+            let page = self.meta.query(ItemRange::new(&pk, "").limit(100)).await?;
             if page.items.is_empty() {
                 break;
             }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use snapkb_core::{Action, Manifest, Principal, Scope, now_ms};
-use snapkb_store::Condition;
+use snapkb_store::{Condition, ItemRange};
 
 use crate::{Engine, EngineError, layout};
 
@@ -67,10 +67,9 @@ impl Engine {
         let page = self
             .meta
             .query(
-                &layout::project_pk(project),
-                "ver#",
-                after,
-                limit.clamp(1, 1000),
+                ItemRange::new(&layout::project_pk(project), "ver#")
+                    .after(after)
+                    .limit(limit.clamp(1, 1000)),
             )
             .await?;
         let versions = page
@@ -152,7 +151,14 @@ impl Engine {
         let mut after: Option<String> = None;
         let mut seen = 0usize;
         loop {
-            let page = self.meta.query(&pk, "ver#", after.as_deref(), 500).await?;
+            let page = self
+                .meta
+                .query(
+                    ItemRange::new(&pk, "ver#")
+                        .after(after.as_deref())
+                        .limit(500),
+                )
+                .await?;
             for item in &page.items {
                 seen += 1;
                 let m = parse_version(item)?;

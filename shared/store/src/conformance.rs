@@ -6,7 +6,9 @@
 use bytes::Bytes;
 use futures::future::join_all;
 
-use crate::{Condition, Item, MetaStore, ObjectStore, StoreError, TransactWrite, counter_value};
+use crate::{
+    Condition, Item, ItemRange, MetaStore, ObjectStore, StoreError, TransactWrite, counter_value,
+};
 
 /// How many concurrent writers the race tests start.
 pub const RACERS: usize = 8;
@@ -432,7 +434,7 @@ pub async fn concurrent_transactions_commit_each_version_once(store: &dyn MetaSt
         "one commit per version: {results:?}"
     );
     let segments = store
-        .query("conf#txrace", "seg#", None, 100)
+        .query(ItemRange::new("conf#txrace", "seg#"))
         .await
         .expect("query")
         .items;
@@ -488,7 +490,11 @@ pub async fn queries_by_prefix_with_pagination(store: &dyn MetaStore) {
     let mut after: Option<String> = None;
     loop {
         let page = store
-            .query("conf#q", "doc#", after.as_deref(), 10)
+            .query(
+                ItemRange::new("conf#q", "doc#")
+                    .after(after.as_deref())
+                    .limit(10),
+            )
             .await
             .expect("query");
         assert!(page.items.len() <= 10);
@@ -505,7 +511,7 @@ pub async fn queries_by_prefix_with_pagination(store: &dyn MetaStore) {
     );
     assert_eq!(
         store
-            .query("conf#q", "", None, 100)
+            .query(ItemRange::new("conf#q", ""))
             .await
             .expect("whole partition")
             .items
@@ -514,7 +520,7 @@ pub async fn queries_by_prefix_with_pagination(store: &dyn MetaStore) {
     );
     assert!(
         store
-            .query("conf#none", "", None, 10)
+            .query(ItemRange::new("conf#none", ""))
             .await
             .expect("empty partition")
             .items

@@ -18,8 +18,8 @@ pub use crate::{
     error::{StoreError, StoreResult},
     memory::{MemoryMetaStore, MemoryObjectStore},
     meta::{
-        Condition, Item, MAX_TRANSACT_WRITES, MetaStore, QueryPage, TransactWrite, counter_value,
-        next_counter, validate_transaction,
+        Condition, Item, ItemRange, MAX_TRANSACT_WRITES, MetaStore, QueryPage, TransactWrite,
+        counter_value, next_counter, validate_transaction,
     },
     object::{ListPage, ObjectMeta, ObjectStore},
     outbound::{Outbound, OutboundError, OutboundRequest, OutboundResponse},

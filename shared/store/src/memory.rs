@@ -6,8 +6,8 @@ use std::{collections::BTreeMap, ops::Range, sync::Mutex};
 use bytes::Bytes;
 
 use crate::{
-    Condition, Item, ListPage, MetaStore, ObjectMeta, ObjectStore, QueryPage, StoreError,
-    StoreResult, TransactWrite, next_counter, validate_transaction,
+    Condition, Item, ItemRange, ListPage, MetaStore, ObjectMeta, ObjectStore, QueryPage,
+    StoreError, StoreResult, TransactWrite, next_counter, validate_transaction,
 };
 
 fn poisoned<T>(_: T) -> StoreError {
@@ -147,23 +147,18 @@ impl MetaStore for MemoryMetaStore {
         Ok(next)
     }
 
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<QueryPage> {
+    async fn query(&self, range: ItemRange<'_>) -> StoreResult<QueryPage> {
+        let ItemRange { pk, prefix, .. } = range;
         let items = self.items.lock().map_err(poisoned)?;
-        let start = key(pk, after.filter(|a| *a >= sk_prefix).unwrap_or(sk_prefix));
+        let start = key(pk, range.after.filter(|a| *a >= prefix).unwrap_or(prefix));
         let page: Vec<Item> = items
             .range(start..)
-            .take_while(|((p, s), _)| p == pk && s.starts_with(sk_prefix))
-            .filter(|((_, s), _)| after.is_none_or(|a| s.as_str() > a))
-            .take(limit.max(1) + 1)
+            .take_while(|((p, s), _)| p == pk && s.starts_with(prefix))
+            .filter(|((_, s), _)| range.after.is_none_or(|a| s.as_str() > a))
+            .take(range.limit.max(1) + 1)
             .map(|(_, item)| item.clone())
             .collect();
-        Ok(QueryPage::from_overfetched(page, limit))
+        Ok(QueryPage::from_overfetched(page, range.limit))
     }
 
     async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()> {

@@ -125,6 +125,37 @@ pub enum TransactWrite {
     },
 }
 
+/// What [`MetaStore::query`] reads: up to `limit` items of partition `pk` whose sort keys
+/// start with `prefix` and sort after `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemRange<'a> {
+    pub pk: &'a str,
+    pub prefix: &'a str,
+    pub after: Option<&'a str>,
+    pub limit: usize,
+}
+
+impl<'a> ItemRange<'a> {
+    /// The first page (up to 1,000 items) of `pk`'s items under `prefix`.
+    pub fn new(pk: &'a str, prefix: &'a str) -> Self {
+        Self {
+            pk,
+            prefix,
+            after: None,
+            limit: 1000,
+        }
+    }
+
+    /// The page that starts after sort key `after` (a previous page's `next_after`).
+    pub fn after(self, after: Option<&'a str>) -> Self {
+        Self { after, ..self }
+    }
+
+    pub fn limit(self, limit: usize) -> Self {
+        Self { limit, ..self }
+    }
+}
+
 /// One page of a query, items in ascending sort-key order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryPage {
@@ -191,15 +222,8 @@ pub trait MetaStore: MaybeSendSync {
     /// given) and returns the new value. A counter's value is its `value`: 8 bytes, i64
     /// little-endian ([`counter_value`]).
     async fn add(&self, pk: &str, sk: &str, delta: i64, ttl: Option<u64>) -> StoreResult<i64>;
-    /// Up to `limit` items of partition `pk` whose sort keys start with `sk_prefix` and sort
-    /// after `after`.
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<QueryPage>;
+    /// One page of the items in `range`, in sort-key order.
+    async fn query(&self, range: ItemRange<'_>) -> StoreResult<QueryPage>;
     /// All writes or none: every condition is checked, then every write applied, atomically.
     /// At most [`MAX_TRANSACT_WRITES`], each item at most once.
     async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()>;
