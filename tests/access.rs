@@ -61,74 +61,28 @@ fn scopes_revocation_and_expiry_are_enforced() {
     let (_, write) = admin.create_key("p", &["write"]);
     let (_, export) = admin.create_key("p", &["export"]);
     let body = json!({ "documents": [doc("x", 1, DIMS)] });
-    assert_eq!(
-        admin
-            .with_key(&read)
-            .post("/v1/projects/p/documents", &body)
-            .status,
-        403
-    );
-    assert_eq!(
-        admin
-            .with_key(&write)
-            .post("/v1/projects/p/documents", &body)
-            .status,
-        200
-    );
-    assert_eq!(
-        admin
-            .with_key(&write)
-            .post(
-                "/v1/projects/p/query",
-                &json!({ "vector": vector(1, DIMS) })
-            )
-            .status,
-        403
-    );
-    assert_eq!(
-        admin
-            .with_key(&read)
-            .post(
-                "/v1/projects/p/query",
-                &json!({ "vector": vector(1, DIMS) })
-            )
-            .status,
-        200
-    );
-    assert_eq!(
-        admin
-            .with_key(&read)
-            .send("POST", "/v1/projects/p/export", "", b"", &[])
-            .status,
-        403
-    );
-    assert_eq!(
-        admin
-            .with_key(&export)
-            .send("POST", "/v1/projects/p/export", "", b"", &[])
-            .status,
-        200
-    );
-    assert_eq!(
-        admin
-            .with_key(&write)
-            .post(
-                "/v1/projects/p/keys",
-                &json!({ "name": "x", "scopes": ["read"] })
-            )
-            .status,
-        403
-    );
-    assert_eq!(
-        admin
-            .with_key(&read)
-            .post(
-                "/v1/projects",
-                &json!({ "id": "q", "embedding": { "model": null, "dims": 4 } })
-            )
-            .status,
-        403
-    );
+    let query = json!({ "vector": vector(1, DIMS) });
+    let new_key = json!({ "name": "x", "scopes": ["read"] });
+    let new_project = json!({ "id": "q", "embedding": { "model": null, "dims": 4 } });
+    // (key, path, JSON body or none, expected status), all POSTs.
+    let cases = [
+        (&read, "/v1/projects/p/documents", Some(&body), 403),
+        (&write, "/v1/projects/p/documents", Some(&body), 200),
+        (&write, "/v1/projects/p/query", Some(&query), 403),
+        (&read, "/v1/projects/p/query", Some(&query), 200),
+        (&read, "/v1/projects/p/export", None, 403),
+        (&export, "/v1/projects/p/export", None, 200),
+        (&write, "/v1/projects/p/keys", Some(&new_key), 403),
+        (&read, "/v1/projects", Some(&new_project), 403),
+    ];
+    for (key, path, body, status) in cases {
+        let api = admin.with_key(key);
+        let r = match body {
+            Some(body) => api.post(path, body),
+            None => api.send("POST", path, "", b"", &[]),
+        };
+        assert_eq!(r.status, status, "POST {path} with {key}: {}", r.text);
+    }
     // Keys are listed without secrets.
     let keys = admin.get("/v1/projects/p/keys");
     assert!(!keys.text.contains(&read[22..]), "no secret in listings");

@@ -83,6 +83,18 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
         field,
     };
     let j = |v: Value| v.to_string().into_bytes();
+    let hook_case = |name, headers, status, field| Case {
+        headers,
+        ..case(
+            name,
+            "POST",
+            hook,
+            "application/json",
+            hook_body.clone().into_bytes(),
+            status,
+            field,
+        )
+    };
     let cases = vec![
         case(
             "malformed JSON",
@@ -255,68 +267,48 @@ fn bad_inputs_get_clear_errors_and_change_nothing() {
             404,
             None,
         ),
-        Case {
-            name: "webhook without signature",
-            method: "POST",
-            path: hook,
-            content_type: "application/json",
-            body: hook_body.clone().into_bytes(),
-            headers: vec![],
-            status: 401,
-            field: Some("x-snapkb-signature"),
-        },
-        Case {
-            name: "webhook with a bad signature",
-            method: "POST",
-            path: hook,
-            content_type: "application/json",
-            body: hook_body.clone().into_bytes(),
-            headers: vec![
+        hook_case(
+            "webhook without signature",
+            vec![],
+            401,
+            Some("x-snapkb-signature"),
+        ),
+        hook_case(
+            "webhook with a bad signature",
+            vec![
                 ("X-Snapkb-Timestamp", timestamp.clone()),
                 ("X-Snapkb-Signature", bad_signature),
             ],
-            status: 401,
-            field: Some("x-snapkb-signature"),
-        },
-        Case {
-            name: "webhook with a stale timestamp",
-            method: "POST",
-            path: hook,
-            content_type: "application/json",
-            body: hook_body.clone().into_bytes(),
-            headers: vec![
+            401,
+            Some("x-snapkb-signature"),
+        ),
+        hook_case(
+            "webhook with a stale timestamp",
+            vec![
                 ("X-Snapkb-Timestamp", stale),
                 ("X-Snapkb-Signature", stale_signature),
             ],
-            status: 401,
-            field: Some("x-snapkb-signature"),
-        },
-        Case {
-            name: "webhook, first delivery (content unchanged)",
-            method: "POST",
-            path: hook,
-            content_type: "application/json",
-            body: hook_body.clone().into_bytes(),
-            headers: vec![
+            401,
+            Some("x-snapkb-signature"),
+        ),
+        hook_case(
+            "webhook, first delivery (content unchanged)",
+            vec![
                 ("X-Snapkb-Timestamp", timestamp.clone()),
                 ("X-Snapkb-Signature", good_signature.clone()),
             ],
-            status: 200,
-            field: None,
-        },
-        Case {
-            name: "webhook replayed",
-            method: "POST",
-            path: hook,
-            content_type: "application/json",
-            body: hook_body.clone().into_bytes(),
-            headers: vec![
+            200,
+            None,
+        ),
+        hook_case(
+            "webhook replayed",
+            vec![
                 ("X-Snapkb-Timestamp", timestamp.clone()),
                 ("X-Snapkb-Signature", good_signature),
             ],
-            status: 409,
-            field: None,
-        },
+            409,
+            None,
+        ),
     ];
     let mut failures = Vec::new();
     for c in &cases {

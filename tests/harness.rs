@@ -173,6 +173,26 @@ fn stdout_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
     rx
 }
 
+/// Reads a starting server's stdout until the line that begins with `listening` and returns
+/// the rest of it (the URL); `each` sees every line up to it. Panics after 60 s of silence.
+fn wait_until_listening(
+    stdout: std::process::ChildStdout,
+    what: &str,
+    listening: &str,
+    mut each: impl FnMut(&str),
+) -> String {
+    let rx = stdout_lines(stdout);
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{what} did not start within 60 s"));
+        each(&line);
+        if let Some(url) = line.strip_prefix(listening) {
+            return url.trim().to_string();
+        }
+    }
+}
+
 /// A running server process.
 #[derive(Debug)]
 pub struct Server {
@@ -270,19 +290,15 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             temp: None,
         };
-        let rx = stdout_lines(server.child.stdout.take().expect("stdout"));
-        loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(60))
-                .expect("snapkb serve did not start within 60 s");
+        let stdout = server.child.stdout.take().expect("stdout");
+        let mut admin = None;
+        server.url = wait_until_listening(stdout, "snapkb serve", "snapkb listening on ", |line| {
             if let Some(key) = line.strip_prefix("snapkb admin key (shown once, keep it safe): ") {
-                server.admin = Some(key.trim().to_string());
+                admin = Some(key.trim().to_string());
             }
-            if let Some(url) = line.strip_prefix("snapkb listening on ") {
-                server.url = url.trim().to_string();
-                return server;
-            }
-        }
+        });
+        server.admin = admin;
+        server
     }
 
     /// `kill -9`: no shutdown, no flush.
@@ -581,16 +597,10 @@ impl WorkerServer {
             child,
             url: String::new(),
         };
-        let rx = stdout_lines(server.child.stdout.take().expect("stdout"));
-        loop {
-            let line = rx
-                .recv_timeout(Duration::from_secs(60))
-                .expect("the Worker did not start within 60 s");
-            if let Some(url) = line.strip_prefix("snapkb-worker listening on ") {
-                server.url = url.trim().to_string();
-                return server;
-            }
-        }
+        let stdout = server.child.stdout.take().expect("stdout");
+        server.url =
+            wait_until_listening(stdout, "the Worker", "snapkb-worker listening on ", |_| {});
+        server
     }
 
     pub fn api(&self, key: &str) -> Api {
@@ -598,12 +608,8 @@ impl WorkerServer {
     }
 
     /// SIGTERM (Miniflare disposes workerd) and wait.
-    pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+    pub fn stop(self) {
+        drop(self);
     }
 }
 

@@ -3,6 +3,8 @@
 //! cases pass against the Worker — projects and keys, caller-vector ingest, queries,
 //! isolation, bad input — and text through another deployment's `/v1/embed`.
 
+use std::path::Path;
+
 use serde_json::{Value, json};
 use snapkb_e2e::{Api, Server, WorkerServer, doc, nearest, new_admin_key, vector, worker_bundle};
 
@@ -70,12 +72,7 @@ fn r2_and_d1_adapters_pass_the_storage_conformance_suite_inside_workerd() {
 #[test]
 fn projects_keys_vector_ingest_and_queries_work_on_the_worker() {
     let persist = tempfile::tempdir().unwrap();
-    let (admin_key, hash) = new_admin_key();
-    let worker = WorkerServer::start(
-        &worker_bundle("worker"),
-        persist.path(),
-        &[("SNAPKB_ADMIN_KEY_SHA256", &hash)],
-    );
+    let (worker, admin_key) = worker_with_admin(persist.path());
     assert_eq!(worker.api("none").get("/healthz").status, 200);
     let admin = worker.api(&admin_key);
 
@@ -275,12 +272,7 @@ fn the_worker_embeds_text_through_another_deployments_embed_route() {
 #[test]
 fn the_cron_sweep_compacts_projects_past_their_triggers() {
     let persist = tempfile::tempdir().unwrap();
-    let (admin_key, hash) = new_admin_key();
-    let worker = WorkerServer::start(
-        &worker_bundle("worker"),
-        persist.path(),
-        &[("SNAPKB_ADMIN_KEY_SHA256", &hash)],
-    );
+    let (worker, admin_key) = worker_with_admin(persist.path());
     let admin = worker.api(&admin_key);
     admin.create_project("swept", DIMS, json!({}));
     for batch in 0..3u64 {
@@ -306,4 +298,15 @@ fn the_cron_sweep_compacts_projects_past_their_triggers() {
     assert_eq!(h["wal_segments"], 0, "the sweep compacted the log: {h}");
     assert_eq!(h["chunks"], 6, "{h}");
     assert_eq!(nearest(&admin, "swept", 5, DIMS, 1), vec!["d2-1"]);
+}
+
+/// The Worker bundle on `persist`, with a new deployment admin key.
+fn worker_with_admin(persist: &Path) -> (WorkerServer, String) {
+    let (admin_key, hash) = new_admin_key();
+    let worker = WorkerServer::start(
+        &worker_bundle("worker"),
+        persist,
+        &[("SNAPKB_ADMIN_KEY_SHA256", &hash)],
+    );
+    (worker, admin_key)
 }

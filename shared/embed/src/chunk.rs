@@ -203,8 +203,33 @@ pub(crate) fn hex_sha256(text: &str) -> String {
         .collect()
 }
 
+/// Chunks each section (`text[range]` under its heading path) in turn, so a chunk never
+/// straddles two sections, and gives every chunk its id.
+pub(crate) fn chunk_sections(
+    document_id: &str,
+    text: &str,
+    sections: impl IntoIterator<Item = (Range<usize>, Vec<String>)>,
+    counter: &dyn PieceCounter,
+    config: ChunkConfig,
+) -> Vec<Chunk> {
+    let mut chunks = Vec::new();
+    for (range, path) in sections {
+        chunk_range(
+            document_id,
+            text,
+            range,
+            &path,
+            counter,
+            config,
+            &mut chunks,
+        );
+    }
+    assign_ids(&mut chunks);
+    chunks
+}
+
 /// Chunks `text[range]`, appending to `chunks` with ordinals continuing from its length.
-pub(crate) fn chunk_range(
+fn chunk_range(
     document_id: &str,
     text: &str,
     range: Range<usize>,
@@ -281,7 +306,7 @@ pub fn caller_chunks(document_id: &str, texts: &[&str]) -> Vec<Chunk> {
 }
 
 /// Gives every chunk its id: `{document_id}#{sha256[..16]}`, suffixed for repeated text.
-pub(crate) fn assign_ids(chunks: &mut [Chunk]) {
+fn assign_ids(chunks: &mut [Chunk]) {
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for chunk in chunks.iter_mut() {
         let base = format!("{}#{}", chunk.document_id, &chunk.sha256[..16]);
@@ -298,18 +323,13 @@ pub fn chunk_text(
     counter: &dyn PieceCounter,
     config: ChunkConfig,
 ) -> Vec<Chunk> {
-    let mut chunks = Vec::new();
-    chunk_range(
+    chunk_sections(
         document_id,
         text,
-        0..text.len(),
-        &[],
+        [(0..text.len(), Vec::new())],
         counter,
         config,
-        &mut chunks,
-    );
-    assign_ids(&mut chunks);
-    chunks
+    )
 }
 
 #[cfg(test)]

@@ -5,10 +5,7 @@ use std::ops::Range;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use crate::{
-    Chunk, ChunkConfig, PieceCounter,
-    chunk::{assign_ids, chunk_range},
-};
+use crate::{Chunk, ChunkConfig, PieceCounter, chunk::chunk_sections};
 
 /// A section: its byte range (heading line included) and the heading path that leads to it.
 #[expect(
@@ -59,20 +56,7 @@ pub fn chunk_markdown(
     counter: &dyn PieceCounter,
     config: ChunkConfig,
 ) -> Vec<Chunk> {
-    let mut chunks = Vec::new();
-    for (range, path) in sections(source) {
-        chunk_range(
-            document_id,
-            source,
-            range,
-            &path,
-            counter,
-            config,
-            &mut chunks,
-        );
-    }
-    assign_ids(&mut chunks);
-    chunks
+    chunk_sections(document_id, source, sections(source), counter, config)
 }
 
 #[cfg(test)]

@@ -197,6 +197,14 @@ impl Engine {
         Ok(((*project).clone(), ProjectStats::of(&manifest)))
     }
 
+    /// The stored item of project `id` (its version is the optimistic-concurrency token).
+    async fn project_item(&self, id: &str) -> Result<Item, EngineError> {
+        self.meta
+            .get(layout::PROJECTS_PK, id)
+            .await?
+            .ok_or_else(|| EngineError::not_found(format!("project `{id}`")))
+    }
+
     pub async fn update_project(
         &self,
         principal: &Principal,
@@ -204,11 +212,7 @@ impl Engine {
         patch: ProjectPatch,
     ) -> Result<Project, EngineError> {
         self.authorize(principal, id, Scope::Admin).await?;
-        let item = self
-            .meta
-            .get(layout::PROJECTS_PK, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found(format!("project `{id}`")))?;
+        let item = self.project_item(id).await?;
         let current = parse_project(&item)?;
         let updated = current.patched(patch.clone())?;
         self.meta
@@ -233,11 +237,7 @@ impl Engine {
     /// removed. If removal is interrupted, [`Engine::purge_deleted_projects`] finishes it.
     pub async fn delete_project(&self, principal: &Principal, id: &str) -> Result<(), EngineError> {
         self.authorize(principal, id, Scope::Admin).await?;
-        let item = self
-            .meta
-            .get(layout::PROJECTS_PK, id)
-            .await?
-            .ok_or_else(|| EngineError::not_found(format!("project `{id}`")))?;
+        let item = self.project_item(id).await?;
         let mut project = parse_project(&item)?;
         project.deleted_at = Some(now_ms());
         self.meta

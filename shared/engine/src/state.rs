@@ -559,20 +559,7 @@ impl ProjectState {
                     .vectors
                     .search(query, SearchParams::new(k, ef), allow.as_ref())
                     .map_err(query_vector_error)?;
-                lists.push(
-                    found
-                        .into_iter()
-                        .map(|n| {
-                            (
-                                RowRef {
-                                    shard,
-                                    loc: Loc::Base(n.id),
-                                },
-                                n.distance,
-                            )
-                        })
-                        .collect(),
-                );
+                lists.push(rows_of(found, shard, Loc::Base));
             }
             if !view.tail.rows.is_empty() {
                 let allow = view.tail_allow(filter);
@@ -581,20 +568,7 @@ impl ProjectState {
                     .flat
                     .search(query, k, allow.as_ref())
                     .map_err(query_vector_error)?;
-                lists.push(
-                    found
-                        .into_iter()
-                        .map(|n| {
-                            (
-                                RowRef {
-                                    shard,
-                                    loc: Loc::Tail(n.id),
-                                },
-                                n.distance,
-                            )
-                        })
-                        .collect(),
-                );
+                lists.push(rows_of(found, shard, Loc::Tail));
             }
         }
         Ok(merge_nearest(lists, k)
@@ -664,6 +638,24 @@ impl ProjectState {
             })
             .collect())
     }
+}
+
+/// A shard's neighbours as rows, `loc` saying whether their ids are in its base or its tail.
+fn rows_of(
+    found: Vec<snapkb_index::Neighbor>,
+    shard: u32,
+    loc: fn(u32) -> Loc,
+) -> Vec<(RowRef, f32)> {
+    found
+        .into_iter()
+        .map(|n| {
+            let row = RowRef {
+                shard,
+                loc: loc(n.id),
+            };
+            (row, n.distance)
+        })
+        .collect()
 }
 
 fn query_vector_error(e: snapkb_index::IndexError) -> EngineError {
