@@ -24,6 +24,11 @@ fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs a `--json` command that must succeed and parses what it printed.
+fn snapkb_json(server: &Server, key: &str, args: &[&str]) -> Value {
+    serde_json::from_str(&ok(snapkb(server, key, args))).expect("JSON output")
+}
+
 #[test]
 fn the_cli_creates_ingests_queries_and_round_trips_a_project() {
     let dir = tempfile::tempdir().unwrap();
@@ -37,34 +42,23 @@ fn the_cli_creates_ingests_queries_and_round_trips_a_project() {
     ));
     assert!(ok(snapkb(&server, &admin, &["project", "list"])).contains("docs"));
 
-    let first: Value = serde_json::from_str(&ok(snapkb(
-        &server,
-        &admin,
-        &["ingest", "docs", samples, "--json"],
-    )))
-    .unwrap();
+    let first: Value = snapkb_json(&server, &admin, &["ingest", "docs", samples, "--json"]);
     assert_eq!(
         (first["created"].as_u64(), first["unchanged"].as_u64()),
         (Some(10), Some(0)),
         "{first}"
     );
-    let again: Value = serde_json::from_str(&ok(snapkb(
-        &server,
-        &admin,
-        &["ingest", "docs", samples, "--json"],
-    )))
-    .unwrap();
+    let again: Value = snapkb_json(&server, &admin, &["ingest", "docs", samples, "--json"]);
     assert_eq!(
         (again["created"].as_u64(), again["unchanged"].as_u64()),
         (Some(0), Some(10)),
         "re-runs skip unchanged files"
     );
-    let excluded: Value = serde_json::from_str(&ok(snapkb(
+    let excluded: Value = snapkb_json(
         &server,
         &admin,
         &["ingest", "docs", samples, "--exclude", "c*.md", "--json"],
-    )))
-    .unwrap();
+    );
     assert_eq!(
         excluded["unchanged"].as_u64(),
         Some(9),
@@ -89,7 +83,7 @@ fn the_cli_creates_ingests_queries_and_round_trips_a_project() {
             .is_some_and(|l| l.contains("photosynthesis.md")),
         "{table}"
     );
-    let json: Value = serde_json::from_str(&ok(snapkb(
+    let json: Value = snapkb_json(
         &server,
         &admin,
         &[
@@ -100,8 +94,7 @@ fn the_cli_creates_ingests_queries_and_round_trips_a_project() {
             "--mode",
             "keyword",
         ],
-    )))
-    .unwrap();
+    );
     assert_eq!(json["results"][0]["document_id"], "coffee.md");
 
     let key = ok(snapkb(
@@ -135,7 +128,7 @@ fn the_cli_creates_ingests_queries_and_round_trips_a_project() {
         &admin,
         &["import", archive.to_str().unwrap(), "--id", "docs-copy"],
     ));
-    let copy: Value = serde_json::from_str(&ok(snapkb(
+    let copy: Value = snapkb_json(
         &server,
         &admin,
         &[
@@ -146,13 +139,11 @@ fn the_cli_creates_ingests_queries_and_round_trips_a_project() {
             "--mode",
             "keyword",
         ],
-    )))
-    .unwrap();
+    );
     assert_eq!(copy["results"][0]["document_id"], "coffee.md");
 
     assert!(ok(snapkb(&server, &admin, &["versions", "docs"])).contains("current version"));
-    let health: Value =
-        serde_json::from_str(&ok(snapkb(&server, &admin, &["health", "docs"]))).unwrap();
+    let health: Value = snapkb_json(&server, &admin, &["health", "docs"]);
     assert_eq!(health["documents"], 10);
     let missing = snapkb(&server, &admin, &["query", "nope", "x"]);
     assert!(!missing.status.success());

@@ -247,6 +247,20 @@ pub fn bench_vectors(n: usize, dims: usize, queries: usize) -> (Vec<f32>, Vec<f3
     (clusters.generate(n, 0), clusters.generate(queries, 1))
 }
 
+/// On a project holding [`doc`]s with seeds 0 to 29: a keyword query finds `topic23`'s
+/// document first, and a hybrid one (text and vector) `topic5`'s.
+pub fn keyword_and_hybrid_find_their_documents(api: &Api, project: &str, dims: usize) {
+    let path = format!("/v1/projects/{project}/query");
+    let r = api.ok(&path, &json!({ "text": "topic23", "mode": "keyword" }));
+    assert_eq!(r["results"][0]["document_id"], "d23", "{r}");
+    let r = api.ok(
+        &path,
+        &json!({ "text": "topic5", "vector": vector(5, dims), "top_k": 3 }),
+    );
+    assert_eq!(r["mode"], "hybrid");
+    assert_eq!(r["results"][0]["document_id"], "d5", "{r}");
+}
+
 /// A line of a benchmark's report on stdout.
 pub fn say(s: impl AsRef<str>) {
     use std::io::Write as _;

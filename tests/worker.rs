@@ -6,7 +6,10 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use snapkb_e2e::{Api, Server, WorkerServer, doc, nearest, new_admin_key, vector, worker_bundle};
+use snapkb_e2e::{
+    Api, Server, WorkerServer, doc, keyword_and_hybrid_find_their_documents, nearest,
+    new_admin_key, vector, worker_bundle,
+};
 
 const DIMS: usize = 8;
 
@@ -91,17 +94,7 @@ fn projects_keys_vector_ingest_and_queries_work_on_the_worker() {
     assert_eq!(r["documents"].as_array().unwrap().len(), 30);
     let read = admin.with_key(&reader);
     assert_eq!(nearest(&read, "kb", 17, DIMS, 1), vec!["d17"]);
-    let r = read.ok(
-        "/v1/projects/kb/query",
-        &json!({ "text": "topic23", "mode": "keyword" }),
-    );
-    assert_eq!(r["results"][0]["document_id"], "d23");
-    let r = read.ok(
-        "/v1/projects/kb/query",
-        &json!({ "text": "topic5", "vector": vector(5, DIMS), "top_k": 3 }),
-    );
-    assert_eq!(r["mode"], "hybrid");
-    assert_eq!(r["results"][0]["document_id"], "d5");
+    keyword_and_hybrid_find_their_documents(&read, "kb", DIMS);
     let r = read.ok(
         "/v1/projects/kb/query",
         &json!({ "vector": vector(2, DIMS), "top_k": 50,

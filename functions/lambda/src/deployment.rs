@@ -37,6 +37,20 @@ const STORAGE_SETTINGS: &[&str] = &["SNAPKB_BUCKET", "SNAPKB_TABLE"];
 /// Every HTTP function checks the admin key.
 const HTTP_SETTINGS: &[&str] = &["SNAPKB_ADMIN_KEY_PARAMETER"];
 
+/// Functions that commit may ask the compact function to run.
+const COMPACT_SETTINGS: &[&str] = &["SNAPKB_COMPACT_FUNCTION"];
+
+/// An HTTP function that commits versions: reads keys, projects and the manifest, counts rate
+/// windows, commits in a transaction and may invoke compaction.
+const COMMITS: &[&str] = &[
+    "S3.GetObject",
+    "DynamoDB.GetItem",
+    "DynamoDB.UpdateItem",
+    "DynamoDB.TransactWriteItems",
+    "Lambda.Invoke",
+    "SSM.GetParameter",
+];
+
 pub const FUNCTIONS: &[FunctionSpec] = &[
     FunctionSpec {
         name: "query",
@@ -56,23 +70,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         binary: "snapkb-ingest",
         group: Some(Group::Ingest),
         // Commits are transactions; webhook deliveries are claimed once with a PutItem.
-        operation_groups: &[
-            OBJECT_WRITES,
-            &[
-                "S3.GetObject",
-                "DynamoDB.GetItem",
-                "DynamoDB.PutItem",
-                "DynamoDB.UpdateItem",
-                "DynamoDB.TransactWriteItems",
-                "Lambda.Invoke",
-                "SSM.GetParameter",
-            ],
-        ],
-        setting_groups: &[
-            STORAGE_SETTINGS,
-            HTTP_SETTINGS,
-            &["SNAPKB_COMPACT_FUNCTION"],
-        ],
+        operation_groups: &[OBJECT_WRITES, COMMITS, &["DynamoDB.PutItem"]],
+        setting_groups: &[STORAGE_SETTINGS, HTTP_SETTINGS, COMPACT_SETTINGS],
     },
     FunctionSpec {
         name: "export",
@@ -80,24 +79,8 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         group: Some(Group::Export),
         // Export reads; import writes; rollback checks its objects are still there; the
         // compact route asks the compact function.
-        operation_groups: &[
-            OBJECT_WRITES,
-            &[
-                "S3.GetObject",
-                "S3.HeadObject",
-                "DynamoDB.GetItem",
-                "DynamoDB.Query",
-                "DynamoDB.UpdateItem",
-                "DynamoDB.TransactWriteItems",
-                "Lambda.Invoke",
-                "SSM.GetParameter",
-            ],
-        ],
-        setting_groups: &[
-            STORAGE_SETTINGS,
-            HTTP_SETTINGS,
-            &["SNAPKB_COMPACT_FUNCTION"],
-        ],
+        operation_groups: &[OBJECT_WRITES, COMMITS, &["S3.HeadObject", "DynamoDB.Query"]],
+        setting_groups: &[STORAGE_SETTINGS, HTTP_SETTINGS, COMPACT_SETTINGS],
     },
     FunctionSpec {
         name: "keys",
@@ -152,7 +135,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
                 "Lambda.Invoke",
             ],
         ],
-        setting_groups: &[STORAGE_SETTINGS, &["SNAPKB_COMPACT_FUNCTION"]],
+        setting_groups: &[STORAGE_SETTINGS, COMPACT_SETTINGS],
     },
 ];
 

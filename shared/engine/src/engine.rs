@@ -184,6 +184,20 @@ impl Engine {
         self.access.check_rate(principal, project).await
     }
 
+    /// A page of a project's items under `prefix` for a listing route: `limit` is clamped to
+    /// 1..=1000.
+    pub(crate) async fn list_page(
+        &self,
+        project: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<snapkb_store::QueryPage, EngineError> {
+        let pk = layout::project_pk(project);
+        let range = ItemRange::new(&pk, prefix).after(after);
+        Ok(self.meta.query(range.limit(limit.clamp(1, 1000))).await?)
+    }
+
     /// Every item of a partition under a sort-key prefix, all pages.
     pub(crate) async fn query_all(
         &self,

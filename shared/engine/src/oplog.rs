@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use snapkb_core::now_ms;
-use snapkb_store::{Condition, Item, ItemRange, TransactWrite};
+use snapkb_store::{Condition, Item, TransactWrite};
 
 use crate::{Engine, EngineError, layout, records::encode};
 
@@ -76,14 +76,7 @@ impl Engine {
     ) -> Result<OperationPage, EngineError> {
         self.authorize(principal, project, snapkb_core::Scope::Admin)
             .await?;
-        let page = self
-            .meta
-            .query(
-                ItemRange::new(&layout::project_pk(project), "op#")
-                    .after(after)
-                    .limit(limit.clamp(1, 1000)),
-            )
-            .await?;
+        let page = self.list_page(project, "op#", after, limit).await?;
         let operations = page
             .items
             .iter()

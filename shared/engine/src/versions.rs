@@ -64,14 +64,7 @@ impl Engine {
     ) -> Result<VersionPage, EngineError> {
         self.authorize(principal, project, Scope::Read).await?;
         let current = self.read_manifest(project).await?.version;
-        let page = self
-            .meta
-            .query(
-                ItemRange::new(&layout::project_pk(project), "ver#")
-                    .after(after)
-                    .limit(limit.clamp(1, 1000)),
-            )
-            .await?;
+        let page = self.list_page(project, "ver#", after, limit).await?;
         let versions = page
             .items
             .iter()

@@ -77,23 +77,33 @@ async fn ingest(engine: &Engine, p: &str, docs: Vec<DocumentInput>) -> u64 {
         .version
 }
 
-async fn query(engine: &Engine, p: &str, seed: u64, k: usize) -> Vec<String> {
+/// A query as the deployment admin.
+async fn query_as_admin(
+    engine: &Engine,
+    project: &str,
+    request: QueryRequest,
+) -> Result<snapkb_engine::QueryResponse, snapkb_engine::EngineError> {
     engine
-        .query(
-            &Principal::DeploymentAdmin,
-            p,
-            QueryRequest {
-                vector: Some(vector(seed)),
-                top_k: k,
-                ..Default::default()
-            },
-        )
+        .query(&Principal::DeploymentAdmin, project, request)
         .await
-        .unwrap()
-        .results
-        .into_iter()
-        .map(|h| h.document_id)
-        .collect()
+}
+
+async fn query(engine: &Engine, p: &str, seed: u64, k: usize) -> Vec<String> {
+    query_as_admin(
+        engine,
+        p,
+        QueryRequest {
+            vector: Some(vector(seed)),
+            top_k: k,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .results
+    .into_iter()
+    .map(|h| h.document_id)
+    .collect()
 }
 
 #[tokio::test]
@@ -154,31 +164,30 @@ async fn filters_keyword_and_hybrid_queries_respect_metadata_and_tags() {
             .collect(),
     )
     .await;
-    let filtered = e
-        .query(
-            &Principal::DeploymentAdmin,
-            "p",
-            QueryRequest {
-                vector: Some(vector(3)),
-                top_k: 30,
-                filter: Some(Filter::And(vec![
-                    Filter::Eq {
-                        field: "lang".into(),
-                        value: MetaValue::Text("en".into()),
-                    },
-                    Filter::Range {
-                        field: "n".into(),
-                        gt: None,
-                        gte: Some(MetaValue::Int(10)),
-                        lt: None,
-                        lte: None,
-                    },
-                ])),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let filtered = query_as_admin(
+        &e,
+        "p",
+        QueryRequest {
+            vector: Some(vector(3)),
+            top_k: 30,
+            filter: Some(Filter::And(vec![
+                Filter::Eq {
+                    field: "lang".into(),
+                    value: MetaValue::Text("en".into()),
+                },
+                Filter::Range {
+                    field: "n".into(),
+                    gt: None,
+                    gte: Some(MetaValue::Int(10)),
+                    lt: None,
+                    lte: None,
+                },
+            ])),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(filtered.results.len(), 10);
     assert!(
         filtered
@@ -186,49 +195,46 @@ async fn filters_keyword_and_hybrid_queries_respect_metadata_and_tags() {
             .iter()
             .all(|h| h.metadata["lang"] == MetaValue::Text("en".into()))
     );
-    let keyword = e
-        .query(
-            &Principal::DeploymentAdmin,
-            "p",
-            QueryRequest {
-                text: Some("topic17".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let keyword = query_as_admin(
+        &e,
+        "p",
+        QueryRequest {
+            text: Some("topic17".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(keyword.mode, QueryMode::Keyword);
     assert_eq!(keyword.results[0].document_id, "d17");
-    let hybrid = e
-        .query(
-            &Principal::DeploymentAdmin,
-            "p",
-            QueryRequest {
-                text: Some("topic5".into()),
-                vector: Some(vector(5)),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let hybrid = query_as_admin(
+        &e,
+        "p",
+        QueryRequest {
+            text: Some("topic5".into()),
+            vector: Some(vector(5)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(hybrid.mode, QueryMode::Hybrid);
     assert_eq!(hybrid.results[0].document_id, "d5");
-    let tags = e
-        .query(
-            &Principal::DeploymentAdmin,
-            "p",
-            QueryRequest {
-                vector: Some(vector(1)),
-                top_k: 100,
-                filter: Some(Filter::In {
-                    field: "tags".into(),
-                    values: vec![MetaValue::Text("t1".into())],
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let tags = query_as_admin(
+        &e,
+        "p",
+        QueryRequest {
+            vector: Some(vector(1)),
+            top_k: 100,
+            filter: Some(Filter::In {
+                field: "tags".into(),
+                values: vec![MetaValue::Text("t1".into())],
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(tags.results.len(), 10);
 }
 

@@ -49,25 +49,21 @@ fn rss() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The value, or the child exits with status 2 saying what it could not do to `path`.
+fn or_exit<T, E: std::fmt::Display>(result: Result<T, E>, verb: &str, path: &Path) -> T {
+    result.unwrap_or_else(|e| {
+        eprintln!("cannot {verb} {}: {e}", path.display());
+        std::process::exit(2);
+    })
+}
+
 /// Child mode: load the snapshot, answer one query with its first live vector, report.
 pub(crate) fn child_main(path: &Path) {
     let started = Instant::now();
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("cannot read {}: {e}", path.display());
-            std::process::exit(2);
-        }
-    };
+    let bytes = or_exit(std::fs::read(path), "read", path);
     let read_ms = started.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
-    let snapshot = match Snapshot::decode(Bytes::from(bytes)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot decode {}: {e}", path.display());
-            std::process::exit(2);
-        }
-    };
+    let snapshot = or_exit(Snapshot::decode(Bytes::from(bytes)), "decode", path);
     let decode_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
     let query = snapshot

@@ -34,6 +34,30 @@ impl Default for Clustered {
 }
 
 impl Clustered {
+    /// `centres` clusters in `dims` dimensions with isotropic noise of spread 1.0.
+    pub fn new(dims: usize, centres: usize, seed: u64) -> Self {
+        Self {
+            dims,
+            centres,
+            spread: 1.0,
+            intrinsic_dims: 0,
+            seed,
+        }
+    }
+
+    /// The same clusters with noise of norm `spread` relative to a centre's.
+    pub fn spread(self, spread: f32) -> Self {
+        Self { spread, ..self }
+    }
+
+    /// The same clusters, each varying along only `intrinsic_dims` directions.
+    pub fn intrinsic_dims(self, intrinsic_dims: usize) -> Self {
+        Self {
+            intrinsic_dims,
+            ..self
+        }
+    }
+
     /// `n` normalized vectors, `n × dims` values. Points are drawn round-robin over the centres
     /// with per-point noise, so any prefix is itself clustered. Different `stream`s give
     /// different points around the same centres (e.g. base vectors and queries).

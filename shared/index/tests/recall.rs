@@ -19,40 +19,26 @@ fn recall_at_10(index: &Hnsw, queries: &[f32], dims: usize, ef: usize) -> f64 {
     recall(&found, &truth, 10)
 }
 
+/// Recall@10 at ef 64 of an index of `n` vectors of `set` (built on two threads), over `nq`
+/// queries from another stream of the same clusters.
+fn recall_on(set: Clustered, n: usize, nq: usize, metric: Metric, params: HnswParams) -> f64 {
+    let mut index = Hnsw::new(set.dims, metric, params).unwrap();
+    index.insert_batch(&set.generate(n, 0), 2).unwrap();
+    recall_at_10(&index, &set.generate(nq, 1), set.dims, 64)
+}
+
 #[test]
 fn recall_at_10_is_at_least_0_95_on_10k_clustered_vectors() {
-    let dims = 128;
-    let set = Clustered {
-        dims,
-        centres: 100,
-        spread: 1.0,
-        intrinsic_dims: 16,
-        seed: 11,
-    };
-    let base = set.generate(10_000, 0);
-    let queries = set.generate(200, 1);
-    let mut index = Hnsw::new(dims, Metric::Cosine, HnswParams::new(16, 100)).unwrap();
-    index.insert_batch(&base, 2).unwrap();
-    let r = recall_at_10(&index, &queries, dims, 64);
+    let set = Clustered::new(128, 100, 11).intrinsic_dims(16);
+    let r = recall_on(set, 10_000, 200, Metric::Cosine, HnswParams::new(16, 100));
     assert!(r >= 0.95, "recall@10 at ef 64 was {r}");
 }
 
 #[test]
 fn recall_holds_for_dot_and_l2_metrics() {
-    let dims = 32;
-    let set = Clustered {
-        dims,
-        centres: 30,
-        spread: 1.0,
-        intrinsic_dims: 8,
-        seed: 5,
-    };
-    let base = set.generate(3000, 0);
-    let queries = set.generate(100, 1);
+    let set = Clustered::new(32, 30, 5).intrinsic_dims(8);
     for metric in [Metric::Dot, Metric::L2] {
-        let mut index = Hnsw::new(dims, metric, HnswParams::new(12, 100)).unwrap();
-        index.insert_batch(&base, 1).unwrap();
-        let r = recall_at_10(&index, &queries, dims, 64);
+        let r = recall_on(set, 3000, 100, metric, HnswParams::new(12, 100));
         assert!(r >= 0.95, "{metric:?}: recall@10 {r}");
     }
 }

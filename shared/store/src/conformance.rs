@@ -144,10 +144,7 @@ pub async fn objects_list_by_prefix_with_pagination(store: &dyn ObjectStore) {
         .put("conf/list/q/000", Bytes::new())
         .await
         .expect("put other prefix");
-    let mut keys = Vec::new();
-    let mut after: Option<String> = None;
-    let mut pages = 0;
-    loop {
+    let (keys, pages) = every_page(|after| async move {
         let page = store
             .list("conf/list/p/", after.as_deref(), 10)
             .await
@@ -156,13 +153,10 @@ pub async fn objects_list_by_prefix_with_pagination(store: &dyn ObjectStore) {
             page.objects.len() <= 10,
             "a page holds at most `limit` objects"
         );
-        keys.extend(page.objects.iter().map(|o| o.key.clone()));
-        pages += 1;
-        match page.next_after {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+        let keys = page.objects.into_iter().map(|o| o.key).collect();
+        (keys, page.next_after)
+    })
+    .await;
     let expected: Vec<String> = (0..25).map(|i| format!("conf/list/p/{i:03}")).collect();
     assert_eq!(
         keys, expected,
@@ -203,14 +197,7 @@ pub async fn items_round_trip_with_conditions(store: &dyn MetaStore) {
         .put(v2.clone(), Condition::VersionEquals(1))
         .await
         .expect("put at version 1");
-    assert_eq!(
-        store
-            .get("conf#p", "a")
-            .await
-            .expect("get")
-            .map(|i| i.version),
-        Some(2)
-    );
+    assert_eq!(version_of(store, "conf#p", "a").await, Some(2));
     assert!(matches!(
         store.put(v2.clone(), Condition::VersionEquals(1)).await,
         Err(StoreError::ConditionFailed { .. })
@@ -335,26 +322,12 @@ pub async fn transactions_are_all_or_nothing(store: &dyn MetaStore) {
             .is_some(),
         "no delete of a failed transaction may land"
     );
-    assert_eq!(
-        store
-            .get("conf#tx", "manifest")
-            .await
-            .expect("get")
-            .map(|i| i.version),
-        Some(3)
-    );
+    assert_eq!(version_of(store, "conf#tx", "manifest").await, Some(3));
     store
         .transact(commit(3))
         .await
         .expect("current version commits");
-    assert_eq!(
-        store
-            .get("conf#tx", "manifest")
-            .await
-            .expect("get")
-            .map(|i| i.version),
-        Some(4)
-    );
+    assert_eq!(version_of(store, "conf#tx", "manifest").await, Some(4));
     assert!(
         store
             .get("conf#tx", "doc#new")
@@ -486,24 +459,16 @@ pub async fn queries_by_prefix_with_pagination(store: &dyn MetaStore) {
         let item = Item::new(pk, sk, 1, Bytes::new());
         store.put(item, Condition::None).await.expect("put");
     }
-    let mut keys = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store
-            .query(
-                ItemRange::new("conf#q", "doc#")
-                    .after(after.as_deref())
-                    .limit(10),
-            )
-            .await
-            .expect("query");
+    let (keys, _) = every_page(|after| async move {
+        let range = ItemRange::new("conf#q", "doc#").after(after.as_deref());
+        let page = store.query(range.limit(10)).await.expect("query");
         assert!(page.items.len() <= 10);
-        keys.extend(page.items.into_iter().map(|i| i.sk));
-        match page.next_after {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+        (
+            page.items.into_iter().map(|i| i.sk).collect(),
+            page.next_after,
+        )
+    })
+    .await;
     let expected: Vec<String> = (0..23).map(|i| format!("doc#{i:03}")).collect();
     assert_eq!(
         keys, expected,
@@ -561,4 +526,28 @@ macro_rules! conformance_suite {
             $crate::conformance::$name(&*store).await;
         }
     )*};
+}
+
+/// Reads page after page (`read` gets the previous page's `next_after`) until the last; returns
+/// every key in order and how many pages it took.
+async fn every_page<F, Fut>(mut read: F) -> (Vec<String>, usize)
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = (Vec<String>, Option<String>)>,
+{
+    let (mut keys, mut pages, mut after) = (Vec::new(), 0, None);
+    loop {
+        let (page, next) = read(after).await;
+        keys.extend(page);
+        pages += 1;
+        match next {
+            Some(next) => after = Some(next),
+            None => return (keys, pages),
+        }
+    }
+}
+
+/// The stored version of item `pk`/`sk`, `None` when there is none.
+async fn version_of(store: &dyn MetaStore, pk: &str, sk: &str) -> Option<u64> {
+    store.get(pk, sk).await.expect("get").map(|i| i.version)
 }

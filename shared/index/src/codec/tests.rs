@@ -40,14 +40,7 @@ pub(crate) fn sample_snapshot(n: usize, dims: usize) -> Snapshot {
         manifest_version: 7,
         model_id: "test-model".into(),
     };
-    let vectors = Clustered {
-        dims,
-        centres: 8,
-        spread: 0.5,
-        intrinsic_dims: 0,
-        seed: 1,
-    }
-    .generate(n, 0);
+    let vectors = Clustered::new(dims, 8, 1).spread(0.5).generate(n, 0);
     let params = HnswParams {
         m: 4,
         m0: 8,
@@ -76,14 +69,7 @@ pub(crate) fn sample_wal() -> WalSegment {
         dims: 4,
         metric: Metric::Cosine,
     };
-    let vectors = Clustered {
-        dims: 4,
-        centres: 2,
-        spread: 0.5,
-        intrinsic_dims: 0,
-        seed: 1,
-    }
-    .generate(5, 0);
+    let vectors = Clustered::new(4, 2, 1).spread(0.5).generate(5, 0);
     WalSegment::new(
         header,
         &sample_records(5),

@@ -46,14 +46,7 @@ fn heuristic_drops_a_candidate_that_hides_behind_a_kept_one() {
 
 #[test]
 fn layer_zero_rows_never_exceed_m0_and_every_node_is_linked() {
-    let data = Clustered {
-        dims: 16,
-        centres: 20,
-        spread: 0.5,
-        intrinsic_dims: 0,
-        seed: 3,
-    }
-    .generate(2000, 0);
+    let data = Clustered::new(16, 20, 3).spread(0.5).generate(2000, 0);
     let index = build(&data, 16, Metric::Cosine);
     let view = index.view();
     for id in 0..index.len() as u32 {
@@ -120,40 +113,24 @@ fn bad_inserts_leave_the_index_unchanged() {
     assert!(index.insert(&[0.0, 0.0]).is_err());
     assert_eq!(index.len(), 1);
     assert!(Hnsw::new(0, Metric::L2, HnswParams::default()).is_err());
-    assert!(
-        Hnsw::new(
-            8,
-            Metric::L2,
-            HnswParams {
-                m: 1,
-                ..HnswParams::default()
-            }
-        )
-        .is_err()
-    );
-    assert!(
-        Hnsw::new(
-            8,
-            Metric::L2,
-            HnswParams {
-                m0: 4,
-                ..HnswParams::default()
-            }
-        )
-        .is_err()
-    );
+    let too_few_links = [
+        HnswParams {
+            m: 1,
+            ..HnswParams::default()
+        },
+        HnswParams {
+            m0: 4,
+            ..HnswParams::default()
+        },
+    ];
+    for params in too_few_links {
+        assert!(Hnsw::new(8, Metric::L2, params).is_err(), "{params:?}");
+    }
 }
 
 #[test]
 fn ef_below_k_is_raised_to_k() {
-    let data = Clustered {
-        dims: 8,
-        centres: 5,
-        spread: 0.5,
-        intrinsic_dims: 0,
-        seed: 9,
-    }
-    .generate(500, 0);
+    let data = Clustered::new(8, 5, 9).spread(0.5).generate(500, 0);
     let index = build(&data, 8, Metric::Cosine);
     let found = index
         .search(&data[..8], SearchParams::new(50, 1), None)
@@ -167,14 +144,7 @@ fn ef_below_k_is_raised_to_k() {
 
 #[test]
 fn tombstoned_ids_are_skipped_but_still_route_the_search() {
-    let data = Clustered {
-        dims: 16,
-        centres: 10,
-        spread: 0.6,
-        intrinsic_dims: 0,
-        seed: 5,
-    }
-    .generate(3000, 0);
+    let data = Clustered::new(16, 10, 5).spread(0.6).generate(3000, 0);
     let mut index = build(&data, 16, Metric::Cosine);
     for id in (0..3000).step_by(2) {
         assert!(index.delete(id).unwrap());
@@ -185,14 +155,7 @@ fn tombstoned_ids_are_skipped_but_still_route_the_search() {
     );
     assert!(index.delete(3000).is_err());
     assert_eq!(index.live_len(), 1500);
-    let queries = Clustered {
-        dims: 16,
-        centres: 10,
-        spread: 0.6,
-        intrinsic_dims: 0,
-        seed: 5,
-    }
-    .generate(50, 1);
+    let queries = Clustered::new(16, 10, 5).spread(0.6).generate(50, 1);
     let mut hits = 0;
     for q in queries.chunks_exact(16) {
         let found = index.search(q, SearchParams::new(10, 64), None).unwrap();
@@ -215,14 +178,7 @@ fn tombstoned_ids_are_skipped_but_still_route_the_search() {
 
 #[test]
 fn filtered_search_returns_only_allowed_ids_at_any_selectivity() {
-    let data = Clustered {
-        dims: 16,
-        centres: 10,
-        spread: 0.6,
-        intrinsic_dims: 0,
-        seed: 11,
-    }
-    .generate(5000, 0);
+    let data = Clustered::new(16, 10, 11).spread(0.6).generate(5000, 0);
     let index = build(&data, 16, Metric::Cosine);
     let q = &data[16 * 7..16 * 8];
     let mut graph_only = SearchParams::new(10, 64);
@@ -257,14 +213,7 @@ fn filtered_search_returns_only_allowed_ids_at_any_selectivity() {
 
 #[test]
 fn selective_filters_switch_to_an_exact_scan() {
-    let data = Clustered {
-        dims: 8,
-        centres: 4,
-        spread: 0.8,
-        intrinsic_dims: 0,
-        seed: 2,
-    }
-    .generate(4000, 0);
+    let data = Clustered::new(8, 4, 2).spread(0.8).generate(4000, 0);
     let index = build(&data, 8, Metric::L2);
     let allowed = IdSet::from_ids(4000, [5, 900, 1800, 3999]);
     let q = &data[..8];
@@ -279,14 +228,7 @@ fn selective_filters_switch_to_an_exact_scan() {
 
 #[test]
 fn rebuild_drops_tombstones_and_maps_ids() {
-    let data = Clustered {
-        dims: 8,
-        centres: 4,
-        spread: 0.5,
-        intrinsic_dims: 0,
-        seed: 4,
-    }
-    .generate(400, 0);
+    let data = Clustered::new(8, 4, 4).spread(0.5).generate(400, 0);
     let mut index = build(&data, 8, Metric::Cosine);
     for id in 0..100 {
         index.delete(id).unwrap();
@@ -304,13 +246,7 @@ fn rebuild_drops_tombstones_and_maps_ids() {
 
 #[test]
 fn inserts_after_search_keep_results_consistent() {
-    let set = Clustered {
-        dims: 8,
-        centres: 4,
-        spread: 0.5,
-        intrinsic_dims: 0,
-        seed: 6,
-    };
+    let set = Clustered::new(8, 4, 6).spread(0.5);
     let data = set.generate(600, 0);
     let mut index = build(&data[..8 * 300], 8, Metric::Dot);
     for v in data[8 * 300..].chunks_exact(8) {
@@ -325,13 +261,7 @@ fn inserts_after_search_keep_results_consistent() {
 
 #[test]
 fn batch_insert_on_two_threads_builds_a_graph_as_good_as_one_by_one() {
-    let set = Clustered {
-        dims: 32,
-        centres: 40,
-        spread: 1.0,
-        intrinsic_dims: 6,
-        seed: 21,
-    };
+    let set = Clustered::new(32, 40, 21).intrinsic_dims(6);
     let data = set.generate(6000, 0);
     let queries = set.generate(100, 1);
     let recall_of = |index: &Hnsw| {
