@@ -43,10 +43,87 @@ pub struct Config {
     /// answer 503 (retry) and compaction is forced until the write-ahead log is folded.
     pub max_manifest_bytes: usize,
     /// Unreferenced objects younger than this are left alone by GC (an ingest may be about to
-    /// commit them).
+    /// commit them), and a writer commits objects it wrote only within half of it. 0 lets GC
+    /// take every unreferenced object at once: only for tests, with no writer running.
     pub gc_grace_ms: u64,
     /// Accepted clock difference for signed webhooks.
     pub webhook_window_seconds: u64,
+    /// What one request may ask of the engine, whoever sends it.
+    pub limits: Limits,
+}
+
+/// Bounds on the work one request can cause: every one is checked before anything is written
+/// or searched, and a request past one gets a 4xx problem naming the field. Set through
+/// `SNAPKB_<NAME>` (the names are in [`Limits::NAMES`]); docs/security.md has the reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Keys in a document's metadata.
+    pub max_metadata_keys: usize,
+    /// A document's metadata, as compact JSON.
+    pub max_metadata_bytes: usize,
+    /// Tags on a document.
+    pub max_tags: usize,
+    /// Chunks one document may have (given by the caller or made by the chunker).
+    pub max_chunks_per_document: usize,
+    /// Metadata and tags are stored with every chunk of their document: the sum over a
+    /// request's documents of (metadata + tag bytes) × chunks.
+    pub max_attribute_copy_bytes: usize,
+    /// Clauses (every `eq`, `in`, `range`, `and`, … node) in a query filter.
+    pub max_filter_clauses: usize,
+    /// Nesting depth of a query filter.
+    pub max_filter_depth: usize,
+    /// Values in one `in` clause.
+    pub max_filter_values: usize,
+    /// A query still searching after this long is stopped and answered 503 `timeout`.
+    pub query_deadline_ms: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_metadata_keys: 64,
+            max_metadata_bytes: 8 << 10,
+            max_tags: 32,
+            max_chunks_per_document: 10_000,
+            max_attribute_copy_bytes: 32 << 20,
+            max_filter_clauses: 256,
+            max_filter_depth: 16,
+            max_filter_values: 1024,
+            query_deadline_ms: 10_000,
+        }
+    }
+}
+
+impl Limits {
+    /// Every limit's variable name.
+    pub const NAMES: [&'static str; 9] = [
+        "SNAPKB_MAX_METADATA_KEYS",
+        "SNAPKB_MAX_METADATA_BYTES",
+        "SNAPKB_MAX_TAGS",
+        "SNAPKB_MAX_CHUNKS_PER_DOCUMENT",
+        "SNAPKB_MAX_ATTRIBUTE_COPY_BYTES",
+        "SNAPKB_MAX_FILTER_CLAUSES",
+        "SNAPKB_MAX_FILTER_DEPTH",
+        "SNAPKB_MAX_FILTER_VALUES",
+        "SNAPKB_QUERY_DEADLINE_MS",
+    ];
+
+    /// The limit a variable sets, with the variable's name as a `'static` string.
+    fn field(&mut self, name: &str) -> Option<(&'static str, &mut usize)> {
+        let index = Self::NAMES.iter().position(|n| *n == name)?;
+        let slot = match index {
+            0 => &mut self.max_metadata_keys,
+            1 => &mut self.max_metadata_bytes,
+            2 => &mut self.max_tags,
+            3 => &mut self.max_chunks_per_document,
+            4 => &mut self.max_attribute_copy_bytes,
+            5 => &mut self.max_filter_clauses,
+            6 => &mut self.max_filter_depth,
+            7 => &mut self.max_filter_values,
+            _ => &mut self.query_deadline_ms,
+        };
+        Some((Self::NAMES[index], slot))
+    }
 }
 
 /// The `SNAPKB_*` settings a host reads for itself, set apart by [`Config::from_vars_with_host`]
@@ -75,6 +152,7 @@ impl Default for Config {
             max_manifest_bytes: 256 << 10,
             gc_grace_ms: 15 * 60_000,
             webhook_window_seconds: 300,
+            limits: Limits::default(),
         }
     }
 }
@@ -165,7 +243,18 @@ impl Config {
                 "WEBHOOK_WINDOW_SECONDS" => {
                     config.webhook_window_seconds = number("SNAPKB_WEBHOOK_WINDOW_SECONDS", &value)?
                 }
-                _ => return Err(ConfigError::Unknown(name)),
+                _ => match config.limits.field(&name) {
+                    Some((field, slot)) => {
+                        *slot = number(field, &value)?;
+                        if *slot == 0 {
+                            return Err(ConfigError::Invalid {
+                                field,
+                                reason: "must be at least 1".into(),
+                            });
+                        }
+                    }
+                    None => return Err(ConfigError::Unknown(name)),
+                },
             }
         }
         Ok((config, host))
@@ -224,6 +313,21 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn every_limit_is_set_by_its_variable_and_zero_is_refused() {
+        for (i, name) in Limits::NAMES.iter().enumerate() {
+            let c = Config::from_vars(vars(&[(name, "7")])).unwrap();
+            let mut limits = c.limits;
+            let (field, value) = limits.field(name).unwrap();
+            assert_eq!((field, *value), (*name, 7), "limit {i}");
+            assert_ne!(c.limits, Limits::default(), "{name} changed a limit");
+            assert!(matches!(
+                Config::from_vars(vars(&[(name, "0")])),
+                Err(ConfigError::Invalid { .. })
+            ));
+        }
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub struct ApiKey {
     pub revoked_at: Option<u64>,
     /// Lowercase hex SHA-256 of the secret part of the token.
     pub secret_sha256: String,
+    /// The project incarnation the key was made for ([`crate::Project::generation`]); empty
+    /// for keys made before generations.
+    #[serde(default)]
+    pub generation: String,
 }
 
 impl ApiKey {
@@ -197,6 +201,7 @@ mod tests {
             expires_at: Some(100),
             revoked_at: None,
             secret_sha256: String::new(),
+            generation: String::new(),
         };
         assert!(key.is_active(99));
         assert!(!key.is_active(100));

@@ -10,7 +10,7 @@ mod project;
 mod time;
 
 pub use crate::{
-    config::{Config, ConfigError, HostSettings},
+    config::{Config, ConfigError, HostSettings, Limits},
     keys::{
         ApiKey, KeyToken, Principal, Scope, generate_secret, hash_secret, new_key_id, parse_token,
         random_hex, random_u64, secrets_match,
@@ -19,7 +19,7 @@ pub use crate::{
     policy::{QuotaExceeded, RateWindow, check_quotas},
     project::{
         ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Project, ProjectPatch,
-        Quotas, RateLimits, validate_project_id,
+        Quotas, RESERVED_PROJECT_IDS, RateLimits, validate_project_id,
     },
     time::now_ms,
 };

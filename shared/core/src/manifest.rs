@@ -97,6 +97,9 @@ pub struct Manifest {
     pub documents: u64,
     pub chunks: u64,
     pub bytes: u64,
+    /// The project incarnation this manifest belongs to ([`crate::Project::generation`]).
+    #[serde(default)]
+    pub generation: String,
 }
 
 impl Manifest {
@@ -168,6 +171,7 @@ mod tests {
             documents: 0,
             chunks: 0,
             bytes: 0,
+            generation: String::new(),
         };
         let config = CompactionConfig {
             max_wal_segments: 2,

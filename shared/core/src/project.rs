@@ -22,6 +22,11 @@ pub struct Project {
     pub created_at: u64,
     /// Secret for signed inbound webhooks (HMAC-SHA256), hex.
     pub webhook_secret: String,
+    /// Which incarnation of the id this is: random, new each time a project is created, and
+    /// carried by its manifest and its keys, so no cache or key of a deleted project with the
+    /// same id is ever taken for this one. Empty for projects made before generations.
+    #[serde(default)]
+    pub generation: String,
     /// Set while the project's data is being removed; the id stays taken until it is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<u64>,
@@ -168,9 +173,19 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Ids that name a route under `/v1/projects/` (`POST /v1/projects/import`): a project with one
+/// of them could be created but never read or deleted.
+pub const RESERVED_PROJECT_IDS: &[&str] = &["import"];
+
 /// Project ids appear in URLs and object keys: 1–63 of `a-z 0-9 -`, starting with a letter or
-/// digit.
+/// digit, and not one of [`RESERVED_PROJECT_IDS`].
 pub fn validate_project_id(id: &str) -> Result<(), ConfigError> {
+    if RESERVED_PROJECT_IDS.contains(&id) {
+        return Err(invalid(
+            "id",
+            format!("`{id}` is reserved (it names a route under /v1/projects/)"),
+        ));
+    }
     let ok = !id.is_empty()
         && id.len() <= 63
         && id
@@ -302,6 +317,7 @@ mod tests {
             compaction: CompactionConfig::default(),
             created_at: 0,
             webhook_secret: String::new(),
+            generation: String::new(),
             deleted_at: None,
         }
     }

@@ -7,6 +7,21 @@ use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use crate::{Chunk, ChunkConfig, PieceCounter, chunk::chunk_sections};
 
+/// How much of a heading a chunk carries in its heading path. Every chunk of a section holds
+/// its whole path, so an unbounded heading would be copied into every chunk below it.
+pub const MAX_HEADING_BYTES: usize = 256;
+
+/// A heading as carried in paths: trimmed, cut to [`MAX_HEADING_BYTES`] at a character
+/// boundary.
+fn heading_text(text: &str) -> String {
+    let text = text.trim();
+    let mut end = text.len().min(MAX_HEADING_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
 /// A section: its byte range (heading line included) and the heading path that leads to it.
 #[expect(
     clippy::wildcard_enum_match_arm,
@@ -36,7 +51,7 @@ fn sections(source: &str) -> Vec<(Range<usize>, Vec<String>)> {
                     while stack.last().is_some_and(|(l, _)| *l >= level) {
                         stack.pop();
                     }
-                    stack.push((level, text.trim().to_string()));
+                    stack.push((level, heading_text(&text)));
                     section_start = start;
                     section_path = stack.iter().map(|(_, t)| t.clone()).collect();
                 }
@@ -87,6 +102,22 @@ mod tests {
         );
         for c in &chunks {
             assert_eq!(&DOC[c.span.clone()], c.text);
+        }
+    }
+
+    #[test]
+    fn a_huge_heading_is_carried_cut_to_its_bound_in_every_path_below_it() {
+        let huge = "é".repeat(10_000);
+        let source = format!("# {huge}\n\nintro\n\n## a\n\ntext a\n\n## b\n\ntext b\n");
+        let found = sections(&source);
+        assert_eq!(found.len(), 3);
+        for (_, path) in &found {
+            assert!(path[0].len() <= MAX_HEADING_BYTES, "{}", path[0].len());
+            assert!(
+                path[0].len() > MAX_HEADING_BYTES - 2,
+                "cut at a char boundary only"
+            );
+            assert!(path[0].chars().all(|c| c == 'é'));
         }
     }
 

@@ -133,7 +133,20 @@ impl Access {
         if !principal.sees(project) {
             return Err(EngineError::not_found(format!("project `{project}`")));
         }
-        let p = self.project(project).await?;
+        let mut p = self.project(project).await?;
+        if let Principal::Key(key) = principal
+            && !key.generation.is_empty()
+            && key.generation != p.generation
+        {
+            // Either this process's configuration is of an earlier project with this id (read
+            // it again), or the key is of an earlier project, cached past its deletion.
+            self.forget_project_config(project);
+            p = self.project(project).await?;
+            if key.generation != p.generation {
+                self.forget_key(&key.id);
+                return Err(EngineError::Unauthorized);
+            }
+        }
         if !principal.allows(project, scope) {
             return Err(EngineError::Forbidden {
                 scope: scope.as_str(),

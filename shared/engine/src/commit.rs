@@ -31,6 +31,53 @@ pub(crate) struct Change {
     pub(crate) bytes: u64,
 }
 
+/// What a commit relies on that GC could take away, checked as it lands. GC deletes an
+/// unreferenced object only if its name's time is older than the grace period, and only within
+/// half the grace period of re-reading every manifest it keeps (versions.rs); a writer commits
+/// objects it wrote only within half the grace period of their names' times. So an object GC
+/// deletes was never committed by a writer after GC's read, and one committed before it is seen.
+#[derive(Debug, Default)]
+pub(crate) struct Guard {
+    /// Keys of the objects this writer wrote and the commit references.
+    pub(crate) written: Vec<String>,
+    /// A kept version the commit restores (a rollback): its item must still exist when the
+    /// commit lands, since GC deletes a version's item before the objects only it referenced.
+    pub(crate) restores: Option<u64>,
+}
+
+impl Guard {
+    pub(crate) fn written(written: Vec<String>) -> Self {
+        Self {
+            written,
+            restores: None,
+        }
+    }
+
+    /// Refuses the commit when an object it wrote is old enough that GC may take it. A grace
+    /// period of 0 (tests, single-writer maintenance) promises nothing and checks nothing.
+    fn check_fresh(&self, gc_grace_ms: u64) -> Result<(), EngineError> {
+        if gc_grace_ms == 0 {
+            return Ok(());
+        }
+        let now = now_ms();
+        let oldest = self
+            .written
+            .iter()
+            .filter_map(|k| layout::object_created_ms(k))
+            .min();
+        match oldest {
+            Some(t) if now.saturating_sub(t) > gc_grace_ms / 2 => {
+                Err(EngineError::Unavailable(format!(
+                    "this write took {} ms, more than half the GC grace period \
+                     (SNAPKB_GC_GRACE_MS = {gc_grace_ms}); nothing was committed, retry",
+                    now - t
+                )))
+            }
+            Some(_) | None => Ok(()),
+        }
+    }
+}
+
 /// A manifest's two items, from one encoding: the current manifest (versioned by the manifest
 /// version, the item every commit conditions on) and its per-version copy kept for rollback.
 pub(crate) fn manifest_items(m: &Manifest) -> Result<(Item, Item), EngineError> {
@@ -113,7 +160,9 @@ impl Engine {
         expected: u64,
         actor: &str,
         detail: serde_json::Value,
+        guard: Guard,
     ) -> Result<bool, EngineError> {
+        guard.check_fresh(self.config.gc_grace_ms)?;
         let (manifest, copy) = manifest_items(next)?;
         // Backpressure before the table's item limit: a log compaction has not kept up with
         // stops taking writes (retryable) and compaction is forced.
@@ -128,7 +177,7 @@ impl Engine {
                 next.wal_segments()
             )));
         }
-        let writes = vec![
+        let mut writes = vec![
             TransactWrite::Put {
                 item: manifest,
                 condition: Condition::VersionEquals(expected),
@@ -145,6 +194,13 @@ impl Engine {
                 detail,
             )?,
         ];
+        if let Some(version) = guard.restores {
+            writes.push(TransactWrite::Check {
+                pk: layout::project_pk(&next.project),
+                sk: layout::version_sk(version),
+                condition: Condition::Exists,
+            });
+        }
         match self.meta.transact(writes).await {
             Ok(()) => Ok(true),
             Err(StoreError::ConditionFailed { .. }) => Ok(false),
@@ -211,8 +267,9 @@ impl Engine {
             });
             written.push((s, key, std::sync::Arc::new(segment)));
         }
+        let guard = Guard::written(written.iter().map(|(_, key, _)| key.clone()).collect());
         if !self
-            .commit_manifest(&next, base.version, actor, detail)
+            .commit_manifest(&next, base.version, actor, detail, guard)
             .await?
         {
             return Ok(None);

@@ -11,7 +11,9 @@ use snapkb_index::{
 };
 
 use crate::{
-    Engine, EngineError, layout,
+    Engine, EngineError,
+    commit::Guard,
+    layout,
     records::to_value,
     state::{ShardParts, index_metric},
     sync::read,
@@ -177,7 +179,6 @@ impl Engine {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(4);
-        let now = now_ms();
         let mut built = Vec::new();
         let mut report = Vec::new();
         for (shard, p) in &parts {
@@ -196,7 +197,9 @@ impl Engine {
                 threads,
             )?;
             let bytes = snapshot.encode();
-            let key = layout::snapshot_key(project_id, *shard as u32, now);
+            // Named when written, not when the compaction started: GC's grace period runs
+            // from the name's time, and the commit must land within half of it (commit.rs).
+            let key = layout::snapshot_key(project_id, *shard as u32, now_ms());
             let size = bytes.len() as u64;
             self.objects.put(&key, bytes.into()).await?;
             report.push(ShardCompaction {
@@ -244,7 +247,13 @@ impl Engine {
             next.committed_at = now_ms();
             let detail = to_value("compaction report", &report)?;
             if self
-                .commit_manifest(&next, current.version, "compactor", detail)
+                .commit_manifest(
+                    &next,
+                    current.version,
+                    "compactor",
+                    detail,
+                    Guard::written(built.iter().map(|(_, snap)| snap.key.clone()).collect()),
+                )
                 .await?
             {
                 let version = next.version;

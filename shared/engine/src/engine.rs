@@ -15,6 +15,7 @@ use snapkb_store::{ItemRange, MetaStore, ObjectStore};
 use crate::{
     EngineError, RateStatus, TextEmbedder,
     access::Access,
+    cpu::CpuPool,
     health::QueryMetrics,
     layout,
     ratelimit::RateLimiter,
@@ -86,6 +87,8 @@ pub struct Engine {
     /// conditional commit settles them.
     pub(crate) writers: Mutex<HashMap<String, Arc<futures::lock::Mutex<()>>>>,
     pub(crate) access: Access,
+    /// Where queries' CPU work runs (bounded, off the async workers).
+    pub(crate) cpu: CpuPool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -122,6 +125,7 @@ impl Engine {
             states: Mutex::new(HashMap::new()),
             writers: Mutex::new(HashMap::new()),
             access,
+            cpu: CpuPool::default(),
         }
     }
 
@@ -247,14 +251,31 @@ impl Engine {
     /// The loaded index of a project at its current version (or newer).
     /// Every query starts here: the consistent read of the manifest item is kept, but its JSON
     /// is parsed only when the cache is behind the item's version.
-    pub(crate) async fn state(&self, project: &str) -> Result<StateSlot, EngineError> {
-        let item = self.manifest_item(project).await?;
-        if let Some(slot) = self.cached_state(project)
-            && read(&slot).version() >= item.version
-        {
-            return Ok(slot);
+    ///
+    /// `project` is the configuration the caller was authorized against; the index must be of
+    /// the same incarnation. A project deleted and re-created under the same id has a new
+    /// generation, so neither a cached index of the old one (here or on another instance) nor
+    /// a cached configuration of it is ever served for the new one.
+    pub(crate) async fn state(&self, project: &Project) -> Result<StateSlot, EngineError> {
+        let id = project.id.as_str();
+        let item = self.manifest_item(id).await?;
+        if let Some(slot) = self.cached_state(id) {
+            let st = read(&slot);
+            if st.version() == item.version && st.manifest.generation == project.generation {
+                drop(st);
+                return Ok(slot);
+            }
         }
-        self.state_at(Self::parse_manifest(project, &item)?).await
+        let manifest = Self::parse_manifest(id, &item)?;
+        if manifest.generation != project.generation {
+            // The configuration this request was authorized with is of an earlier project with
+            // this id: read it again on the retry.
+            self.access.forget_project_config(id);
+            return Err(EngineError::Unavailable(format!(
+                "project `{id}` was re-created meanwhile; retry"
+            )));
+        }
+        self.state_at(manifest).await
     }
 
     pub(crate) fn cached_state(&self, project: &str) -> Option<StateSlot> {
@@ -272,11 +293,12 @@ impl Engine {
         if let Some(slot) = &slot {
             let (current, missing) = {
                 let st = read(slot);
-                if st.version() >= manifest.version {
+                let same = st.manifest.generation == manifest.generation;
+                if same && st.version() >= manifest.version {
                     return Ok(slot.clone());
                 }
                 let missing: Option<Vec<(usize, snapkb_core::SegmentRef)>> =
-                    st.extends_to(&manifest).then(|| {
+                    (same && st.extends_to(&manifest)).then(|| {
                         st.missing_segments(&manifest)
                             .into_iter()
                             .map(|(s, r)| (s, r.clone()))
@@ -294,14 +316,15 @@ impl Engine {
                     ));
                 }
                 let mut st = write(slot);
-                if st.version() == current {
+                if st.version() == current && st.manifest.generation == manifest.generation {
                     for (shard, key, segment) in fetched {
                         st.apply(shard, key, segment)?;
                     }
                     st.manifest = manifest;
                     return Ok(slot.clone());
                 }
-                if st.version() >= manifest.version {
+                if st.manifest.generation == manifest.generation && st.version() >= manifest.version
+                {
                     return Ok(slot.clone());
                 }
                 // Someone else moved it meanwhile in another direction: load from scratch.
@@ -312,7 +335,11 @@ impl Engine {
         match states.get(&project) {
             Some(existing) => {
                 let mut st = write(existing);
-                if st.version() < fresh.version() {
+                // A newer version of this incarnation, or any version of a newer one (this
+                // load read the manifest just now).
+                if st.manifest.generation != fresh.manifest.generation
+                    || st.version() < fresh.version()
+                {
                     *st = fresh;
                 }
                 drop(st);

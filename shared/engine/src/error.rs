@@ -37,6 +37,9 @@ pub enum EngineError {
     /// The embedding model cannot be used (files missing, failed to load).
     #[error("the embedding model is unavailable: {0}")]
     ModelUnavailable(String),
+    /// A query was still searching at its deadline and was stopped.
+    #[error("the query was stopped after {after_ms} ms; narrow its filter or retry")]
+    Timeout { after_ms: u64 },
     /// The backend is overloaded or unreachable; retrying later can succeed.
     #[error("storage is unavailable, retry later: {0}")]
     Unavailable(String),
@@ -73,7 +76,9 @@ impl EngineError {
             | EngineError::Invalid { .. }
             | EngineError::Conflict(_)
             | EngineError::Quota(_)
-            | EngineError::RateLimited { .. } => false,
+            | EngineError::RateLimited { .. }
+            // The cost of the caller's own query, not a fault: not logged as one.
+            | EngineError::Timeout { .. } => false,
         }
     }
 }

@@ -74,7 +74,7 @@ impl Engine {
         project_id: &str,
     ) -> Result<Vec<u8>, EngineError> {
         let project = self.authorize(principal, project_id, Scope::Export).await?;
-        let slot = self.state(project_id).await?;
+        let slot = self.state(&project).await?;
         let out = self.archive_of(&project, &slot)?;
         self.log_op(
             project_id,

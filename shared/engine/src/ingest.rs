@@ -93,6 +93,8 @@ struct Prepared {
     id: String,
     sha256: String,
     bytes: u64,
+    /// Bytes of metadata and tags, copied into every chunk.
+    attribute_bytes: usize,
     metadata: Metadata,
     tags: Vec<String>,
     chunks: Vec<Chunk>,
@@ -180,6 +182,7 @@ impl Engine {
             tags: input.tags.clone(),
         };
         validate_document(&source).map_err(|e| document_error(index, e))?;
+        let attribute_bytes = self.check_attributes(index, &input)?;
         let metadata: Metadata = input
             .metadata
             .iter()
@@ -206,6 +209,7 @@ impl Engine {
                 )
             }
             (None, Some(chunks)) => {
+                self.check_chunk_count(index, "chunks", chunks.len())?;
                 if input.text.is_some() {
                     return Err(EngineError::invalid(
                         field("text"),
@@ -243,6 +247,7 @@ impl Engine {
                 if chunks.is_empty() {
                     return Err(EngineError::invalid(field("text"), "has no text to index"));
                 }
+                self.check_chunk_count(index, "text", chunks.len())?;
                 (chunks, None)
             }
         };
@@ -264,11 +269,63 @@ impl Engine {
                 .map(|c| c.text.len() as u64)
                 .sum::<u64>()
                 .max(source.text.len() as u64),
+            attribute_bytes,
             metadata,
             tags: source.tags,
             chunks,
             vectors,
         })
+    }
+
+    /// Checks a document's metadata and tags against the deployment's limits; returns their
+    /// size (what every chunk of the document carries).
+    fn check_attributes(&self, index: usize, input: &DocumentInput) -> Result<usize, EngineError> {
+        let limits = &self.config.limits;
+        let field = |f: &str| format!("documents[{index}].{f}");
+        if input.metadata.len() > limits.max_metadata_keys {
+            return Err(EngineError::invalid(
+                field("metadata"),
+                format!(
+                    "has {} keys, at most {} are allowed",
+                    input.metadata.len(),
+                    limits.max_metadata_keys
+                ),
+            ));
+        }
+        let metadata_bytes = serde_json::to_vec(&input.metadata)
+            .map_err(|e| EngineError::invalid(field("metadata"), e.to_string()))?
+            .len();
+        if metadata_bytes > limits.max_metadata_bytes {
+            return Err(EngineError::invalid(
+                field("metadata"),
+                format!(
+                    "is {metadata_bytes} bytes as JSON, at most {} are allowed",
+                    limits.max_metadata_bytes
+                ),
+            ));
+        }
+        if input.tags.len() > limits.max_tags {
+            return Err(EngineError::invalid(
+                field("tags"),
+                format!(
+                    "has {} tags, at most {} are allowed",
+                    input.tags.len(),
+                    limits.max_tags
+                ),
+            ));
+        }
+        Ok(metadata_bytes + input.tags.iter().map(String::len).sum::<usize>())
+    }
+
+    fn check_chunk_count(&self, index: usize, at: &str, chunks: usize) -> Result<(), EngineError> {
+        let max = self.config.limits.max_chunks_per_document;
+        if chunks > max {
+            return Err(EngineError::invalid(
+                format!("documents[{index}].{at}"),
+                format!("makes {chunks} chunks, at most {max} per document are allowed"),
+            ));
+        }
+        Ok(())
     }
 
     /// Adds or replaces documents; returns the committed version.
@@ -317,12 +374,28 @@ impl Engine {
             }
             prepared.push(self.prepare(&project, i, doc, counter.as_deref())?);
         }
+        let mut copied = 0usize;
+        for (i, p) in prepared.iter().enumerate() {
+            copied = copied.saturating_add(p.attribute_bytes.saturating_mul(p.chunks.len()));
+            let max = self.config.limits.max_attribute_copy_bytes;
+            if copied > max {
+                return Err(EngineError::invalid(
+                    format!("documents[{i}].metadata"),
+                    format!(
+                        "metadata and tags are stored with every chunk: this request's documents \
+                         would store {copied} bytes of them (up to this one), at most {max} \
+                         are allowed; send smaller metadata, fewer chunks or fewer documents \
+                         per request"
+                    ),
+                ));
+            }
+        }
         let mut embedded: HashMap<String, Vec<f32>> = HashMap::new();
         let mut embedded_count = 0;
         if needs_model {
             // Embed before taking the writers' turn, so concurrent requests embed in parallel;
             // under the turn only what a racing update changed is left to embed.
-            let slot = self.state(project_id).await?;
+            let slot = self.state(&project).await?;
             let (_, plans, reused) = plan_against(&slot, &prepared);
             embedded_count += self
                 .embed_missing(&prepared, &plans, &reused, &mut embedded)
@@ -330,7 +403,7 @@ impl Engine {
         }
         let mut attempts = self.commit_attempts(project_id).await;
         while attempts.next().await {
-            let slot = self.state(project_id).await?;
+            let slot = self.state(&project).await?;
             let (base, plans, reused) = plan_against(&slot, &prepared);
             embedded_count += self
                 .embed_missing(&prepared, &plans, &reused, &mut embedded)
@@ -452,10 +525,10 @@ impl Engine {
         project_id: &str,
         document: &str,
     ) -> Result<IngestResponse, EngineError> {
-        self.authorize(principal, project_id, Scope::Write).await?;
+        let project = self.authorize(principal, project_id, Scope::Write).await?;
         let mut attempts = self.commit_attempts(project_id).await;
         while attempts.next().await {
-            let slot = self.state(project_id).await?;
+            let slot = self.state(&project).await?;
             let (base, doc) = {
                 let st = read(&slot);
                 let base = st.manifest.clone();

@@ -9,7 +9,7 @@ use snapkb_store::{Condition, Item, StoreError, TransactWrite};
 use crate::{
     Engine, EngineError, layout,
     oplog::op_write,
-    records::{encode, parse_key},
+    records::{encode, parse_key, parse_project},
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -122,6 +122,14 @@ impl Engine {
                 "must be at least 1",
             ));
         }
+        // Read the project's item itself, not the cache: a key must not be made for a project
+        // being deleted (it would outlive the purge and work for a later project of the same
+        // id), and the commit below checks the item is still this one.
+        let item = self.project_item(project).await?;
+        let current = parse_project(&item)?;
+        if current.deleted_at.is_some() {
+            return Err(EngineError::not_found(format!("project `{project}`")));
+        }
         let now = now_ms();
         let id = new_key_id();
         let (token, hash) = generate_secret(&id);
@@ -139,8 +147,14 @@ impl Engine {
                 .map(|s| now.saturating_add(s.saturating_mul(1000))),
             revoked_at: None,
             secret_sha256: hash,
+            generation: current.generation.clone(),
         };
         let mut writes = key_items(&key, Condition::Absent)?;
+        writes.push(TransactWrite::Check {
+            pk: layout::PROJECTS_PK.into(),
+            sk: project.to_string(),
+            condition: Condition::VersionEquals(item.version),
+        });
         writes.push(op_write(
             project,
             principal.actor(),
@@ -148,7 +162,15 @@ impl Engine {
             None,
             serde_json::json!({"key": key.id, "scopes": key.scopes}),
         )?);
-        self.meta.transact(writes).await?;
+        match self.meta.transact(writes).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed { .. }) => {
+                return Err(EngineError::Conflict(
+                    "the project changed meanwhile (or is being deleted); retry".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(CreatedKey {
             key: KeyView::from(&key),
             token,

@@ -6,6 +6,7 @@
 mod access;
 mod commit;
 mod compact;
+mod cpu;
 mod embed;
 mod embedders;
 mod engine;

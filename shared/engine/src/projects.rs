@@ -99,6 +99,7 @@ impl Engine {
             compaction: request.compaction.unwrap_or_default(),
             created_at: now,
             webhook_secret: snapkb_core::random_hex(32),
+            generation: snapkb_core::random_hex(8),
             deleted_at: None,
         };
         project.validate()?;
@@ -122,6 +123,7 @@ impl Engine {
             documents: 0,
             chunks: 0,
             bytes: 0,
+            generation: project.generation.clone(),
         };
         let (current, copy) = manifest_items(&manifest)?;
         let writes = vec![
@@ -198,7 +200,7 @@ impl Engine {
     }
 
     /// The stored item of project `id` (its version is the optimistic-concurrency token).
-    async fn project_item(&self, id: &str) -> Result<Item, EngineError> {
+    pub(crate) async fn project_item(&self, id: &str) -> Result<Item, EngineError> {
         self.meta
             .get(layout::PROJECTS_PK, id)
             .await?

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use snapkb_core::{Principal, Scope};
+use snapkb_core::{Limits, Principal, Scope};
 use snapkb_index::{Filter, MAX_K, Metadata, reciprocal_rank_fusion};
 
 use crate::{
     Engine, EngineError,
+    cpu::Deadline,
     error::embed_error,
-    state::{DOC_META_KEY, Hit, RowRef, user_metadata},
+    state::{DOC_META_KEY, Hit, ProjectState, RowRef, user_metadata},
     sync::read,
 };
 
@@ -106,19 +107,55 @@ pub struct DocumentPage {
     pub next: Option<String>,
 }
 
-fn check_filter(filter: &Filter) -> Result<(), EngineError> {
+/// A filter's shape against the deployment's limits, and no reserved fields.
+fn check_filter(filter: &Filter, limits: &Limits) -> Result<(), EngineError> {
+    let (clauses, depth) = filter.size();
+    if clauses > limits.max_filter_clauses {
+        return Err(EngineError::invalid(
+            "filter",
+            format!(
+                "has {clauses} clauses, at most {} are allowed",
+                limits.max_filter_clauses
+            ),
+        ));
+    }
+    if depth > limits.max_filter_depth {
+        return Err(EngineError::invalid(
+            "filter",
+            format!(
+                "nests {depth} levels deep, at most {} are allowed",
+                limits.max_filter_depth
+            ),
+        ));
+    }
+    check_clauses(filter, limits)
+}
+
+fn check_clauses(filter: &Filter, limits: &Limits) -> Result<(), EngineError> {
     let field = match filter {
+        Filter::In { field, values } => {
+            if values.len() > limits.max_filter_values {
+                return Err(EngineError::invalid(
+                    "filter",
+                    format!(
+                        "an `in` clause on `{field}` has {} values, at most {} are allowed",
+                        values.len(),
+                        limits.max_filter_values
+                    ),
+                ));
+            }
+            field
+        }
         Filter::Eq { field, .. }
         | Filter::Ne { field, .. }
-        | Filter::In { field, .. }
         | Filter::Range { field, .. }
-        | Filter::Exists { field } => Some(field),
+        | Filter::Exists { field } => field,
         Filter::And(fs) | Filter::Or(fs) => {
-            return fs.iter().try_for_each(check_filter);
+            return fs.iter().try_for_each(|f| check_clauses(f, limits));
         }
-        Filter::Not(f) => return check_filter(f),
+        Filter::Not(f) => return check_clauses(f, limits),
     };
-    if field.is_some_and(|f| f.starts_with(DOC_META_KEY)) {
+    if field.starts_with(DOC_META_KEY) {
         return Err(EngineError::invalid(
             "filter",
             format!("fields starting with `{DOC_META_KEY}` are reserved"),
@@ -147,7 +184,7 @@ impl Engine {
             return Err(EngineError::invalid("ef", "must be 1 to 10000"));
         }
         if let Some(f) = &request.filter {
-            check_filter(f)?;
+            check_filter(f, &self.config.limits)?;
         }
         let text = request.text.as_deref().filter(|t| !t.trim().is_empty());
         let can_embed = project.model_id().is_some() && self.embedder.is_some();
@@ -208,21 +245,114 @@ impl Engine {
                 out.vectors.into_iter().next()
             }
         };
-        let slot = self.state(project_id).await?;
+        let slot = self.state(&project).await?;
+        let search = Search {
+            mode,
+            k,
+            ef,
+            vector,
+            text: text.map(str::to_string),
+            filter: request.filter,
+        };
+        let deadline = Deadline::after(self.config.limits.query_deadline_ms as u64);
+        self.cpu
+            .run(project_id, deadline, move || {
+                search.run(&read(&slot), &deadline)
+            })
+            .await
+    }
+
+    /// Documents in id order, `limit` per page after `after`.
+    pub async fn list_documents(
+        &self,
+        principal: &Principal,
+        project_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<DocumentPage, EngineError> {
+        let project = self.authorize(principal, project_id, Scope::Read).await?;
+        let limit = limit.clamp(1, 1000);
+        let slot = self.state(&project).await?;
         let st = read(&slot);
-        let filter = request.filter.as_ref();
+        let version = st.version();
+        let docs = st.documents();
+        let mut ids: Vec<&String> = docs
+            .keys()
+            .filter(|id| after.is_none_or(|a| id.as_str() > a))
+            .collect();
+        ids.sort();
+        let next = (ids.len() > limit).then(|| ids[limit - 1].clone());
+        let documents = ids
+            .into_iter()
+            .take(limit)
+            .map(|id| view(id, &docs[id], None))
+            .collect();
+        Ok(DocumentPage {
+            version,
+            documents,
+            next,
+        })
+    }
+
+    pub async fn get_document(
+        &self,
+        principal: &Principal,
+        project_id: &str,
+        document: &str,
+    ) -> Result<DocumentView, EngineError> {
+        let project = self.authorize(principal, project_id, Scope::Read).await?;
+        let slot = self.state(&project).await?;
+        let st = read(&slot);
+        let doc = st
+            .documents()
+            .get(document)
+            .cloned()
+            .ok_or_else(|| EngineError::not_found(format!("document `{document}`")))?;
+        let mut texts: HashMap<String, String> = HashMap::new();
+        for id in doc.chunks.keys() {
+            if let Some(r) = st.find(id).and_then(|row: RowRef| st.record(row)) {
+                texts.insert(id.clone(), r.text);
+            }
+        }
+        let chunks = doc
+            .chunk_ids()
+            .into_iter()
+            .map(|id| ChunkView {
+                text: texts.remove(&id).unwrap_or_default(),
+                id,
+            })
+            .collect();
+        Ok(view(document, &doc, Some(chunks)))
+    }
+}
+
+/// A checked query, ready to run against a loaded index.
+#[derive(Debug)]
+struct Search {
+    mode: QueryMode,
+    k: usize,
+    ef: usize,
+    vector: Option<Vec<f32>>,
+    text: Option<String>,
+    filter: Option<Filter>,
+}
+
+impl Search {
+    fn run(&self, st: &ProjectState, deadline: &Deadline) -> Result<QueryResponse, EngineError> {
+        let (mode, k, ef) = (self.mode, self.k, self.ef);
+        let filter = self.filter.as_ref();
         let candidates = if mode == QueryMode::Hybrid {
             (k * 2).min(MAX_K)
         } else {
             k
         };
-        let vector_hits = match &vector {
-            Some(v) => st.vector_search(v, candidates, ef.max(candidates), filter)?,
+        let vector_hits = match &self.vector {
+            Some(v) => st.vector_search(v, candidates, ef.max(candidates), filter, deadline)?,
             None => Vec::new(),
         };
-        let keyword_hits = match (mode, text) {
+        let keyword_hits = match (mode, &self.text) {
             (QueryMode::Keyword | QueryMode::Hybrid, Some(t)) => {
-                st.keyword_search(t, candidates, filter)?
+                st.keyword_search(t, candidates, filter, deadline)?
             }
             _ => Vec::new(),
         };
@@ -260,69 +390,6 @@ impl Engine {
             mode,
             results,
         })
-    }
-
-    /// Documents in id order, `limit` per page after `after`.
-    pub async fn list_documents(
-        &self,
-        principal: &Principal,
-        project_id: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<DocumentPage, EngineError> {
-        self.authorize(principal, project_id, Scope::Read).await?;
-        let limit = limit.clamp(1, 1000);
-        let slot = self.state(project_id).await?;
-        let st = read(&slot);
-        let version = st.version();
-        let docs = st.documents();
-        let mut ids: Vec<&String> = docs
-            .keys()
-            .filter(|id| after.is_none_or(|a| id.as_str() > a))
-            .collect();
-        ids.sort();
-        let next = (ids.len() > limit).then(|| ids[limit - 1].clone());
-        let documents = ids
-            .into_iter()
-            .take(limit)
-            .map(|id| view(id, &docs[id], None))
-            .collect();
-        Ok(DocumentPage {
-            version,
-            documents,
-            next,
-        })
-    }
-
-    pub async fn get_document(
-        &self,
-        principal: &Principal,
-        project_id: &str,
-        document: &str,
-    ) -> Result<DocumentView, EngineError> {
-        self.authorize(principal, project_id, Scope::Read).await?;
-        let slot = self.state(project_id).await?;
-        let st = read(&slot);
-        let doc = st
-            .documents()
-            .get(document)
-            .cloned()
-            .ok_or_else(|| EngineError::not_found(format!("document `{document}`")))?;
-        let mut texts: HashMap<String, String> = HashMap::new();
-        for id in doc.chunks.keys() {
-            if let Some(r) = st.find(id).and_then(|row: RowRef| st.record(row)) {
-                texts.insert(id.clone(), r.text);
-            }
-        }
-        let chunks = doc
-            .chunk_ids()
-            .into_iter()
-            .map(|id| ChunkView {
-                text: texts.remove(&id).unwrap_or_default(),
-                id,
-            })
-            .collect();
-        Ok(view(document, &doc, Some(chunks)))
     }
 }
 

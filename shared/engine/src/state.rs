@@ -16,7 +16,7 @@ use snapkb_index::{
     merge_nearest,
 };
 
-use crate::EngineError;
+use crate::{EngineError, cpu::Deadline};
 
 /// Metadata key holding a chunk's document bookkeeping; callers cannot set or filter on it.
 pub(crate) const DOC_META_KEY: &str = "_snapkb";
@@ -289,36 +289,52 @@ impl ShardView {
     }
 
     /// Base rows a search may return, or `None` for all of them.
-    fn base_allow(&self, filter: Option<&snapkb_index::Filter>) -> Option<IdSet> {
-        let base = self.base.as_ref()?;
-        match (filter, &self.base_allowed) {
+    fn base_allow(
+        &self,
+        filter: Option<&snapkb_index::Filter>,
+        deadline: &Deadline,
+    ) -> Result<Option<IdSet>, EngineError> {
+        let Some(base) = self.base.as_ref() else {
+            return Ok(None);
+        };
+        Ok(match (filter, &self.base_allowed) {
             (None, None) => None,
             (None, Some(allowed)) => Some(allowed.clone()),
             (Some(f), allowed) => {
-                let mut selected = f.select(&base.chunks);
+                let mut selected = f
+                    .select(&base.chunks, &|| deadline.passed())
+                    .ok_or_else(|| deadline.expired())?;
                 if let Some(allowed) = allowed {
                     selected.intersect_with(allowed);
                 }
                 Some(selected)
             }
-        }
+        })
     }
 
-    fn tail_allow(&self, filter: Option<&snapkb_index::Filter>) -> Option<IdSet> {
+    fn tail_allow(
+        &self,
+        filter: Option<&snapkb_index::Filter>,
+        deadline: &Deadline,
+    ) -> Result<Option<IdSet>, EngineError> {
         if filter.is_none() && self.tail.dead.is_empty() {
-            return None;
+            return Ok(None);
         }
         let n = self.tail.rows.len();
-        Some(IdSet::from_ids(
-            n,
-            (0..n as u32).filter(|&r| {
-                !self.tail.dead.contains(r)
-                    && filter.is_none_or(|f| {
-                        let (m, t) = &self.tail.attrs[r as usize];
-                        f.matches(m, t)
-                    })
-            }),
-        ))
+        let mut allowed = IdSet::from_ids(n, std::iter::empty());
+        for r in 0..n as u32 {
+            if r % snapkb_index::STOP_CHECK_ROWS == 0 {
+                deadline.check()?;
+            }
+            let passes = filter.is_none_or(|f| {
+                let (m, t) = &self.tail.attrs[r as usize];
+                f.matches(m, t)
+            });
+            if passes && !self.tail.dead.contains(r) {
+                allowed.insert(r);
+            }
+        }
+        Ok(Some(allowed))
     }
 }
 
@@ -549,12 +565,13 @@ impl ProjectState {
         k: usize,
         ef: usize,
         filter: Option<&snapkb_index::Filter>,
+        deadline: &Deadline,
     ) -> Result<Vec<Hit>, EngineError> {
         let mut lists = Vec::with_capacity(self.shards.len() * 2);
         for (s, view) in self.shards.iter().enumerate() {
             let shard = s as u32;
             if let Some(base) = &view.base {
-                let allow = view.base_allow(filter);
+                let allow = view.base_allow(filter, deadline)?;
                 let found = base
                     .vectors
                     .search(query, SearchParams::new(k, ef), allow.as_ref())
@@ -562,7 +579,7 @@ impl ProjectState {
                 lists.push(rows_of(found, shard, Loc::Base));
             }
             if !view.tail.rows.is_empty() {
-                let allow = view.tail_allow(filter);
+                let allow = view.tail_allow(filter, deadline)?;
                 let found = view
                     .tail
                     .flat
@@ -586,6 +603,7 @@ impl ProjectState {
         text: &str,
         k: usize,
         filter: Option<&snapkb_index::Filter>,
+        deadline: &Deadline,
     ) -> Result<Vec<Hit>, EngineError> {
         let mut indexes: Vec<Arc<Bm25Index>> = Vec::new();
         let mut owners: Vec<(u32, bool)> = Vec::new();
@@ -596,7 +614,7 @@ impl ProjectState {
             if let Some(base) = &view.base {
                 base_refs.push(&base.keywords);
                 owners.push((s as u32, true));
-                let mut allow = view.base_allow(filter);
+                let mut allow = view.base_allow(filter, deadline)?;
                 if allow.is_none() && !base.vectors.deleted().is_empty() {
                     allow = Some(IdSet::full(base.chunks.len()));
                 }
@@ -612,7 +630,7 @@ impl ProjectState {
             if !view.tail.rows.is_empty() {
                 indexes.push(view.tail_keywords()?);
                 owners.push((s as u32, false));
-                allows.push(view.tail_allow(filter));
+                allows.push(view.tail_allow(filter, deadline)?);
             }
         }
         let mut sources: Vec<&Bm25Index> = base_refs;
@@ -697,6 +715,7 @@ mod tests {
             documents: 0,
             chunks: 0,
             bytes: 0,
+            generation: String::new(),
         }
     }
 

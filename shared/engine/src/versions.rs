@@ -6,9 +6,9 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use snapkb_core::{Action, Manifest, Principal, Scope, now_ms};
-use snapkb_store::{Condition, ItemRange};
+use snapkb_store::Condition;
 
-use crate::{Engine, EngineError, layout};
+use crate::{Engine, EngineError, commit::Guard, layout};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VersionView {
@@ -33,6 +33,12 @@ pub struct GcReport {
     pub bytes_deleted: u64,
     pub versions_deleted: u64,
     pub objects_kept: u64,
+    /// The pass stopped early (it ran past half the grace period); the next one continues.
+    #[serde(default)]
+    pub incomplete: bool,
+    /// Projects whose collection failed (logged); the others were still collected.
+    #[serde(default)]
+    pub failed: Vec<String>,
 }
 
 /// What a [`Engine::sweep`] did.
@@ -123,51 +129,58 @@ impl Engine {
                     current.version,
                     principal.actor(),
                     serde_json::json!({"to": version}),
+                    Guard {
+                        written: Vec::new(),
+                        restores: Some(version),
+                    },
                 )
                 .await?
             {
                 return Ok(next.version);
+            }
+            // Lost a race, or GC retired the version meanwhile (the commit checks it is kept).
+            if self
+                .meta
+                .get(&layout::project_pk(project), &layout::version_sk(version))
+                .await?
+                .is_none()
+            {
+                return Err(EngineError::not_found(format!(
+                    "version {version} (it may be past retention)"
+                )));
             }
         }
         Err(attempts.exhausted())
     }
 
     /// Removes version records past the project's retention and objects that neither the
-    /// current manifest nor a kept version references, once older than the grace period.
+    /// current manifest nor a kept version references, once older than the grace period. The
+    /// order is what makes it safe against writers committing meanwhile (see `commit::Guard`):
+    /// retire version items first, then re-read every manifest that is kept, then delete only
+    /// objects older than the grace period before that read, and only within half the grace
+    /// period after it (a pass that runs longer stops and the next one continues).
     pub async fn gc(&self, project: &str) -> Result<GcReport, EngineError> {
         let config = self.project(project).await?;
-        let current = self.read_manifest(project).await?;
         let keep = config.compaction.retain_versions as usize;
         let pk = layout::project_pk(project);
-        let mut referenced: HashSet<String> = current.objects().map(str::to_string).collect();
+        let grace = self.config.gc_grace_ms;
         let mut report = GcReport::default();
-        let mut after: Option<String> = None;
-        let mut seen = 0usize;
-        loop {
-            let page = self
-                .meta
-                .query(
-                    ItemRange::new(&pk, "ver#")
-                        .after(after.as_deref())
-                        .limit(500),
-                )
-                .await?;
-            for item in &page.items {
-                seen += 1;
-                let m = parse_version(item)?;
-                if seen <= keep || m.version == current.version {
-                    referenced.extend(m.objects().map(str::to_string));
-                } else {
-                    self.meta.delete(&pk, &item.sk, Condition::None).await?;
-                    report.versions_deleted += 1;
-                }
-            }
-            match page.next_after {
-                Some(next) => after = Some(next),
-                None => break,
+        let current = self.read_manifest(project).await?.version;
+        let kept = self.query_all(&pk, "ver#").await?;
+        for (seen, item) in kept.iter().enumerate() {
+            let version = layout::version_from_sk(&item.sk);
+            if seen >= keep && version != Some(current) {
+                self.meta.delete(&pk, &item.sk, Condition::None).await?;
+                report.versions_deleted += 1;
             }
         }
-        let cutoff = now_ms().saturating_sub(self.config.gc_grace_ms);
+        let read_at = now_ms();
+        let current = self.read_manifest(project).await?;
+        let mut referenced: HashSet<String> = current.objects().map(str::to_string).collect();
+        for item in self.query_all(&pk, "ver#").await? {
+            referenced.extend(parse_version(&item)?.objects().map(str::to_string));
+        }
+        let cutoff = read_at.saturating_sub(grace);
         let prefix = layout::project_prefix(project);
         let mut after: Option<String> = None;
         loop {
@@ -176,11 +189,15 @@ impl Engine {
                 let young = layout::object_created_ms(&o.key).is_none_or(|t| t > cutoff);
                 if referenced.contains(&o.key) || young {
                     report.objects_kept += 1;
-                } else {
-                    self.objects.delete(&o.key).await?;
-                    report.objects_deleted += 1;
-                    report.bytes_deleted += o.size;
+                    continue;
                 }
+                if grace > 0 && now_ms().saturating_sub(read_at) > grace / 2 {
+                    report.incomplete = true;
+                    return Ok(report);
+                }
+                self.objects.delete(&o.key).await?;
+                report.objects_deleted += 1;
+                report.bytes_deleted += o.size;
             }
             match page.next_after {
                 Some(next) => after = Some(next),
@@ -215,11 +232,19 @@ impl Engine {
         self.purge_deleted_projects().await?;
         let mut total = GcReport::default();
         for p in self.list_projects(&Principal::DeploymentAdmin).await? {
-            let r = self.gc(&p.id).await?;
+            let r = match self.gc(&p.id).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(project = %p.id, error = %e, "garbage collection failed");
+                    total.failed.push(p.id);
+                    continue;
+                }
+            };
             total.objects_deleted += r.objects_deleted;
             total.bytes_deleted += r.bytes_deleted;
             total.versions_deleted += r.versions_deleted;
             total.objects_kept += r.objects_kept;
+            total.incomplete |= r.incomplete;
         }
         Ok(total)
     }

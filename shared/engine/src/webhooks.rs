@@ -87,6 +87,7 @@ impl Engine {
             expires_at: None,
             revoked_at: None,
             secret_sha256: String::new(),
+            generation: config.generation.clone(),
         }))
     }
 }

@@ -170,6 +170,16 @@ impl From<EngineError> for ApiError {
                 "The embedding model is unavailable",
                 detail,
             ),
+            EngineError::Timeout { .. } => {
+                let mut err = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    "The query took too long",
+                    detail,
+                );
+                err.headers.push((header::RETRY_AFTER, "1".into()));
+                err
+            }
             EngineError::Unavailable(_) => {
                 let mut err = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -61,3 +61,21 @@ async fn each_group_serves_exactly_its_routes() {
         assert!(!served(&app, "PUT", "/v1/projects/p/query").await);
     }
 }
+
+#[test]
+fn every_fixed_name_under_projects_is_a_reserved_project_id() {
+    for route in ROUTES {
+        let Some(rest) = route.path.strip_prefix("/v1/projects/") else {
+            continue;
+        };
+        let first = rest.split('/').next().unwrap_or_default();
+        if !first.starts_with('{') {
+            assert!(
+                snapkb_core::RESERVED_PROJECT_IDS.contains(&first),
+                "{} {} shadows a project named `{first}`",
+                route.method,
+                route.path
+            );
+        }
+    }
+}

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ChunkTable, IdSet, MetaValue, Metadata};
 
+/// How many rows a filter scan evaluates between asking whether to stop.
+pub const STOP_CHECK_ROWS: u32 = 256;
+
 /// The field name that addresses a chunk's tags instead of a metadata key.
 pub const TAGS_FIELD: &str = "tags";
 
@@ -108,16 +111,44 @@ impl Filter {
     }
 
     /// The rows of `table` that pass the filter. Rows whose attributes cannot be decoded fail it.
-    pub fn select(&self, table: &ChunkTable) -> IdSet {
+    /// `stopped` is asked every [`STOP_CHECK_ROWS`] rows; once it says yes the scan ends with
+    /// `None` (a query past its deadline).
+    pub fn select(&self, table: &ChunkTable, stopped: &dyn Fn() -> bool) -> Option<IdSet> {
         let n = table.len();
-        IdSet::from_ids(
-            n,
-            (0..n as u32).filter(|&row| {
-                table
-                    .attributes(row)
-                    .is_some_and(|(m, t)| self.matches(&m, &t))
-            }),
-        )
+        let mut set = IdSet::from_ids(n, std::iter::empty());
+        for row in 0..n as u32 {
+            if row % STOP_CHECK_ROWS == 0 && stopped() {
+                return None;
+            }
+            if table
+                .attributes(row)
+                .is_some_and(|(m, t)| self.matches(&m, &t))
+            {
+                set.insert(row);
+            }
+        }
+        Some(set)
+    }
+
+    /// Clauses in the expression (every node counts one) and its nesting depth.
+    pub fn size(&self) -> (usize, usize) {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => {
+                parts.iter().fold((1, 1), |(clauses, depth), f| {
+                    let (c, d) = f.size();
+                    (clauses + c, depth.max(d + 1))
+                })
+            }
+            Filter::Not(inner) => {
+                let (c, d) = inner.size();
+                (c + 1, d + 1)
+            }
+            Filter::Eq { .. }
+            | Filter::Ne { .. }
+            | Filter::In { .. }
+            | Filter::Range { .. }
+            | Filter::Exists { .. } => (1, 1),
+        }
     }
 }
 
@@ -255,6 +286,22 @@ mod tests {
             lt: None,
             lte: None,
         };
-        assert_eq!(f.select(&table).iter().collect::<Vec<_>>(), vec![7, 8, 9]);
+        let selected = f.select(&table, &|| false).unwrap();
+        assert_eq!(selected.iter().collect::<Vec<_>>(), vec![7, 8, 9]);
+        assert!(
+            f.select(&table, &|| true).is_none(),
+            "a stopped scan says so"
+        );
+    }
+
+    #[test]
+    fn size_counts_every_clause_and_the_deepest_nesting() {
+        let leaf = || Filter::Exists { field: "a".into() };
+        assert_eq!(leaf().size(), (1, 1));
+        let nested = Filter::And(vec![
+            leaf(),
+            Filter::Or(vec![leaf(), Filter::Not(Box::new(leaf()))]),
+        ]);
+        assert_eq!(nested.size(), (6, 4));
     }
 }

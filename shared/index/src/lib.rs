@@ -28,7 +28,7 @@ pub use crate::{
     distance::{Metric, kernel_name},
     error::{DecodeError, IndexError},
     exact::{FlatIndex, merge_nearest},
-    filter::{Filter, TAGS_FIELD},
+    filter::{Filter, STOP_CHECK_ROWS, TAGS_FIELD},
     fusion::{RRF_K, reciprocal_rank_fusion},
     hnsw::{Hnsw, HnswParams, MAX_K, Neighbor, SearchParams},
     idset::IdSet,
