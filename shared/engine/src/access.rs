@@ -6,7 +6,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, atomic::Ordering},
 };
 
 use snapkb_core::{
@@ -31,6 +31,9 @@ pub(crate) struct Access {
     projects: Mutex<HashMap<String, (Arc<Project>, u64)>>,
     /// Verified keys by id, with when they were read.
     keys: Mutex<HashMap<String, (ApiKey, u64)>>,
+    /// Bumped whenever a key is forgotten (revoked, rotated, its project deleted): a key read
+    /// from the table before that is not cached after it.
+    keys_forgotten: std::sync::atomic::AtomicU64,
     /// The admin key's hash once read from the table (it never changes while running).
     admin_hash: Mutex<Option<String>>,
 }
@@ -53,12 +56,15 @@ impl Access {
             admin_key_sha256: config.admin_key_sha256.clone(),
             projects: Mutex::default(),
             keys: Mutex::default(),
+            keys_forgotten: std::sync::atomic::AtomicU64::new(0),
             admin_hash: Mutex::default(),
         }
     }
 
     pub(crate) fn forget_key(&self, id: &str) {
-        lock(&self.keys).remove(id);
+        let mut keys = lock(&self.keys);
+        self.keys_forgotten.fetch_add(1, Ordering::SeqCst);
+        keys.remove(id);
     }
 
     /// Forgets a project's configuration (it changed).
@@ -69,7 +75,9 @@ impl Access {
     /// Forgets a project and every key of it (it was deleted).
     pub(crate) fn forget_project(&self, id: &str) {
         lock(&self.projects).remove(id);
-        lock(&self.keys).retain(|_, (k, _)| k.project != id);
+        let mut keys = lock(&self.keys);
+        self.keys_forgotten.fetch_add(1, Ordering::SeqCst);
+        keys.retain(|_, (k, _)| k.project != id);
     }
 
     /// Turns a presented token into a principal. Every failure is the same `Unauthorized`.
@@ -88,13 +96,19 @@ impl Access {
         let key = match cached {
             Some(k) => k,
             None => {
+                let forgotten = self.keys_forgotten.load(Ordering::SeqCst);
                 let item = self
                     .meta
                     .get(&layout::key_pk(parsed.key_id), layout::KEY_SK)
                     .await?
                     .ok_or(EngineError::Unauthorized)?;
                 let key = parse_key(&item)?;
-                lock(&self.keys).insert(key.id.clone(), (key.clone(), now));
+                let mut keys = lock(&self.keys);
+                // A revoke or rotate that ran while this read was in flight may have read the
+                // key before it: do not keep what it replaced.
+                if self.keys_forgotten.load(Ordering::SeqCst) == forgotten {
+                    keys.insert(key.id.clone(), (key.clone(), now));
+                }
                 key
             }
         };

@@ -29,6 +29,9 @@ pub(crate) struct Change {
     pub(crate) documents: u64,
     pub(crate) chunks: u64,
     pub(crate) bytes: u64,
+    /// A signed webhook's delivery claim, written with the commit so that a delivery refused
+    /// for any reason can be sent again, and an accepted one cannot.
+    pub(crate) claim: Option<Item>,
 }
 
 /// What a commit relies on that GC could take away, checked as it lands. GC deletes an
@@ -43,13 +46,15 @@ pub(crate) struct Guard {
     /// A kept version the commit restores (a rollback): its item must still exist when the
     /// commit lands, since GC deletes a version's item before the objects only it referenced.
     pub(crate) restores: Option<u64>,
+    /// An item that must not exist yet and is written with the commit (a webhook's claim).
+    pub(crate) claim: Option<Item>,
 }
 
 impl Guard {
     pub(crate) fn written(written: Vec<String>) -> Self {
         Self {
             written,
-            restores: None,
+            ..Self::default()
         }
     }
 
@@ -194,6 +199,12 @@ impl Engine {
                 detail,
             )?,
         ];
+        if let Some(claim) = guard.claim {
+            writes.push(TransactWrite::Put {
+                item: claim,
+                condition: Condition::Absent,
+            });
+        }
         if let Some(version) = guard.restores {
             writes.push(TransactWrite::Check {
                 pk: layout::project_pk(&next.project),
@@ -267,7 +278,11 @@ impl Engine {
             });
             written.push((s, key, std::sync::Arc::new(segment)));
         }
-        let guard = Guard::written(written.iter().map(|(_, key, _)| key.clone()).collect());
+        let guard = Guard {
+            written: written.iter().map(|(_, key, _)| key.clone()).collect(),
+            claim: change.claim,
+            ..Guard::default()
+        };
         if !self
             .commit_manifest(&next, base.version, actor, detail, guard)
             .await?

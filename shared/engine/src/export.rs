@@ -290,6 +290,7 @@ impl Engine {
                 documents: if last { documents } else { 0 },
                 chunks: done,
                 bytes: if last { bytes } else { 0 },
+                claim: None,
             };
             version = self
                 .commit_change(

@@ -16,6 +16,7 @@ use snapkb_embed::{
     caller_chunks, chunk_document, plan_upsert, validate_document,
 };
 use snapkb_index::{ChunkRecord, MetaValue, Metadata};
+use snapkb_store::Item;
 
 use crate::{
     Engine, EngineError,
@@ -24,6 +25,7 @@ use crate::{
     error::{document_error, embed_error},
     state::{DOC_META_KEY, DocInfo},
     sync::read,
+    webhooks::{WebhookDelivery, replayed},
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -335,6 +337,33 @@ impl Engine {
         project_id: &str,
         request: IngestRequest,
     ) -> Result<IngestResponse, EngineError> {
+        self.ingest_claiming(principal, project_id, request, None)
+            .await
+    }
+
+    /// Ingests a signed webhook's delivery; the delivery is claimed with what it commits, so
+    /// a replay is refused and a delivery refused for any other reason can be sent again.
+    pub async fn ingest_webhook(
+        &self,
+        delivery: WebhookDelivery,
+        request: IngestRequest,
+    ) -> Result<IngestResponse, EngineError> {
+        let WebhookDelivery {
+            principal,
+            project,
+            claim,
+        } = delivery;
+        self.ingest_claiming(&principal, &project, request, Some(claim))
+            .await
+    }
+
+    async fn ingest_claiming(
+        &self,
+        principal: &Principal,
+        project_id: &str,
+        request: IngestRequest,
+        claim: Option<Item>,
+    ) -> Result<IngestResponse, EngineError> {
         let project = self.authorize(principal, project_id, Scope::Write).await?;
         if request.documents.is_empty() {
             return Err(EngineError::invalid(
@@ -484,6 +513,9 @@ impl Engine {
                 }
             }
             if change.rows.is_empty() && change.tombstones.is_empty() {
+                if let Some(claim) = &claim {
+                    self.claim_delivery(claim.clone()).await?;
+                }
                 return Ok(IngestResponse {
                     version: base.version,
                     documents: results,
@@ -503,6 +535,7 @@ impl Engine {
                 "chunks": change.rows.len(),
                 "tombstones": change.tombstones.len(),
             });
+            change.claim = claim.clone();
             if let Some(version) = self
                 .commit_change(&base, change, Action::Ingest, principal.actor(), detail)
                 .await?
@@ -513,6 +546,11 @@ impl Engine {
                     embedded: embedded_count,
                     reused: reused_count,
                 });
+            }
+            if let Some(claim) = &claim
+                && self.meta.get(&claim.pk, &claim.sk).await?.is_some()
+            {
+                return Err(replayed());
             }
         }
         Err(attempts.exhausted())
@@ -543,6 +581,7 @@ impl Engine {
                 documents: base.documents.saturating_sub(1),
                 chunks: base.chunks.saturating_sub(doc.chunks.len() as u64),
                 bytes: base.bytes.saturating_sub(doc.bytes),
+                claim: None,
             };
             let detail = serde_json::json!({"document": document, "tombstones": doc.chunks.len()});
             if let Some(version) = self

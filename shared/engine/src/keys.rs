@@ -54,20 +54,27 @@ pub struct CreatedKey {
     pub token: String,
 }
 
-fn key_items(key: &ApiKey, condition: Condition) -> Result<Vec<TransactWrite>, EngineError> {
+/// A key's two items (under its project, and by id for authentication) at `version`, each
+/// written on `condition`. Changes condition on the version they read, so a revoke and a
+/// rotate racing each other cannot undo one another.
+fn key_items(
+    key: &ApiKey,
+    version: u64,
+    condition: Condition,
+) -> Result<Vec<TransactWrite>, EngineError> {
     let value = encode("key", key)?;
     Ok(vec![
         TransactWrite::Put {
             item: Item::new(
                 layout::project_pk(&key.project),
                 layout::key_sk(&key.id),
-                1,
+                version,
                 value.clone(),
             ),
             condition,
         },
         TransactWrite::Put {
-            item: Item::new(layout::key_pk(&key.id), layout::KEY_SK, 1, value),
+            item: Item::new(layout::key_pk(&key.id), layout::KEY_SK, version, value),
             condition,
         },
     ])
@@ -149,7 +156,7 @@ impl Engine {
             secret_sha256: hash,
             generation: current.generation.clone(),
         };
-        let mut writes = key_items(&key, Condition::Absent)?;
+        let mut writes = key_items(&key, 1, Condition::Absent)?;
         writes.push(TransactWrite::Check {
             pk: layout::PROJECTS_PK.into(),
             sk: project.to_string(),
@@ -190,13 +197,43 @@ impl Engine {
             .collect()
     }
 
-    async fn project_key(&self, project: &str, id: &str) -> Result<ApiKey, EngineError> {
+    /// A key of `project` with its item version.
+    async fn project_key(&self, project: &str, id: &str) -> Result<(ApiKey, u64), EngineError> {
         let item = self
             .meta
             .get(&layout::project_pk(project), &layout::key_sk(id))
             .await?
             .ok_or_else(|| EngineError::not_found(format!("key `{id}`")))?;
-        parse_key(&item)
+        Ok((parse_key(&item)?, item.version))
+    }
+
+    /// Writes a changed key over the version it was read at; a conflict when another change
+    /// of the key landed first.
+    async fn rewrite_key(
+        &self,
+        principal: &Principal,
+        key: &ApiKey,
+        version: u64,
+        action: &str,
+    ) -> Result<(), EngineError> {
+        let mut writes = key_items(key, version + 1, Condition::VersionEquals(version))?;
+        writes.push(op_write(
+            &key.project,
+            principal.actor(),
+            action,
+            None,
+            serde_json::json!({"key": key.id}),
+        )?);
+        let result = self.meta.transact(writes).await;
+        self.access.forget_key(&key.id);
+        match result {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed { .. }) => Err(EngineError::Conflict(format!(
+                "key `{}` changed meanwhile; retry",
+                key.id
+            ))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn revoke_key(
@@ -206,18 +243,11 @@ impl Engine {
         id: &str,
     ) -> Result<KeyView, EngineError> {
         self.authorize(principal, project, Scope::Admin).await?;
-        let mut key = self.project_key(project, id).await?;
+        let (mut key, version) = self.project_key(project, id).await?;
         if key.revoked_at.is_none() {
             key.revoked_at = Some(now_ms());
-            let mut writes = key_items(&key, Condition::Exists)?;
-            writes.push(op_write(
-                project,
-                principal.actor(),
-                "key.revoke",
-                None,
-                serde_json::json!({"key": id}),
-            )?);
-            self.meta.transact(writes).await?;
+            self.rewrite_key(principal, &key, version, "key.revoke")
+                .await?;
         }
         self.access.forget_key(id);
         Ok(KeyView::from(&key))
@@ -231,22 +261,14 @@ impl Engine {
         id: &str,
     ) -> Result<CreatedKey, EngineError> {
         self.authorize(principal, project, Scope::Admin).await?;
-        let mut key = self.project_key(project, id).await?;
+        let (mut key, version) = self.project_key(project, id).await?;
         if key.revoked_at.is_some() {
             return Err(EngineError::Conflict(format!("key `{id}` is revoked")));
         }
         let (token, hash) = generate_secret(id);
         key.secret_sha256 = hash;
-        let mut writes = key_items(&key, Condition::Exists)?;
-        writes.push(op_write(
-            project,
-            principal.actor(),
-            "key.rotate",
-            None,
-            serde_json::json!({"key": id}),
-        )?);
-        self.meta.transact(writes).await?;
-        self.access.forget_key(id);
+        self.rewrite_key(principal, &key, version, "key.rotate")
+            .await?;
         Ok(CreatedKey {
             key: KeyView::from(&key),
             token,

@@ -56,5 +56,5 @@ pub use crate::{
     ratelimit::{LocalRateLimiter, RateLimiter, RateStatus, TableRateLimiter},
     status::{Health, QueryHealth, QuotaUsage, RateUsage, Usage},
     versions::{GcReport, SweepReport, VersionPage, VersionView},
-    webhooks::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook},
+    webhooks::{SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookDelivery, sign_webhook},
 };

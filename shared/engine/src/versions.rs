@@ -130,8 +130,8 @@ impl Engine {
                     principal.actor(),
                     serde_json::json!({"to": version}),
                     Guard {
-                        written: Vec::new(),
                         restores: Some(version),
+                        ..Guard::default()
                     },
                 )
                 .await?

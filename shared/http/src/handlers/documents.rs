@@ -112,12 +112,12 @@ pub(crate) fn webhook(
             return Err(unsupported_type(content_type.as_deref()));
         }
         let body = read_body(req, engine.config().max_body_bytes).await?;
-        let principal = engine
+        let delivery = engine
             .verify_webhook(&project, timestamp.as_deref(), signature.as_deref(), &body)
             .await?;
-        let rate = engine.check_rate(&principal, &project).await?;
+        let rate = engine.check_rate(&delivery.principal, &project).await?;
         let request: IngestRequest = parse_json(&body)?;
-        let response = engine.ingest(&principal, &project, request).await?;
+        let response = engine.ingest_webhook(delivery, request).await?;
         Ok(Rated::new(Some(rate), Json(response)))
     })
 }
