@@ -1,0 +1,463 @@
+//! The engine against callers who mean harm or are merely careless: every input bounded and
+//! refused by name, queries stopped at their deadline, a re-created project never mistaken
+//! for the one it replaced (on another instance either), keys only for live projects, and
+//! webhook deliveries claimed only when they are accepted.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use snapkb_core::{Config, EmbeddingConfig, Limits, Principal, ProjectPatch, Quotas, RateLimits};
+use snapkb_engine::{
+    ChunkInput, CreateKey, CreateProject, DocumentInput, Engine, EngineError, IngestRequest,
+    QueryRequest, sign_webhook,
+};
+use snapkb_index::{Filter, MetaValue};
+use snapkb_store::{MemoryMetaStore, MemoryObjectStore, MetaStore, ObjectStore};
+
+const DIMS: usize = 4;
+const ADMIN: Principal = Principal::DeploymentAdmin;
+
+fn stores() -> (Arc<dyn ObjectStore>, Arc<dyn MetaStore>) {
+    (
+        Arc::new(MemoryObjectStore::default()),
+        Arc::new(MemoryMetaStore::default()),
+    )
+}
+
+fn engine_with(config: Config) -> Engine {
+    let (objects, meta) = stores();
+    Engine::new(objects, meta, config)
+}
+
+fn vector(seed: u64) -> Vec<f32> {
+    snapkb_index::synthetic::seeded_vector(seed, DIMS)
+}
+
+async fn project(engine: &Engine, id: &str) {
+    engine
+        .create_project(
+            &ADMIN,
+            CreateProject {
+                id: id.into(),
+                embedding: Some(EmbeddingConfig {
+                    model: None,
+                    dims: DIMS as u32,
+                    metric: snapkb_core::Metric::Cosine,
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+fn doc(id: &str, seed: u64) -> DocumentInput {
+    DocumentInput {
+        id: id.into(),
+        text: Some(format!("document {id} about topic{seed}")),
+        metadata: json!({ "n": seed }).as_object().unwrap().clone(),
+        vector: Some(vector(seed)),
+        ..Default::default()
+    }
+}
+
+async fn ingest(engine: &Engine, p: &str, docs: Vec<DocumentInput>) -> Result<u64, EngineError> {
+    engine
+        .ingest(&ADMIN, p, IngestRequest { documents: docs })
+        .await
+        .map(|r| r.version)
+}
+
+async fn documents_found(engine: &Engine, p: &str) -> Result<Vec<String>, EngineError> {
+    let request = QueryRequest {
+        vector: Some(vector(1)),
+        top_k: 100,
+        ..Default::default()
+    };
+    let r = engine.query(&ADMIN, p, request).await?;
+    let mut ids: Vec<String> = r.results.into_iter().map(|h| h.document_id).collect();
+    ids.sort();
+    Ok(ids)
+}
+
+fn refused_field(result: Result<u64, EngineError>) -> String {
+    match result {
+        Err(EngineError::Invalid { field, .. }) => field,
+        other => panic!("expected a 422 naming a field, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn metadata_tags_and_chunks_past_their_limits_are_refused_naming_the_field() {
+    let limits = Limits::default();
+    let e = engine_with(Config::default());
+    project(&e, "p").await;
+    let mut wide = doc("wide", 1);
+    wide.metadata = (0..=limits.max_metadata_keys)
+        .map(|i| (format!("k{i}"), json!(i)))
+        .collect();
+    assert_eq!(
+        refused_field(ingest(&e, "p", vec![doc("ok", 0), wide]).await),
+        "documents[1].metadata"
+    );
+    let mut heavy = doc("heavy", 1);
+    heavy.metadata = json!({ "blob": "x".repeat(limits.max_metadata_bytes) })
+        .as_object()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        refused_field(ingest(&e, "p", vec![heavy]).await),
+        "documents[0].metadata"
+    );
+    let mut tagged = doc("tagged", 1);
+    tagged.tags = (0..=limits.max_tags).map(|i| format!("t{i}")).collect();
+    assert_eq!(
+        refused_field(ingest(&e, "p", vec![tagged]).await),
+        "documents[0].tags"
+    );
+    let mut chunked = doc("chunked", 1);
+    chunked.text = None;
+    chunked.vector = None;
+    chunked.chunks = Some(
+        (0..=limits.max_chunks_per_document)
+            .map(|i| ChunkInput {
+                text: format!("c{i}"),
+                vector: vector(i as u64),
+            })
+            .collect(),
+    );
+    assert_eq!(
+        refused_field(ingest(&e, "p", vec![chunked]).await),
+        "documents[0].chunks"
+    );
+    assert!(
+        documents_found(&e, "p").await.unwrap().is_empty(),
+        "a refused request writes nothing"
+    );
+}
+
+#[tokio::test]
+async fn metadata_copied_into_many_chunks_is_bounded_per_request() {
+    let e = engine_with(Config {
+        limits: Limits {
+            max_attribute_copy_bytes: 100_000,
+            ..Limits::default()
+        },
+        ..Config::default()
+    });
+    project(&e, "p").await;
+    let many_chunks = |id: &str| {
+        let mut d = doc(id, 1);
+        d.metadata = json!({ "blob": "x".repeat(4000) })
+            .as_object()
+            .unwrap()
+            .clone();
+        d.text = None;
+        d.vector = None;
+        d.chunks = Some(
+            (0..20)
+                .map(|i| ChunkInput {
+                    text: format!("{id} chunk {i}"),
+                    vector: vector(i),
+                })
+                .collect(),
+        );
+        d
+    };
+    // 4 KB × 20 chunks = 80 KB fits; a second such document does not.
+    ingest(&e, "p", vec![many_chunks("a")]).await.unwrap();
+    assert_eq!(
+        refused_field(ingest(&e, "p", vec![many_chunks("b"), many_chunks("c")]).await),
+        "documents[1].metadata"
+    );
+}
+
+fn or_of(n: usize) -> Filter {
+    Filter::Or(
+        (0..n)
+            .map(|i| Filter::Eq {
+                field: "n".into(),
+                value: MetaValue::Int(i as i64),
+            })
+            .collect(),
+    )
+}
+
+async fn filtered(e: &Engine, filter: Filter) -> Result<usize, EngineError> {
+    let request = QueryRequest {
+        vector: Some(vector(1)),
+        top_k: 10,
+        filter: Some(filter),
+        ..Default::default()
+    };
+    Ok(e.query(&ADMIN, "p", request).await?.results.len())
+}
+
+#[tokio::test]
+async fn filters_past_their_limits_are_refused_before_any_row_is_read() {
+    let limits = Limits::default();
+    let e = engine_with(Config::default());
+    project(&e, "p").await;
+    ingest(&e, "p", (0..20).map(|i| doc(&format!("d{i}"), i)).collect())
+        .await
+        .unwrap();
+    assert_eq!(filtered(&e, or_of(10)).await.unwrap(), 10);
+    let too_wide = or_of(100_000);
+    let mut too_deep = Filter::Exists { field: "n".into() };
+    for _ in 0..limits.max_filter_depth {
+        too_deep = Filter::Not(Box::new(too_deep));
+    }
+    let too_long = Filter::In {
+        field: "n".into(),
+        values: (0..=limits.max_filter_values as i64)
+            .map(MetaValue::Int)
+            .collect(),
+    };
+    for (what, f) in [
+        ("clauses", too_wide),
+        ("levels", too_deep),
+        ("values", too_long),
+    ] {
+        match filtered(&e, f).await {
+            Err(EngineError::Invalid { field, reason }) => {
+                assert_eq!(field, "filter");
+                assert!(reason.contains(what), "{reason}");
+            }
+            other => panic!("{what}: expected a 422, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_query_still_scanning_at_its_deadline_is_stopped_with_a_timeout() {
+    let e = engine_with(Config {
+        limits: Limits {
+            query_deadline_ms: 1,
+            ..Limits::default()
+        },
+        ..Config::default()
+    });
+    project(&e, "p").await;
+    for batch in 0..4u64 {
+        let docs = (0..2500)
+            .map(|i| doc(&format!("d{batch}-{i}"), batch * 10_000 + i))
+            .collect();
+        ingest(&e, "p", docs).await.unwrap();
+    }
+    e.compact("p", true).await.unwrap();
+    // 10,000 chunks × 256 clauses that never match: far more than a millisecond of scanning.
+    let never = Filter::Or(
+        (0..255)
+            .map(|i| Filter::Eq {
+                field: "n".into(),
+                value: MetaValue::Text(format!("no{i}")),
+            })
+            .collect(),
+    );
+    match filtered(&e, never).await {
+        Err(EngineError::Timeout { after_ms: 1 }) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_re_created_project_never_serves_the_old_projects_chunks_on_another_instance() {
+    let (objects, meta) = stores();
+    let config = Config {
+        gc_grace_ms: 0,
+        ..Config::default()
+    };
+    let a = Engine::new(objects.clone(), meta.clone(), config.clone());
+    let b = Engine::new(objects, meta, config);
+    project(&a, "p").await;
+    for i in 0..5 {
+        ingest(&a, "p", vec![doc(&format!("old{i}"), i)])
+            .await
+            .unwrap();
+    }
+    let old_key = a
+        .create_key(
+            &ADMIN,
+            "p",
+            CreateKey {
+                name: "old tenant".into(),
+                scopes: vec![snapkb_core::Scope::Read],
+                expires_in_seconds: None,
+            },
+        )
+        .await
+        .unwrap()
+        .token;
+    let old_principal = a.authenticate(&old_key).await.unwrap();
+    assert_eq!(documents_found(&a, "p").await.unwrap().len(), 5);
+    // Another instance deletes the project and a new tenant gets the same id.
+    b.delete_project(&ADMIN, "p").await.unwrap();
+    project(&b, "p").await;
+    ingest(&b, "p", vec![doc("new", 1)]).await.unwrap();
+    // Instance `a` still has the old index, configuration and key cached. It may ask for one
+    // retry while it notices; it never answers with the old tenant's chunks.
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        match documents_found(&a, "p").await {
+            Ok(ids) => answers.push(ids),
+            Err(EngineError::Unavailable(_)) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(
+        answers.last(),
+        Some(&vec!["new".to_string()]),
+        "{answers:?}"
+    );
+    assert!(answers.iter().all(|ids| ids == &["new"]), "{answers:?}");
+    ingest(&a, "p", vec![doc("new2", 2)]).await.unwrap();
+    // The old tenant's key, still in `a`'s cache, does not open the new project.
+    let request = QueryRequest {
+        vector: Some(vector(1)),
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        match a.query(&old_principal, "p", request.clone()).await {
+            Err(EngineError::Unauthorized | EngineError::Unavailable(_)) => {}
+            other => panic!("the old key must not read the new project: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        a.query(&old_principal, "p", request).await,
+        Err(EngineError::Unauthorized)
+    ));
+}
+
+#[tokio::test]
+async fn a_key_is_never_made_for_a_project_that_is_being_deleted() {
+    let (objects, meta) = stores();
+    let e = Engine::new(objects, meta.clone(), Config::default());
+    project(&e, "p").await;
+    // What a deletion leaves while its purge runs: the project item marked deleted.
+    let mut item = meta.get("projects", "p").await.unwrap().unwrap();
+    let mut stored: serde_json::Value = serde_json::from_slice(&item.value).unwrap();
+    stored["deleted_at"] = json!(1);
+    item.value = serde_json::to_vec(&stored).unwrap().into();
+    item.version += 1;
+    meta.put(item, snapkb_store::Condition::None).await.unwrap();
+    let made = e
+        .create_key(
+            &ADMIN,
+            "p",
+            CreateKey {
+                name: "late".into(),
+                scopes: vec![snapkb_core::Scope::Read],
+                expires_in_seconds: None,
+            },
+        )
+        .await;
+    assert!(
+        matches!(made, Err(EngineError::NotFound { .. })),
+        "{made:?}"
+    );
+}
+
+fn signed(e_secret: &str, body: &str) -> (String, String) {
+    let timestamp = (snapkb_core::now_ms() / 1000).to_string();
+    let signature = sign_webhook(e_secret, &timestamp, body.as_bytes());
+    (timestamp, signature)
+}
+
+#[tokio::test]
+async fn a_refused_webhook_delivery_can_be_sent_again_and_an_accepted_one_cannot() {
+    let e = engine_with(Config::default());
+    project(&e, "p").await;
+    let secret = e.project("p").await.unwrap().webhook_secret.clone();
+    let quota = |max_documents| ProjectPatch {
+        quotas: Some(Quotas {
+            max_documents,
+            ..Quotas::default()
+        }),
+        ..Default::default()
+    };
+    e.update_project(&ADMIN, "p", quota(0)).await.unwrap();
+    let body = json!({ "documents": [serde_json::to_value(doc("d", 1)).unwrap()] }).to_string();
+    let (timestamp, signature) = signed(&secret, &body);
+    let deliver = || async {
+        let delivery = e
+            .verify_webhook("p", Some(&timestamp), Some(&signature), body.as_bytes())
+            .await?;
+        let request: IngestRequest = serde_json::from_str(&body).unwrap();
+        e.ingest_webhook(delivery, request).await
+    };
+    assert!(matches!(deliver().await, Err(EngineError::Quota(_))));
+    e.update_project(&ADMIN, "p", quota(10)).await.unwrap();
+    assert_eq!(
+        deliver().await.unwrap().documents.len(),
+        1,
+        "the re-sent delivery lands"
+    );
+    assert!(
+        matches!(deliver().await, Err(EngineError::Conflict(_))),
+        "a replay does not"
+    );
+}
+
+#[tokio::test]
+async fn webhooks_of_one_project_do_not_use_up_another_projects_rate_limit() {
+    let e = engine_with(Config::default());
+    let one_per_window = ProjectPatch {
+        rate_limits: Some(RateLimits {
+            per_key: 1,
+            ..RateLimits::default()
+        }),
+        ..Default::default()
+    };
+    for p in ["a", "b"] {
+        project(&e, p).await;
+        e.update_project(&ADMIN, p, one_per_window.clone())
+            .await
+            .unwrap();
+    }
+    for p in ["a", "b"] {
+        let secret = e.project(p).await.unwrap().webhook_secret.clone();
+        let body = format!("{{\"documents\": [], \"n\": \"{p}\"}}");
+        let (timestamp, signature) = signed(&secret, &body);
+        let delivery = e
+            .verify_webhook(p, Some(&timestamp), Some(&signature), body.as_bytes())
+            .await
+            .unwrap();
+        e.check_rate(&delivery.principal, p)
+            .await
+            .unwrap_or_else(|err| panic!("project {p}'s first delivery was limited: {err:?}"));
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_for_an_unknown_project_is_answered_like_a_bad_signature() {
+    let e = engine_with(Config::default());
+    project(&e, "p").await;
+    let (timestamp, signature) = signed("not the secret", "{}");
+    for p in ["p", "nope"] {
+        let r = e
+            .verify_webhook(p, Some(&timestamp), Some(&signature), b"{}")
+            .await;
+        assert!(
+            matches!(&r, Err(EngineError::BadSignature(reason)) if reason == "signature does not match"),
+            "{p}: {r:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_project_cannot_be_named_after_a_route() {
+    let e = engine_with(Config::default());
+    let made = e
+        .create_project(
+            &ADMIN,
+            CreateProject {
+                id: "import".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(&made, Err(EngineError::Invalid { field, .. }) if field == "id"),
+        "{made:?}"
+    );
+}
