@@ -173,6 +173,16 @@ fn stdout_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
     rx
 }
 
+/// A `/proc/PID/status` field given in kB, in bytes (0 where unavailable).
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// Reads a starting server's stdout until the line that begins with `listening` and returns
 /// the rest of it (the URL); `each` sees every line up to it. Panics after 60 s of silence.
 fn wait_until_listening(
@@ -332,6 +342,35 @@ impl Server {
 
     pub fn api(&self, key: &str) -> Api {
         Api::new(&self.url, key)
+    }
+
+    /// The server's peak resident memory so far (`VmHWM` in /proc), in bytes.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        proc_status_bytes(self.child.id(), "VmHWM:")
+    }
+
+    /// Its resident memory now (`VmRSS`), in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        proc_status_bytes(self.child.id(), "VmRSS:")
+    }
+
+    /// Another `snapkb serve` process on the same storage, as a second Lambda or Worker
+    /// instance would be: only on S3 + DynamoDB (`SNAPKB_E2E_BACKEND=aws`), where processes
+    /// can share it; `None` on the embedded store, which one process owns.
+    pub fn second_instance(&self) -> Option<Server> {
+        if backend() != Backend::Aws {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("a temporary data directory");
+        let shared: Vec<(String, String)> = aws_env(&aws_name(&self.data_dir));
+        let shared: Vec<(&str, &str)> = shared
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut other = Self::start_with(dir.path(), &shared);
+        other.temp = Some(dir);
+        other.admin = self.admin.clone();
+        Some(other)
     }
 
     pub fn admin_api(&self) -> Api {

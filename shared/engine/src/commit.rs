@@ -316,3 +316,137 @@ impl Engine {
         Ok(Some(next_version))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use snapkb_core::{Config, Principal};
+    use snapkb_store::{MemoryMetaStore, MemoryObjectStore};
+
+    use super::*;
+    use crate::testing::{doc, ingest, nearest, project};
+
+    const GRACE_MS: u64 = 60_000;
+
+    fn engine() -> Engine {
+        Engine::new(
+            Arc::new(MemoryObjectStore::default()),
+            Arc::new(MemoryMetaStore::default()),
+            Config {
+                gc_grace_ms: GRACE_MS,
+                ..Config::default()
+            },
+        )
+    }
+
+    /// The next version of `p` with one more (empty) segment named `key`.
+    async fn next_with(e: &Engine, p: &str, key: &str) -> (Manifest, u64) {
+        let current = e.read_manifest(p).await.unwrap();
+        let mut next = current.clone();
+        next.version += 1;
+        next.shards[0].wal.push(snapkb_core::SegmentRef {
+            key: key.into(),
+            version: next.version,
+            chunks: 0,
+            tombstones: 0,
+            bytes: 0,
+        });
+        (next, current.version)
+    }
+
+    #[tokio::test]
+    async fn a_writer_never_commits_an_object_gc_may_already_have_taken() {
+        let e = engine();
+        project(&e, "p", false).await;
+        let stale = layout::wal_key("p", 0, now_ms() - GRACE_MS / 2 - 1_000);
+        let (next, expected) = next_with(&e, "p", &stale).await;
+        let refused = e
+            .commit_manifest(
+                &next,
+                expected,
+                "t",
+                Value::Null,
+                Guard::written(vec![stale]),
+            )
+            .await;
+        assert!(
+            matches!(refused, Err(EngineError::Unavailable(_))),
+            "{refused:?}"
+        );
+        assert_eq!(e.read_manifest("p").await.unwrap().version, expected);
+        let fresh = layout::wal_key("p", 0, now_ms());
+        let (next, expected) = next_with(&e, "p", &fresh).await;
+        let committed = e
+            .commit_manifest(
+                &next,
+                expected,
+                "t",
+                Value::Null,
+                Guard::written(vec![fresh]),
+            )
+            .await;
+        assert!(matches!(committed, Ok(true)), "{committed:?}");
+    }
+
+    #[tokio::test]
+    async fn gc_keeps_young_objects_and_what_it_reads_as_kept_and_takes_old_orphans() {
+        let e = engine();
+        project(&e, "p", false).await;
+        ingest(&e, "p", vec![doc("a", 1)]).await;
+        let orphan = |at: u64| layout::wal_key("p", 0, at);
+        let old = orphan(now_ms() - GRACE_MS - 1_000);
+        let young = orphan(now_ms() - GRACE_MS / 2);
+        for key in [&old, &young] {
+            e.objects
+                .put(key, bytes::Bytes::from_static(b"x"))
+                .await
+                .unwrap();
+        }
+        let report = e.gc("p").await.unwrap();
+        assert_eq!((report.objects_deleted, report.incomplete), (1, false));
+        assert!(e.objects.get(&young).await.is_ok(), "young orphans stay");
+        assert!(e.objects.get(&old).await.is_err(), "old orphans go");
+        assert_eq!(
+            nearest(&e, "p", 1, 1).await.len(),
+            1,
+            "referenced objects stay"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rollback_to_a_version_gc_retired_meanwhile_commits_nothing() {
+        let e = engine();
+        project(&e, "p", false).await;
+        ingest(&e, "p", vec![doc("a", 1)]).await;
+        let target = e.read_manifest("p").await.unwrap();
+        ingest(&e, "p", vec![doc("b", 2)]).await;
+        // GC retires the target's version item after the rollback read it.
+        e.meta
+            .delete(
+                &layout::project_pk("p"),
+                &layout::version_sk(target.version),
+                Condition::None,
+            )
+            .await
+            .unwrap();
+        let current = e.read_manifest("p").await.unwrap();
+        let mut next = target.clone();
+        next.version = current.version + 1;
+        let guard = Guard {
+            restores: Some(target.version),
+            ..Guard::default()
+        };
+        let landed = e
+            .commit_manifest(&next, current.version, "t", Value::Null, guard)
+            .await;
+        assert!(matches!(landed, Ok(false)), "{landed:?}");
+        let rollback = e
+            .rollback(&Principal::DeploymentAdmin, "p", target.version)
+            .await;
+        assert!(
+            matches!(rollback, Err(EngineError::NotFound { .. })),
+            "{rollback:?}"
+        );
+    }
+}

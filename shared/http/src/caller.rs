@@ -40,8 +40,10 @@ pub enum Access {
     /// Any valid key; the handler shows it only what it sees.
     AnyKey,
     /// A key with this scope on the `{project}` of the path (on its own project where the path
-    /// names none), or the deployment admin.
+    /// names none), or the deployment admin. Counted against the project's rate limits.
     Project(Scope),
+    /// As [`Access::Project`], without counting against the rate limits: reading them.
+    ProjectUnmetered(Scope),
 }
 
 impl Access {
@@ -51,7 +53,7 @@ impl Access {
             Access::Signature => "signature",
             Access::DeploymentAdmin => "deployment-admin",
             Access::AnyKey => "any-key",
-            Access::Project(scope) => scope.as_str(),
+            Access::Project(scope) | Access::ProjectUnmetered(scope) => scope.as_str(),
         }
     }
 }
@@ -141,6 +143,12 @@ async fn admit(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> 
             }
             None => None,
         },
+        Access::ProjectUnmetered(scope) => {
+            if let Some(project) = &project {
+                engine.authorize(&principal, project, scope).await?;
+            }
+            None
+        }
     };
     Ok(Caller {
         principal,

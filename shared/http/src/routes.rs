@@ -134,7 +134,7 @@ impl Route {
     }
 }
 
-use Access::{AnyKey, DeploymentAdmin, Project, Public, Signature};
+use Access::{AnyKey, DeploymentAdmin, Project, ProjectUnmetered, Public, Signature};
 use Group::{Export, Ingest, Keys, Query};
 use Scope::{Admin, Read, Write};
 use snapkb_engine as e;
@@ -358,7 +358,7 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/v1/projects/{project}/usage",
         Some(Query),
-        Project(Read),
+        ProjectUnmetered(Read),
         "Rate-limit windows and quota use",
         |m| on(m, json(|e, who, p, _: ()| async move { e.usage(&who, &p).await })),
     )
