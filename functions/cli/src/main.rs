@@ -7,7 +7,7 @@ mod ingest;
 mod quickstart;
 mod serve;
 
-use std::{io::Write, net::SocketAddr, path::PathBuf};
+use std::{io::Write, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
@@ -60,6 +60,28 @@ struct LocalArgs {
     /// Seconds between maintenance sweeps: compaction where due, then GC (GC also runs at start).
     #[arg(long, env = "SNAPKB_GC_INTERVAL", default_value_t = 600)]
     gc_interval: u64,
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    #[arg(long, env = "SNAPKB_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers (slow-loris guard).
+    #[arg(long, env = "SNAPKB_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    header_timeout_seconds: u64,
+    /// Seconds a client has to send a request's body, imports included.
+    #[arg(long, env = "SNAPKB_BODY_TIMEOUT_SECONDS", default_value_t = 300)]
+    body_timeout_seconds: u64,
+}
+
+impl LocalArgs {
+    /// How `snapkb serve` listens.
+    fn listen(&self) -> serve::Listen {
+        serve::Listen {
+            addr: self.addr,
+            gc_interval: Duration::from_secs(self.gc_interval.max(1)),
+            max_connections: self.max_connections.max(1),
+            header_timeout: Duration::from_secs(self.header_timeout_seconds.max(1)),
+            body_timeout: Duration::from_secs(self.body_timeout_seconds.max(1)),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -303,7 +325,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
             runtime.block_on(async {
                 let local = serve::open(&args.data_dir, config, &settings).await?;
-                serve::serve(local, args.addr, args.gc_interval, |_, _| async { Ok(()) }).await
+                serve::serve(local, args.listen(), |_, _| async { Ok(()) }).await
             })
         }
         Command::Quickstart(args) => quickstart::run(args),

@@ -131,7 +131,7 @@ pub(crate) fn run(args: LocalArgs) -> Result<(), CliError> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
     runtime.block_on(async {
         let local = serve::open(&args.data_dir, config, &settings).await?;
-        serve::serve(local, args.addr, args.gc_interval, move |engine, addr| {
+        serve::serve(local, args.listen(), move |engine, addr| {
             seed(engine, addr, samples)
         })
         .await
