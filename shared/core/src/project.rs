@@ -295,6 +295,45 @@ impl Project {
         Ok(p)
     }
 
+    /// The first setting `updated` loosens relative to `self`, by its field name: a higher
+    /// quota or rate limit, a different rate window, compaction that runs more often or keeps
+    /// more versions. A project's own admin keys may only tighten these; loosening them is the
+    /// deployment admin's, since they are what keeps one tenant from using up the deployment.
+    pub fn loosened(&self, updated: &Project) -> Option<&'static str> {
+        let (q, u) = (&self.quotas, &updated.quotas);
+        let (r, v) = (&self.rate_limits, &updated.rate_limits);
+        let (c, d) = (&self.compaction, &updated.compaction);
+        [
+            ("quotas.max_documents", u.max_documents > q.max_documents),
+            ("quotas.max_chunks", u.max_chunks > q.max_chunks),
+            ("quotas.max_bytes", u.max_bytes > q.max_bytes),
+            (
+                "rate_limits.window_seconds",
+                v.window_seconds != r.window_seconds,
+            ),
+            ("rate_limits.per_key", v.per_key > r.per_key),
+            ("rate_limits.per_project", v.per_project > r.per_project),
+            (
+                "compaction.max_wal_segments",
+                d.max_wal_segments < c.max_wal_segments,
+            ),
+            (
+                "compaction.max_wal_chunks",
+                d.max_wal_chunks < c.max_wal_chunks,
+            ),
+            (
+                "compaction.rebuild_deleted_fraction",
+                d.rebuild_deleted_fraction < c.rebuild_deleted_fraction,
+            ),
+            (
+                "compaction.retain_versions",
+                d.retain_versions > c.retain_versions,
+            ),
+        ]
+        .into_iter()
+        .find_map(|(field, loosened)| loosened.then_some(field))
+    }
+
     /// The canonical model id (`None` for caller vectors).
     pub fn model_id(&self) -> Option<&str> {
         self.embedding.model.as_ref().map(|_| MINILM)

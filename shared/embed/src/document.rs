@@ -100,7 +100,8 @@ struct JsonDocument {
 /// The longest document id accepted, in bytes.
 pub const MAX_ID_BYTES: usize = 256;
 
-fn check_id(id: &str) -> Result<(), DocumentError> {
+/// A document id: 1–256 bytes, no `#` (it separates chunk ids) and no control characters.
+pub fn check_id(id: &str) -> Result<(), DocumentError> {
     let invalid = |reason: &str| {
         Err(DocumentError::InvalidField {
             field: "id",

@@ -22,7 +22,8 @@ pub use crate::{
     chunk::{Chunk, ChunkConfig, caller_chunks, chunk_text},
     document::MAX_ID_BYTES,
     document::{
-        ContentType, SourceDocument, TextFormat, chunk_document, parse_document, validate_document,
+        ContentType, SourceDocument, TextFormat, check_id, chunk_document, parse_document,
+        validate_document,
     },
     embedder::{Embedded, Embedder, MINILM_DIMS, MINILM_MAX_PIECES, MINILM_MODEL_ID, Provided},
     error::{DocumentError, EmbedError},

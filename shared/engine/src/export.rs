@@ -169,7 +169,7 @@ impl Engine {
         let dims = header.embedding.dims as usize;
         let mut rows: Vec<(ChunkRecord, Vec<f32>)> = Vec::new();
         let mut ids = HashSet::new();
-        let mut docs: HashMap<String, u64> = HashMap::new();
+        let mut docs: HashMap<String, ((u64, String, u64), usize)> = HashMap::new();
         for (n, line) in lines {
             let field = format!("archive.line[{}]", n + 1);
             let chunk: ExportChunk = serde_json::from_str(line)
@@ -204,7 +204,31 @@ impl Engine {
             if !ids.insert(chunk.id.clone()) {
                 return Err(EngineError::invalid(format!("{field}.id"), "appears twice"));
             }
-            docs.insert(chunk.document_id.clone(), chunk.doc.bytes);
+            snapkb_embed::check_id(&chunk.document_id)
+                .map_err(|e| EngineError::invalid(format!("{field}.document_id"), e.to_string()))?;
+            self.check_imported_attributes(&field, &chunk)?;
+            // Every chunk of a document must tell the same version, hash and size: the
+            // counts derived from them later must add up.
+            let doc = (chunk.doc.version, chunk.doc.sha256.clone(), chunk.doc.bytes);
+            let (seen, count) = docs
+                .entry(chunk.document_id.clone())
+                .or_insert((doc.clone(), 0));
+            *count += 1;
+            if *seen != doc {
+                return Err(EngineError::invalid(
+                    format!("{field}.doc"),
+                    "disagrees with another chunk of the same document",
+                ));
+            }
+            if *count > self.config.limits.max_chunks_per_document {
+                return Err(EngineError::invalid(
+                    format!("{field}.document_id"),
+                    format!(
+                        "has more than {} chunks",
+                        self.config.limits.max_chunks_per_document
+                    ),
+                ));
+            }
             let mut metadata = chunk.metadata;
             if metadata
                 .keys()
@@ -253,7 +277,7 @@ impl Engine {
                 &project,
                 rows,
                 docs.len() as u64,
-                docs.values().sum(),
+                docs.values().map(|((_, _, bytes), _)| bytes).sum(),
                 principal,
             )
             .await;
@@ -264,6 +288,41 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// An imported chunk's metadata and tags against the limits ingest applies.
+    fn check_imported_attributes(
+        &self,
+        field: &str,
+        chunk: &ExportChunk,
+    ) -> Result<(), EngineError> {
+        let limits = &self.config.limits;
+        let metadata_bytes = serde_json::to_vec(&chunk.metadata)
+            .map_err(|e| EngineError::invalid(format!("{field}.metadata"), e.to_string()))?
+            .len();
+        if chunk.metadata.len() > limits.max_metadata_keys
+            || metadata_bytes > limits.max_metadata_bytes
+        {
+            return Err(EngineError::invalid(
+                format!("{field}.metadata"),
+                format!(
+                    "at most {} keys and {} bytes are allowed",
+                    limits.max_metadata_keys, limits.max_metadata_bytes
+                ),
+            ));
+        }
+        if chunk.tags.len() > limits.max_tags
+            || chunk.tags.iter().any(|t| t.is_empty() || t.len() > 128)
+        {
+            return Err(EngineError::invalid(
+                format!("{field}.tags"),
+                format!(
+                    "at most {} tags of 1 to 128 bytes are allowed",
+                    limits.max_tags
+                ),
+            ));
+        }
+        Ok(())
     }
 
     async fn import_rows(

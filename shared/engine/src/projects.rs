@@ -217,6 +217,13 @@ impl Engine {
         let item = self.project_item(id).await?;
         let current = parse_project(&item)?;
         let updated = current.patched(patch.clone())?;
+        if let (Principal::Key(_), Some(field)) = (principal, current.loosened(&updated)) {
+            return Err(EngineError::invalid(
+                field,
+                "only the deployment admin may raise a project's limits; a project key may \
+                 only tighten them",
+            ));
+        }
         self.meta
             .put(
                 project_item(&updated, item.version + 1)?,

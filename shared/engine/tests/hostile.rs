@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use snapkb_core::{Config, EmbeddingConfig, Limits, Principal, ProjectPatch, Quotas, RateLimits};
 use snapkb_engine::{
     ChunkInput, CreateKey, CreateProject, DocumentInput, Engine, EngineError, IngestRequest,
@@ -460,4 +460,118 @@ async fn a_project_cannot_be_named_after_a_route() {
         matches!(&made, Err(EngineError::Invalid { field, .. }) if field == "id"),
         "{made:?}"
     );
+}
+
+#[tokio::test]
+async fn a_project_key_may_tighten_its_limits_but_only_the_deployment_admin_may_raise_them() {
+    let e = engine_with(Config::default());
+    project(&e, "p").await;
+    let token = e
+        .create_key(
+            &ADMIN,
+            "p",
+            CreateKey {
+                name: "project admin".into(),
+                scopes: vec![snapkb_core::Scope::Admin],
+                expires_in_seconds: None,
+            },
+        )
+        .await
+        .unwrap()
+        .token;
+    let project_admin = e.authenticate(&token).await.unwrap();
+    let defaults = Quotas::default();
+    let quota = |max_documents| ProjectPatch {
+        quotas: Some(Quotas {
+            max_documents,
+            ..defaults
+        }),
+        ..Default::default()
+    };
+    e.update_project(&project_admin, "p", quota(10))
+        .await
+        .expect("tightening is the project's own business");
+    let raised = e.update_project(&project_admin, "p", quota(u64::MAX)).await;
+    assert!(
+        matches!(&raised, Err(EngineError::Invalid { field, .. }) if field == "quotas.max_documents"),
+        "{raised:?}"
+    );
+    let compaction = ProjectPatch {
+        compaction: Some(snapkb_core::CompactionConfig {
+            max_wal_segments: 1,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let busier = e
+        .update_project(&project_admin, "p", compaction.clone())
+        .await;
+    assert!(
+        matches!(&busier, Err(EngineError::Invalid { field, .. }) if field == "compaction.max_wal_segments"),
+        "{busier:?}"
+    );
+    e.update_project(&ADMIN, "p", quota(u64::MAX / 2))
+        .await
+        .expect("the deployment admin raises");
+    e.update_project(&ADMIN, "p", compaction).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_import_gets_the_checks_an_ingest_gets() {
+    let e = engine_with(Config::default());
+    project(&e, "p").await;
+    let mut two_chunks = doc("d", 1);
+    two_chunks.text = None;
+    two_chunks.vector = None;
+    two_chunks.chunks = Some(
+        (0..2)
+            .map(|i| ChunkInput {
+                text: format!("part {i}"),
+                vector: vector(i),
+            })
+            .collect(),
+    );
+    ingest(&e, "p", vec![two_chunks]).await.unwrap();
+    let archive = String::from_utf8(e.export(&ADMIN, "p").await.unwrap()).unwrap();
+    let lines: Vec<Value> = archive
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "a header and two chunks");
+    let tampered = |edit: &dyn Fn(&mut Vec<Value>)| {
+        let mut lines = lines.clone();
+        edit(&mut lines);
+        lines
+            .iter()
+            .map(Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let e = &e;
+    let import = |archive: String| async move {
+        match e.import(&ADMIN, "copy", archive.as_bytes()).await {
+            Err(EngineError::Invalid { field, .. }) => field,
+            other => panic!("expected a 422, got {other:?}"),
+        }
+    };
+    // Chunks of one document that disagree on its size would make the counts underflow.
+    let sizes = tampered(&|l| l[2]["doc"]["bytes"] = json!(1_000_000));
+    assert_eq!(import(sizes).await, "archive.line[3].doc");
+    // A document id with `#` (which separates chunk ids) is refused as ingest refuses it.
+    let hashed = tampered(&|l| {
+        for chunk in &mut l[1..] {
+            let id = chunk["id"].as_str().unwrap().replacen("d#", "d#x#", 1);
+            chunk["id"] = json!(id);
+            chunk["document_id"] = json!("d#x");
+        }
+    });
+    assert_eq!(import(hashed).await, "archive.line[2].document_id");
+    let wide = tampered(&|l| {
+        l[1]["metadata"] = (0..100).map(|i| (format!("k{i}"), json!(i))).collect();
+    });
+    assert_eq!(import(wide).await, "archive.line[2].metadata");
+    assert!(matches!(
+        e.project("copy").await,
+        Err(EngineError::NotFound { .. })
+    ));
 }
