@@ -13,7 +13,7 @@ use snapkb_e2e::{
 
 const DIMS: usize = 8;
 
-const CONFORMANCE: [&str; 11] = [
+const CONFORMANCE: [&str; 12] = [
     "objects_round_trip",
     "objects_put_if_absent_refuses_an_existing_object",
     "objects_put_if_absent_has_exactly_one_winner",
@@ -25,6 +25,7 @@ const CONFORMANCE: [&str; 11] = [
     "concurrent_transactions_commit_each_version_once",
     "counters_add_atomically",
     "queries_by_prefix_with_pagination",
+    "expired_items_go_and_live_ones_stay",
 ];
 
 fn field(reply: &snapkb_e2e::Reply) -> &str {

@@ -35,6 +35,9 @@ async fn run(env: Env, check: &str) -> Result<(), String> {
         }
         "counters_add_atomically" => c::counters_add_atomically(&meta).await,
         "queries_by_prefix_with_pagination" => c::queries_by_prefix_with_pagination(&meta).await,
+        "expired_items_go_and_live_ones_stay" => {
+            c::expired_items_go_and_live_ones_stay(&meta).await
+        }
         other => return Err(format!("no check `{other}`")),
     }
     Ok(())

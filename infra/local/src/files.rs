@@ -80,7 +80,7 @@ impl FileObjectStore {
         let dir = path
             .parent()
             .ok_or_else(|| StoreError::Invalid("object key has no parent".into()))?;
-        fs::create_dir_all(dir).map_err(io)?;
+        Self::create_dir_durably(dir)?;
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let temp = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
         let mut file = File::create(&temp).map_err(io)?;
@@ -91,6 +91,20 @@ impl FileObjectStore {
                 io(e)
             })?;
         Ok(temp)
+    }
+
+    /// Creates `dir` and its missing parents, fsyncing the directory that holds each new one,
+    /// so a crash cannot lose the directory of an object that was acknowledged.
+    fn create_dir_durably(dir: &Path) -> StoreResult<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+        fs::create_dir_all(dir).map_err(io)?;
+        for created in missing.iter().rev() {
+            Self::sync_dir(created);
+        }
+        Ok(())
     }
 
     fn sync_dir(path: &Path) {

@@ -118,6 +118,26 @@ impl MetaStore for RedbMetaStore {
         .await
     }
 
+    /// redb has no TTL of its own: the maintenance sweep calls this.
+    async fn remove_expired(&self, now_seconds: u64) -> StoreResult<u64> {
+        self.write(move |txn| {
+            let mut table = txn.open_table(ITEMS).map_err(backend)?;
+            let mut expired: Vec<(String, String)> = Vec::new();
+            for entry in table.iter().map_err(backend)? {
+                let (key, value) = entry.map_err(backend)?;
+                if value.value().1.is_some_and(|ttl| ttl < now_seconds) {
+                    let (pk, sk) = key.value();
+                    expired.push((pk.to_string(), sk.to_string()));
+                }
+            }
+            for (pk, sk) in &expired {
+                table.remove((pk.as_str(), sk.as_str())).map_err(backend)?;
+            }
+            Ok(expired.len() as u64)
+        })
+        .await
+    }
+
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> StoreResult<()> {
         let (pk, sk) = (pk.to_string(), sk.to_string());
         self.write(move |txn| {

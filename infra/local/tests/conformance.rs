@@ -31,3 +31,22 @@ fn meta() -> InTempDir<snapkb_local::RedbMetaStore> {
 }
 
 snapkb_store::conformance_suite!(objects: objects(), meta: meta());
+
+#[tokio::test]
+async fn redb_removes_expired_items_itself_since_it_has_no_ttl() {
+    use snapkb_store::{Condition, Item, MetaStore};
+    let store = meta();
+    let mut expired = Item::new("p", "rate#1", 1, bytes::Bytes::new());
+    expired.ttl = Some(10);
+    store.put(expired, Condition::None).await.unwrap();
+    store
+        .put(
+            Item::new("p", "keep", 1, bytes::Bytes::new()),
+            Condition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.remove_expired(20).await.unwrap(), 1);
+    assert!(store.get("p", "rate#1").await.unwrap().is_none());
+    assert!(store.get("p", "keep").await.unwrap().is_some());
+}

@@ -55,6 +55,6 @@ pub use crate::{
     },
     ratelimit::{LocalRateLimiter, RateLimiter, RateStatus, TableRateLimiter},
     status::{Health, QueryHealth, QuotaUsage, RateUsage, Usage},
-    versions::{GcReport, SweepReport, VersionPage, VersionView},
+    versions::{GcReport, OPERATIONS_KEPT, SweepReport, VersionPage, VersionView},
     webhooks::{SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookDelivery, sign_webhook},
 };

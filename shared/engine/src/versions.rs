@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use snapkb_core::{Action, Manifest, Principal, Scope, now_ms};
-use snapkb_store::Condition;
+use snapkb_store::{Condition, ItemRange};
 
 use crate::{Engine, EngineError, commit::Guard, layout};
 
@@ -39,7 +39,13 @@ pub struct GcReport {
     /// Projects whose collection failed (logged); the others were still collected.
     #[serde(default)]
     pub failed: Vec<String>,
+    /// Operation-log entries past the newest [`OPERATIONS_KEPT`] of their project.
+    #[serde(default)]
+    pub operations_deleted: u64,
 }
+
+/// Operation-log entries kept per project (newest first); older ones go with GC.
+pub const OPERATIONS_KEPT: usize = 10_000;
 
 /// What a [`Engine::sweep`] did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -49,6 +55,9 @@ pub struct SweepReport {
     /// Projects whose compaction failed (logged; retried on the next sweep or trigger).
     pub failed: Vec<String>,
     pub gc: GcReport,
+    /// Items past their TTL removed from a store that does not expire them itself.
+    #[serde(default)]
+    pub expired_items: u64,
 }
 
 fn parse_version(item: &snapkb_store::Item) -> Result<Manifest, EngineError> {
@@ -174,6 +183,7 @@ impl Engine {
                 report.versions_deleted += 1;
             }
         }
+        report.operations_deleted = self.prune_operations(&pk).await?;
         let read_at = now_ms();
         let current = self.read_manifest(project).await?;
         let mut referenced: HashSet<String> = current.objects().map(str::to_string).collect();
@@ -207,6 +217,27 @@ impl Engine {
         Ok(report)
     }
 
+    /// Deletes a project's operation-log entries past the newest [`OPERATIONS_KEPT`].
+    async fn prune_operations(&self, pk: &str) -> Result<u64, EngineError> {
+        let (mut seen, mut deleted) = (0usize, 0u64);
+        let mut after: Option<String> = None;
+        loop {
+            let range = ItemRange::new(pk, "op#").after(after.as_deref());
+            let page = self.meta.query(range).await?;
+            for item in &page.items {
+                seen += 1;
+                if seen > OPERATIONS_KEPT {
+                    self.meta.delete(pk, &item.sk, Condition::None).await?;
+                    deleted += 1;
+                }
+            }
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return Ok(deleted),
+            }
+        }
+    }
+
     /// The periodic maintenance every host schedules (the Lambda compact function's schedule,
     /// the Worker's cron, `snapkb serve`'s timer): compacts every project whose log is past its
     /// triggers, then collects garbage. A project whose compaction fails is named in the
@@ -224,6 +255,7 @@ impl Engine {
             }
         }
         report.gc = self.gc_all().await?;
+        report.expired_items = self.meta.remove_expired(now_ms() / 1000).await?;
         Ok(report)
     }
 
@@ -245,6 +277,7 @@ impl Engine {
             total.versions_deleted += r.versions_deleted;
             total.objects_kept += r.objects_kept;
             total.incomplete |= r.incomplete;
+            total.operations_deleted += r.operations_deleted;
         }
         Ok(total)
     }

@@ -575,3 +575,31 @@ async fn an_import_gets_the_checks_an_ingest_gets() {
         Err(EngineError::NotFound { .. })
     ));
 }
+
+#[tokio::test]
+async fn the_sweep_removes_expired_items_and_prunes_the_operation_log() {
+    let (objects, meta) = stores();
+    let e = Engine::new(objects, meta.clone(), Config::default());
+    project(&e, "p").await;
+    meta.add("rate#key#gone", "1", 1, Some(1)).await.unwrap();
+    for i in 0..snapkb_engine::OPERATIONS_KEPT as u64 + 5 {
+        let sk = format!("op#{:020}#x", u64::MAX - i);
+        meta.put(
+            snapkb_store::Item::new(
+                snapkb_engine::layout::project_pk("p"),
+                sk,
+                1,
+                b"{}".to_vec(),
+            ),
+            snapkb_store::Condition::None,
+        )
+        .await
+        .unwrap();
+    }
+    let report = e.sweep().await.unwrap();
+    assert!(report.expired_items >= 1, "{report:?}");
+    assert!(meta.get("rate#key#gone", "1").await.unwrap().is_none());
+    // 10,005 entries written here and the create's own: the six oldest are past the newest
+    // 10,000.
+    assert_eq!(report.gc.operations_deleted, 6, "{report:?}");
+}

@@ -517,7 +517,8 @@ macro_rules! conformance_suite {
             transactions_are_all_or_nothing,
             concurrent_transactions_commit_each_version_once,
             counters_add_atomically,
-            queries_by_prefix_with_pagination);
+            queries_by_prefix_with_pagination,
+            expired_items_go_and_live_ones_stay);
     };
     (@tests $store:expr; $($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -526,6 +527,28 @@ macro_rules! conformance_suite {
             $crate::conformance::$name(&*store).await;
         }
     )*};
+}
+
+pub async fn expired_items_go_and_live_ones_stay(store: &dyn MetaStore) {
+    let mut expired = Item::new("conf#ttl", "old", 1, Bytes::new());
+    expired.ttl = Some(1);
+    let mut live = Item::new("conf#ttl", "live", 1, Bytes::new());
+    live.ttl = Some(4_000_000_000);
+    let forever = Item::new("conf#ttl", "forever", 1, Bytes::new());
+    for item in [expired, live, forever] {
+        store.put(item, Condition::None).await.expect("put");
+    }
+    // Stores that expire items themselves remove nothing here; the others remove the one.
+    let removed = store.remove_expired(2_000_000_000).await.expect("remove");
+    assert!(removed <= 1, "only the expired item may go, {removed} went");
+    let old = store.get("conf#ttl", "old").await.expect("get");
+    assert_eq!(old.is_none(), removed == 1, "the count says what went");
+    for sk in ["live", "forever"] {
+        assert!(
+            store.get("conf#ttl", sk).await.expect("get").is_some(),
+            "{sk} must stay"
+        );
+    }
 }
 
 /// Reads page after page (`read` gets the previous page's `next_after`) until the last; returns

@@ -147,6 +147,13 @@ impl MetaStore for MemoryMetaStore {
         Ok(next)
     }
 
+    async fn remove_expired(&self, now_seconds: u64) -> StoreResult<u64> {
+        let mut items = self.items.lock().map_err(poisoned)?;
+        let before = items.len();
+        items.retain(|_, item| item.ttl.is_none_or(|ttl| ttl >= now_seconds));
+        Ok((before - items.len()) as u64)
+    }
+
     async fn query(&self, range: ItemRange<'_>) -> StoreResult<QueryPage> {
         let ItemRange { pk, prefix, .. } = range;
         let items = self.items.lock().map_err(poisoned)?;

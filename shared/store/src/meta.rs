@@ -224,6 +224,12 @@ pub trait MetaStore: MaybeSendSync {
     async fn add(&self, pk: &str, sk: &str, delta: i64, ttl: Option<u64>) -> StoreResult<i64>;
     /// One page of the items in `range`, in sort-key order.
     async fn query(&self, range: ItemRange<'_>) -> StoreResult<QueryPage>;
+    /// Removes items whose `ttl` (Unix seconds) is before `now_seconds`; how many went. The
+    /// default does nothing, for stores that expire items themselves (DynamoDB's TTL). Readers
+    /// never rely on an expired item being gone; this only keeps the store from growing.
+    async fn remove_expired(&self, _now_seconds: u64) -> StoreResult<u64> {
+        Ok(0)
+    }
     /// All writes or none: every condition is checked, then every write applied, atomically.
     /// At most [`MAX_TRANSACT_WRITES`], each item at most once.
     async fn transact(&self, writes: Vec<TransactWrite>) -> StoreResult<()>;
