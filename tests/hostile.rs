@@ -145,6 +145,38 @@ fn post_huge(server: &Server, path: &str, key: &str, total: u64) -> (Option<u16>
 }
 
 #[test]
+fn the_heaviest_accepted_metadata_copy_stays_within_its_bound() {
+    let server = Server::temporary();
+    let admin = server.admin_api();
+    admin.create_project("p", 1, json!({}));
+    // 8 KiB of metadata on each of 1,000 chunks: the 8 MiB of copies the default allows.
+    let blob = "x"
+        .repeat(8 << 10)
+        .chars()
+        .take((8 << 10) - 16)
+        .collect::<String>();
+    let chunks: Vec<Value> = (0..1000)
+        .map(|i| json!({ "text": format!("c{i}"), "vector": [1.0] }))
+        .collect();
+    let body =
+        json!({ "documents": [{ "id": "heavy", "metadata": { "blob": blob }, "chunks": chunks }] });
+    let bytes = body.to_string().len() as u64;
+    let baseline = server.rss_bytes();
+    let t = Instant::now();
+    let r = admin.post("/v1/projects/p/documents", &body);
+    let took = t.elapsed();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let grown = server.peak_rss_bytes().saturating_sub(baseline);
+    say(format!(
+        "heaviest accepted copy: {} KiB body, 8 MiB of metadata copies, ingested in {took:?}; \
+         peak RSS {} MB above before",
+        bytes / 1024,
+        grown / MB
+    ));
+    assert!(grown < 128 * MB, "grew by {grown} bytes");
+}
+
+#[test]
 fn a_read_key_cannot_make_the_server_buffer_an_import() {
     let server = Server::temporary();
     let admin = server.admin_api();

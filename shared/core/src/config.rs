@@ -85,7 +85,7 @@ impl Default for Limits {
             max_metadata_bytes: 8 << 10,
             max_tags: 32,
             max_chunks_per_document: 10_000,
-            max_attribute_copy_bytes: 32 << 20,
+            max_attribute_copy_bytes: 8 << 20,
             max_filter_clauses: 256,
             max_filter_depth: 16,
             max_filter_values: 1024,
