@@ -30,6 +30,17 @@ pub struct Project {
     /// Set while the project's data is being removed; the id stays taken until it is gone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<u64>,
+    /// Set while an import fills the project: until its last commit nobody sees it, and an
+    /// import that never finishes is removed like a deleted project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importing_since: Option<u64>,
+}
+
+impl Project {
+    /// Whether callers may see the project: not being deleted, not being imported.
+    pub fn is_live(&self) -> bool {
+        self.deleted_at.is_none() && self.importing_since.is_none()
+    }
 }
 
 /// Where vectors come from. With `model` set the project embeds text itself and callers may
@@ -357,6 +368,7 @@ mod tests {
             created_at: 0,
             webhook_secret: String::new(),
             generation: String::new(),
+            importing_since: None,
             deleted_at: None,
         }
     }

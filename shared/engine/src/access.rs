@@ -195,7 +195,7 @@ impl Access {
         let project = item
             .map(|i| parse_project(&i))
             .transpose()?
-            .filter(|p| p.deleted_at.is_none())
+            .filter(Project::is_live)
             .ok_or_else(|| EngineError::not_found(format!("project `{id}`")))?;
         let project = Arc::new(project);
         lock(&self.projects).insert(id.to_string(), (project.clone(), now));

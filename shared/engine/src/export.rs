@@ -140,7 +140,8 @@ impl Engine {
     }
 
     /// Creates project `new_id` from an archive. Everything is validated before the project is
-    /// created; if a later write fails, the half-made project is deleted again.
+    /// created; the project stays unseen until its last batch is committed, and if a write
+    /// fails what was written is removed (after a crash, by a sweep a day later).
     pub async fn import(
         &self,
         principal: &Principal,
@@ -258,7 +259,7 @@ impl Engine {
             ));
         }
         let (project, _) = self
-            .create_project(
+            .create_project_item(
                 principal,
                 CreateProject {
                     id: new_id.to_string(),
@@ -270,6 +271,7 @@ impl Engine {
                     rate_limits: Some(header.rate_limits),
                     compaction: Some(header.compaction),
                 },
+                Some(snapkb_core::now_ms()),
             )
             .await?;
         let result = self
@@ -281,13 +283,15 @@ impl Engine {
                 principal,
             )
             .await;
-        match result {
-            Ok(version) => Ok((project, version)),
-            Err(e) => {
-                let _ = self.delete_project(principal, new_id).await;
-                Err(e)
-            }
+        let finished = match result {
+            Ok(version) => self.finish_import(new_id).await.map(|p| (p, version)),
+            Err(e) => Err(e),
+        };
+        if finished.is_err() {
+            // Nobody has seen it; what was written goes now (or with a later sweep).
+            let _ = self.remove_project(new_id).await;
         }
+        finished
     }
 
     /// An imported chunk's metadata and tags against the limits ingest applies.

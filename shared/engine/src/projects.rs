@@ -71,6 +71,10 @@ fn changed_meanwhile(e: StoreError) -> EngineError {
     }
 }
 
+/// How long an import may run before a sweep takes it for abandoned (a crash mid-import) and
+/// removes what it wrote.
+pub(crate) const ABANDONED_IMPORT_MS: u64 = 24 * 60 * 60 * 1000;
+
 fn project_item(p: &Project, version: u64) -> Result<Item, EngineError> {
     Ok(Item::new(
         layout::PROJECTS_PK,
@@ -85,6 +89,17 @@ impl Engine {
         &self,
         principal: &Principal,
         request: CreateProject,
+    ) -> Result<(Project, ProjectStats), EngineError> {
+        self.create_project_item(principal, request, None).await
+    }
+
+    /// Creates a project; with `importing_since`, one that stays unseen until an import has
+    /// filled it ([`Engine::finish_import`]).
+    pub(crate) async fn create_project_item(
+        &self,
+        principal: &Principal,
+        request: CreateProject,
+        importing_since: Option<u64>,
     ) -> Result<(Project, ProjectStats), EngineError> {
         self.require_deployment_admin(principal)?;
         let now = now_ms();
@@ -101,6 +116,7 @@ impl Engine {
             webhook_secret: snapkb_core::random_hex(32),
             generation: snapkb_core::random_hex(8),
             deleted_at: None,
+            importing_since,
         };
         project.validate()?;
         if let Some(model) = project.model_id()
@@ -180,7 +196,7 @@ impl Engine {
                 let mut projects = Vec::new();
                 for item in self.query_all(layout::PROJECTS_PK, "").await? {
                     let p = parse_project(&item)?;
-                    if p.deleted_at.is_none() {
+                    if p.is_live() {
                         projects.push(p);
                     }
                 }
@@ -197,6 +213,22 @@ impl Engine {
         let project = self.authorize(principal, id, Scope::Read).await?;
         let manifest = self.read_manifest(id).await?;
         Ok(((*project).clone(), ProjectStats::of(&manifest)))
+    }
+
+    /// Makes an imported project visible, after its last commit.
+    pub(crate) async fn finish_import(&self, id: &str) -> Result<Project, EngineError> {
+        let item = self.project_item(id).await?;
+        let mut project = parse_project(&item)?;
+        project.importing_since = None;
+        self.meta
+            .put(
+                project_item(&project, item.version + 1)?,
+                Condition::VersionEquals(item.version),
+            )
+            .await
+            .map_err(changed_meanwhile)?;
+        self.access.forget_project_config(id);
+        Ok(project)
     }
 
     /// The stored item of project `id` (its version is the optimistic-concurrency token).
@@ -246,6 +278,11 @@ impl Engine {
     /// removed. If removal is interrupted, [`Engine::purge_deleted_projects`] finishes it.
     pub async fn delete_project(&self, principal: &Principal, id: &str) -> Result<(), EngineError> {
         self.authorize(principal, id, Scope::Admin).await?;
+        self.remove_project(id).await
+    }
+
+    /// Hides project `id` at once (one transaction), then removes its objects and items.
+    pub(crate) async fn remove_project(&self, id: &str) -> Result<(), EngineError> {
         let item = self.project_item(id).await?;
         let mut project = parse_project(&item)?;
         project.deleted_at = Some(now_ms());
@@ -309,8 +346,11 @@ impl Engine {
     /// Finishes deletions that were interrupted (run by GC).
     pub async fn purge_deleted_projects(&self) -> Result<usize, EngineError> {
         let mut purged = 0;
+        let abandoned_before = now_ms().saturating_sub(ABANDONED_IMPORT_MS);
         for item in self.query_all(layout::PROJECTS_PK, "").await? {
-            if parse_project(&item)?.deleted_at.is_some() {
+            let p = parse_project(&item)?;
+            let abandoned = p.importing_since.is_some_and(|t| t < abandoned_before);
+            if p.deleted_at.is_some() || abandoned {
                 self.purge_project(&item.sk).await?;
                 purged += 1;
             }

@@ -603,3 +603,40 @@ async fn the_sweep_removes_expired_items_and_prunes_the_operation_log() {
     // 10,000.
     assert_eq!(report.gc.operations_deleted, 6, "{report:?}");
 }
+
+#[tokio::test]
+async fn a_crashed_import_stays_unseen_and_a_sweep_removes_it_once_abandoned() {
+    let (objects, meta) = stores();
+    let e = Engine::new(objects, meta.clone(), Config::default());
+    // What a crash mid-import leaves: a project marked as being imported.
+    for (id, started) in [("stale", 1u64), ("running", snapkb_core::now_ms())] {
+        project(&e, id).await;
+        let mut item = meta.get("projects", id).await.unwrap().unwrap();
+        let mut stored: Value = serde_json::from_slice(&item.value).unwrap();
+        stored["importing_since"] = json!(started);
+        item.value = serde_json::to_vec(&stored).unwrap().into();
+        item.version += 1;
+        meta.put(item, snapkb_store::Condition::None).await.unwrap();
+    }
+    let fresh = Engine::new(
+        Arc::new(MemoryObjectStore::default()),
+        meta.clone(),
+        Config::default(),
+    );
+    for id in ["stale", "running"] {
+        assert!(matches!(
+            fresh.get_project(&ADMIN, id).await,
+            Err(EngineError::NotFound { .. })
+        ));
+    }
+    assert!(fresh.list_projects(&ADMIN).await.unwrap().is_empty());
+    fresh.sweep().await.unwrap();
+    assert!(
+        meta.get("projects", "stale").await.unwrap().is_none(),
+        "abandoned: removed"
+    );
+    assert!(
+        meta.get("projects", "running").await.unwrap().is_some(),
+        "running: kept"
+    );
+}
