@@ -353,7 +353,7 @@ impl Engine {
         }
     }
 
-    async fn load_state(
+    pub(crate) async fn load_state(
         &self,
         manifest: Manifest,
         previous: Option<&StateSlot>,

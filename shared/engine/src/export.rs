@@ -15,7 +15,8 @@ use snapkb_index::{ChunkRecord, Metadata};
 use crate::{
     CreateProject, Engine, EngineError,
     commit::Change,
-    state::{DocInfo, user_metadata},
+    cpu::Deadline,
+    state::{DocInfo, ProjectState, user_metadata},
     sync::read,
 };
 
@@ -23,6 +24,9 @@ pub const EXPORT_FORMAT: &str = "snapkb-export";
 pub const EXPORT_FORMAT_VERSION: u32 = 1;
 /// Chunks per write-ahead segment when importing.
 const IMPORT_BATCH: usize = 50_000;
+
+/// How long building an export may take (it runs off the async workers, in a CPU slot).
+const EXPORT_DEADLINE_MS: u64 = 10 * 60 * 1000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,7 +79,18 @@ impl Engine {
     ) -> Result<Vec<u8>, EngineError> {
         let project = self.authorize(principal, project_id, Scope::Export).await?;
         let slot = self.state(&project).await?;
-        let out = self.archive_of(&project, &slot)?;
+        // A private copy at the same version (the bases are shared, the log segments read
+        // again), so the O(N) encoding below holds no lock that writers or queries wait on.
+        let manifest = read(&slot).manifest.clone();
+        let private = self.load_state(manifest, Some(&slot)).await?;
+        let deadline = Deadline::after(EXPORT_DEADLINE_MS);
+        let exported = project.clone();
+        let out = self
+            .cpu
+            .run(project_id, deadline, move || {
+                archive_of(&exported, &private)
+            })
+            .await?;
         self.log_op(
             project_id,
             principal.actor(),
@@ -83,59 +98,6 @@ impl Engine {
             serde_json::json!({"bytes": out.len()}),
         )
         .await?;
-        Ok(out)
-    }
-
-    fn archive_of(
-        &self,
-        project: &Project,
-        slot: &crate::engine::StateSlot,
-    ) -> Result<Vec<u8>, EngineError> {
-        let st = read(slot);
-        let header = ExportHeader {
-            format: EXPORT_FORMAT.into(),
-            format_version: EXPORT_FORMAT_VERSION,
-            source_project: project.id.clone(),
-            version: st.version(),
-            name: project.name.clone(),
-            embedding: project.embedding.clone(),
-            chunking: project.chunking,
-            index: project.index,
-            quotas: project.quotas,
-            rate_limits: project.rate_limits,
-            compaction: project.compaction,
-            documents: st.manifest.documents,
-            chunks: st.manifest.chunks,
-        };
-        let mut out =
-            serde_json::to_vec(&header).map_err(|e| EngineError::Internal(e.to_string()))?;
-        out.push(b'\n');
-        for row in st.live_rows() {
-            let (Some(r), Some(v)) = (st.record(row), st.vector(row)) else {
-                continue;
-            };
-            let info = DocInfo::read(&r.metadata).ok_or_else(|| {
-                EngineError::Corrupt(format!("chunk {} has no document record", r.id))
-            })?;
-            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-            let line = ExportChunk {
-                id: r.id,
-                document_id: r.document_id,
-                text: r.text,
-                metadata: user_metadata(r.metadata),
-                tags: r.tags,
-                doc: ExportDocInfo {
-                    version: info.version,
-                    sha256: info.sha256,
-                    bytes: info.bytes,
-                    ordinal: info.ordinal,
-                },
-                vector: B64.encode(bytes),
-            };
-            serde_json::to_writer(&mut out, &line)
-                .map_err(|e| EngineError::Internal(e.to_string()))?;
-            out.push(b'\n');
-        }
         Ok(out)
     }
 
@@ -368,4 +330,51 @@ impl Engine {
         }
         Ok(version)
     }
+}
+
+/// The archive of a loaded index: a header line, then one line per live chunk.
+fn archive_of(project: &Project, st: &ProjectState) -> Result<Vec<u8>, EngineError> {
+    let header = ExportHeader {
+        format: EXPORT_FORMAT.into(),
+        format_version: EXPORT_FORMAT_VERSION,
+        source_project: project.id.clone(),
+        version: st.version(),
+        name: project.name.clone(),
+        embedding: project.embedding.clone(),
+        chunking: project.chunking,
+        index: project.index,
+        quotas: project.quotas,
+        rate_limits: project.rate_limits,
+        compaction: project.compaction,
+        documents: st.manifest.documents,
+        chunks: st.manifest.chunks,
+    };
+    let mut out = serde_json::to_vec(&header).map_err(|e| EngineError::Internal(e.to_string()))?;
+    out.push(b'\n');
+    for row in st.live_rows() {
+        let (Some(r), Some(v)) = (st.record(row), st.vector(row)) else {
+            continue;
+        };
+        let info = DocInfo::read(&r.metadata).ok_or_else(|| {
+            EngineError::Corrupt(format!("chunk {} has no document record", r.id))
+        })?;
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let line = ExportChunk {
+            id: r.id,
+            document_id: r.document_id,
+            text: r.text,
+            metadata: user_metadata(r.metadata),
+            tags: r.tags,
+            doc: ExportDocInfo {
+                version: info.version,
+                sha256: info.sha256,
+                bytes: info.bytes,
+                ordinal: info.ordinal,
+            },
+            vector: B64.encode(bytes),
+        };
+        serde_json::to_writer(&mut out, &line).map_err(|e| EngineError::Internal(e.to_string()))?;
+        out.push(b'\n');
+    }
+    Ok(out)
 }
