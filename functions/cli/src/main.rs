@@ -201,6 +201,13 @@ enum ProjectCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Give the project a new webhook secret (printed with the project); the old one stops
+    /// working.
+    RotateWebhookSecret {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +380,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 client(&remote).delete::<()>(&format!("/v1/projects/{id}"))?;
                 say(format!("deleted project {id}"));
                 Ok(())
+            }
+            ProjectCommand::RotateWebhookSecret { id, remote } => {
+                let project: ProjectResponse = client(&remote)
+                    .post(&format!("/v1/projects/{id}/webhook-secret/rotate"), &())?;
+                show(&project)
             }
         },
         Command::Keys(cmd) => match cmd {

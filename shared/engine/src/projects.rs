@@ -215,6 +215,35 @@ impl Engine {
         Ok(((*project).clone(), ProjectStats::of(&manifest)))
     }
 
+    /// Gives the project a new webhook secret; deliveries signed with the old one are refused
+    /// from now on (on other instances within `key_cache_ms`).
+    pub async fn rotate_webhook_secret(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<Project, EngineError> {
+        self.authorize(principal, id, Scope::Admin).await?;
+        let item = self.project_item(id).await?;
+        let mut project = parse_project(&item)?;
+        project.webhook_secret = snapkb_core::random_hex(32);
+        self.meta
+            .put(
+                project_item(&project, item.version + 1)?,
+                Condition::VersionEquals(item.version),
+            )
+            .await
+            .map_err(changed_meanwhile)?;
+        self.access.forget_project_config(id);
+        self.log_op(
+            id,
+            principal.actor(),
+            "project.webhook_secret.rotate",
+            serde_json::json!({}),
+        )
+        .await?;
+        Ok(project)
+    }
+
     /// Makes an imported project visible, after its last commit.
     pub(crate) async fn finish_import(&self, id: &str) -> Result<Project, EngineError> {
         let item = self.project_item(id).await?;

@@ -640,3 +640,23 @@ async fn a_crashed_import_stays_unseen_and_a_sweep_removes_it_once_abandoned() {
         "running: kept"
     );
 }
+
+#[tokio::test]
+async fn a_rotated_webhook_secret_refuses_deliveries_signed_with_the_old_one() {
+    let e = engine_with(Config::default());
+    project(&e, "p").await;
+    let old = e.project("p").await.unwrap().webhook_secret.clone();
+    let rotated = e.rotate_webhook_secret(&ADMIN, "p").await.unwrap();
+    assert_ne!(rotated.webhook_secret, old);
+    let body = "{\"documents\": []}";
+    let (timestamp, signature) = signed(&old, body);
+    assert!(matches!(
+        e.verify_webhook("p", Some(&timestamp), Some(&signature), body.as_bytes())
+            .await,
+        Err(EngineError::BadSignature(_))
+    ));
+    let (timestamp, signature) = signed(&rotated.webhook_secret, body);
+    e.verify_webhook("p", Some(&timestamp), Some(&signature), body.as_bytes())
+        .await
+        .expect("the new secret signs");
+}

@@ -250,6 +250,20 @@ pub const ROUTES: &[Route] = &[
     )
     .response::<e::CreatedKey>(),
     Route::new(
+        "POST",
+        "/v1/projects/{project}/webhook-secret/rotate",
+        Some(Keys),
+        Project(Admin),
+        "Give the project a new webhook secret",
+        |m| {
+            on(m, json(|e, who, p, _: ()| async move {
+                let project = e.rotate_webhook_secret(&who, &p).await?;
+                Ok(ProjectResponse::new(project, None, &who))
+            }))
+        },
+    )
+    .response::<ProjectResponse>(),
+    Route::new(
         "GET",
         "/v1/projects/{project}/operations",
         Some(Keys),

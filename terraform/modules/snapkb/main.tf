@@ -33,6 +33,7 @@ locals {
     "GET /v1/projects/{project}/keys"                    = "keys"
     "DELETE /v1/projects/{project}/keys/{key}"           = "keys"
     "POST /v1/projects/{project}/keys/{key}/rotate"      = "keys"
+    "POST /v1/projects/{project}/webhook-secret/rotate"  = "keys"
     "GET /v1/projects/{project}/operations"              = "keys"
     "POST /v1/projects/{project}/documents"              = "ingest"
     "DELETE /v1/projects/{project}/documents/{document}" = "ingest"
