@@ -10,7 +10,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use snapkb_e2e::{Api, Server, doc, say, vector};
+use snapkb_e2e::{Api, Reply, Server, doc, say, vector};
 
 const DIMS: usize = 8;
 const MB: u64 = 1 << 20;
@@ -61,6 +61,18 @@ fn p95_and_max(mut latencies: Vec<Duration>) -> (Duration, Duration) {
     (p95, *latencies.last().unwrap())
 }
 
+/// Posts `body` as an ingest of project `p`; the answer, the body's size, how long it took and
+/// how far the server's peak memory rose above what it used before.
+fn post_measured(server: &Server, api: &Api, body: &Value) -> (Reply, u64, Duration, u64) {
+    let bytes = body.to_string().len() as u64;
+    let baseline = server.rss_bytes();
+    let t = Instant::now();
+    let r = api.post("/v1/projects/p/documents", body);
+    let took = t.elapsed();
+    let grown = server.peak_rss_bytes().saturating_sub(baseline);
+    (r, bytes, took, grown)
+}
+
 #[test]
 fn metadata_copied_into_every_chunk_is_refused_without_the_server_growing() {
     let server = Server::temporary();
@@ -76,19 +88,13 @@ fn metadata_copied_into_every_chunk_is_refused_without_the_server_growing() {
         .map(|i| json!({ "text": format!("c{i}"), "vector": [1.0] }))
         .collect();
     let body = json!({ "documents": [{ "id": "bomb", "metadata": metadata, "chunks": chunks }] });
-    let bytes = body.to_string().len() as u64;
-    let baseline = server.rss_bytes();
-    let t = Instant::now();
-    let r = api.post("/v1/projects/p/documents", &body);
-    let took = t.elapsed();
+    let (r, bytes, took, grown) = post_measured(&server, &api, &body);
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.body["field"], "documents[0].metadata", "{}", r.text);
-    let grown = server.peak_rss_bytes().saturating_sub(baseline);
     say(format!(
-        "metadata bomb: {} KiB body refused in {took:?}; peak RSS {} MB above the {} MB before",
+        "metadata bomb: {} KiB body refused in {took:?}; peak RSS {} MB above before",
         bytes / 1024,
-        grown / MB,
-        baseline / MB
+        grown / MB
     ));
     assert!(
         grown < 8 * bytes + 64 * MB,
@@ -160,13 +166,8 @@ fn the_heaviest_accepted_metadata_copy_stays_within_its_bound() {
         .collect();
     let body =
         json!({ "documents": [{ "id": "heavy", "metadata": { "blob": blob }, "chunks": chunks }] });
-    let bytes = body.to_string().len() as u64;
-    let baseline = server.rss_bytes();
-    let t = Instant::now();
-    let r = admin.post("/v1/projects/p/documents", &body);
-    let took = t.elapsed();
+    let (r, bytes, took, grown) = post_measured(&server, &admin, &body);
     assert_eq!(r.status, 200, "{}", r.text);
-    let grown = server.peak_rss_bytes().saturating_sub(baseline);
     say(format!(
         "heaviest accepted copy: {} KiB body, 8 MiB of metadata copies, ingested in {took:?}; \
          peak RSS {} MB above before",
@@ -348,7 +349,7 @@ fn a_re_created_project_is_never_served_from_another_instances_cache() {
             .len(),
         5
     );
-    assert_eq!(on_b.delete("/v1/projects/p").status, 200);
+    assert_eq!(on_b.delete("/v1/projects/p").status, 204);
     on_b.create_project("p", DIMS, json!({}));
     on_b.ok(
         "/v1/projects/p/documents",

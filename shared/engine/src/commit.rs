@@ -359,33 +359,23 @@ mod tests {
     async fn a_writer_never_commits_an_object_gc_may_already_have_taken() {
         let e = engine();
         project(&e, "p", false).await;
-        let stale = layout::wal_key("p", 0, now_ms() - GRACE_MS / 2 - 1_000);
-        let (next, expected) = next_with(&e, "p", &stale).await;
-        let refused = e
-            .commit_manifest(
-                &next,
-                expected,
-                "t",
-                Value::Null,
-                Guard::written(vec![stale]),
-            )
-            .await;
+        let commit_written_at = |at: u64| {
+            let e = &e;
+            async move {
+                let key = layout::wal_key("p", 0, at);
+                let (next, expected) = next_with(e, "p", &key).await;
+                let guard = Guard::written(vec![key]);
+                let result = e.commit_manifest(&next, expected, "t", Value::Null, guard);
+                (result.await, expected)
+            }
+        };
+        let (refused, expected) = commit_written_at(now_ms() - GRACE_MS / 2 - 1_000).await;
         assert!(
             matches!(refused, Err(EngineError::Unavailable(_))),
             "{refused:?}"
         );
         assert_eq!(e.read_manifest("p").await.unwrap().version, expected);
-        let fresh = layout::wal_key("p", 0, now_ms());
-        let (next, expected) = next_with(&e, "p", &fresh).await;
-        let committed = e
-            .commit_manifest(
-                &next,
-                expected,
-                "t",
-                Value::Null,
-                Guard::written(vec![fresh]),
-            )
-            .await;
+        let (committed, _) = commit_written_at(now_ms()).await;
         assert!(matches!(committed, Ok(true)), "{committed:?}");
     }
 

@@ -179,6 +179,20 @@ impl Engine {
         self.access.project(id).await
     }
 
+    /// The tighter of the key's and the project's rate-limit state, without counting a request
+    /// (for the headers of routes that read the limits).
+    pub async fn rate_status(
+        &self,
+        principal: &Principal,
+        project: &str,
+    ) -> Result<RateStatus, EngineError> {
+        let (key, project) = self.access.rate_usage(principal, project).await?;
+        Ok(match key {
+            Some(key) if key.remaining < project.remaining => key,
+            Some(_) | None => project,
+        })
+    }
+
     /// Counts a request of `principal` against `project`'s rate limits.
     pub async fn check_rate(
         &self,

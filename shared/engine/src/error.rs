@@ -121,6 +121,19 @@ impl From<IndexError> for EngineError {
 }
 
 /// Errors in documents name the document's position in the request.
+/// A count past its limit, as a 422 naming the field: "has 70 keys, at most 64 are allowed".
+pub(crate) fn too_many(
+    field: impl Into<String>,
+    got: usize,
+    what: &str,
+    max: usize,
+) -> EngineError {
+    EngineError::invalid(
+        field,
+        format!("has {got} {what}, at most {max} are allowed"),
+    )
+}
+
 pub(crate) fn document_error(index: usize, e: DocumentError) -> EngineError {
     let field = match &e {
         DocumentError::MissingField(f) | DocumentError::InvalidField { field: f, .. } => {

@@ -22,7 +22,7 @@ use crate::{
     Engine, EngineError,
     commit::Change,
     engine::StateSlot,
-    error::{document_error, embed_error},
+    error::{document_error, embed_error, too_many},
     state::{DOC_META_KEY, DocInfo},
     sync::read,
     webhooks::{WebhookDelivery, replayed},
@@ -285,13 +285,12 @@ impl Engine {
         let limits = &self.config.limits;
         let field = |f: &str| format!("documents[{index}].{f}");
         if input.metadata.len() > limits.max_metadata_keys {
-            return Err(EngineError::invalid(
+            let keys = input.metadata.len();
+            return Err(too_many(
                 field("metadata"),
-                format!(
-                    "has {} keys, at most {} are allowed",
-                    input.metadata.len(),
-                    limits.max_metadata_keys
-                ),
+                keys,
+                "keys",
+                limits.max_metadata_keys,
             ));
         }
         let metadata_bytes = serde_json::to_vec(&input.metadata)
@@ -307,14 +306,8 @@ impl Engine {
             ));
         }
         if input.tags.len() > limits.max_tags {
-            return Err(EngineError::invalid(
-                field("tags"),
-                format!(
-                    "has {} tags, at most {} are allowed",
-                    input.tags.len(),
-                    limits.max_tags
-                ),
-            ));
+            let tags = input.tags.len();
+            return Err(too_many(field("tags"), tags, "tags", limits.max_tags));
         }
         Ok(metadata_bytes + input.tags.iter().map(String::len).sum::<usize>())
     }

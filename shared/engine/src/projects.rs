@@ -223,17 +223,12 @@ impl Engine {
         id: &str,
     ) -> Result<Project, EngineError> {
         self.authorize(principal, id, Scope::Admin).await?;
-        let item = self.project_item(id).await?;
-        let mut project = parse_project(&item)?;
-        project.webhook_secret = snapkb_core::random_hex(32);
-        self.meta
-            .put(
-                project_item(&project, item.version + 1)?,
-                Condition::VersionEquals(item.version),
-            )
-            .await
-            .map_err(changed_meanwhile)?;
-        self.access.forget_project_config(id);
+        let project = self
+            .change_project(id, |p| {
+                p.webhook_secret = snapkb_core::random_hex(32);
+                Ok(())
+            })
+            .await?;
         self.log_op(
             id,
             principal.actor(),
@@ -246,9 +241,24 @@ impl Engine {
 
     /// Makes an imported project visible, after its last commit.
     pub(crate) async fn finish_import(&self, id: &str) -> Result<Project, EngineError> {
+        self.change_project(id, |p| {
+            p.importing_since = None;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Reads project `id`, applies `change`, and writes it over the version it read (a
+    /// conflict to retry when another change landed first); this process forgets its cached
+    /// copy at once.
+    async fn change_project(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Project) -> Result<(), EngineError>,
+    ) -> Result<Project, EngineError> {
         let item = self.project_item(id).await?;
         let mut project = parse_project(&item)?;
-        project.importing_since = None;
+        change(&mut project)?;
         self.meta
             .put(
                 project_item(&project, item.version + 1)?,
@@ -275,24 +285,20 @@ impl Engine {
         patch: ProjectPatch,
     ) -> Result<Project, EngineError> {
         self.authorize(principal, id, Scope::Admin).await?;
-        let item = self.project_item(id).await?;
-        let current = parse_project(&item)?;
-        let updated = current.patched(patch.clone())?;
-        if let (Principal::Key(_), Some(field)) = (principal, current.loosened(&updated)) {
-            return Err(EngineError::invalid(
-                field,
-                "only the deployment admin may raise a project's limits; a project key may \
-                 only tighten them",
-            ));
-        }
-        self.meta
-            .put(
-                project_item(&updated, item.version + 1)?,
-                Condition::VersionEquals(item.version),
-            )
-            .await
-            .map_err(changed_meanwhile)?;
-        self.access.forget_project_config(id);
+        let updated = self
+            .change_project(id, |current| {
+                let updated = current.patched(patch.clone())?;
+                if let (Principal::Key(_), Some(field)) = (principal, current.loosened(&updated)) {
+                    return Err(EngineError::invalid(
+                        field,
+                        "only the deployment admin may raise a project's limits; a project \
+                         key may only tighten them",
+                    ));
+                }
+                *current = updated;
+                Ok(())
+            })
+            .await?;
         self.log_op(
             id,
             principal.actor(),

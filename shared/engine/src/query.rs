@@ -10,7 +10,7 @@ use snapkb_index::{Filter, MAX_K, Metadata, reciprocal_rank_fusion};
 use crate::{
     Engine, EngineError,
     cpu::Deadline,
-    error::embed_error,
+    error::{embed_error, too_many},
     state::{DOC_META_KEY, Hit, ProjectState, RowRef, user_metadata},
     sync::read,
 };
@@ -111,13 +111,8 @@ pub struct DocumentPage {
 fn check_filter(filter: &Filter, limits: &Limits) -> Result<(), EngineError> {
     let (clauses, depth) = filter.size();
     if clauses > limits.max_filter_clauses {
-        return Err(EngineError::invalid(
-            "filter",
-            format!(
-                "has {clauses} clauses, at most {} are allowed",
-                limits.max_filter_clauses
-            ),
-        ));
+        let max = limits.max_filter_clauses;
+        return Err(too_many("filter", clauses, "clauses", max));
     }
     if depth > limits.max_filter_depth {
         return Err(EngineError::invalid(

@@ -1,6 +1,10 @@
 //! The engine end to end on the in-memory stores, with caller vectors: the commit protocol,
 //! read-your-writes, compaction, rollback, GC, export/import, isolation and concurrency.
 
+mod common;
+
+use common::{DIMS, project, vector};
+
 use std::sync::Arc;
 
 use snapkb_core::{Config, EmbeddingConfig, Principal, Scope};
@@ -10,8 +14,6 @@ use snapkb_engine::{
 };
 use snapkb_index::{Filter, MetaValue};
 use snapkb_store::{MemoryMetaStore, MemoryObjectStore, ObjectStore};
-
-const DIMS: usize = 8;
 
 fn engine() -> (Engine, Arc<MemoryObjectStore>) {
     let objects = Arc::new(MemoryObjectStore::default());
@@ -29,10 +31,6 @@ fn engine() -> (Engine, Arc<MemoryObjectStore>) {
     )
 }
 
-fn vector(seed: u64) -> Vec<f32> {
-    snapkb_index::synthetic::seeded_vector(seed, DIMS)
-}
-
 fn doc(id: &str, seed: u64, lang: &str) -> DocumentInput {
     DocumentInput {
         id: id.into(),
@@ -45,24 +43,6 @@ fn doc(id: &str, seed: u64, lang: &str) -> DocumentInput {
         vector: Some(vector(seed)),
         ..Default::default()
     }
-}
-
-async fn project(engine: &Engine, id: &str) {
-    engine
-        .create_project(
-            &Principal::DeploymentAdmin,
-            CreateProject {
-                id: id.into(),
-                embedding: Some(EmbeddingConfig {
-                    model: None,
-                    dims: DIMS as u32,
-                    metric: snapkb_core::Metric::Cosine,
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
 }
 
 async fn ingest(engine: &Engine, p: &str, docs: Vec<DocumentInput>) -> u64 {

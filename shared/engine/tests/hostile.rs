@@ -3,10 +3,14 @@
 //! for the one it replaced (on another instance either), keys only for live projects, and
 //! webhook deliveries claimed only when they are accepted.
 
+mod common;
+
+use common::{project, vector};
+
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use snapkb_core::{Config, EmbeddingConfig, Limits, Principal, ProjectPatch, Quotas, RateLimits};
+use snapkb_core::{Config, Limits, Principal, ProjectPatch, Quotas, RateLimits};
 use snapkb_engine::{
     ChunkInput, CreateKey, CreateProject, DocumentInput, Engine, EngineError, IngestRequest,
     QueryRequest, sign_webhook,
@@ -14,7 +18,6 @@ use snapkb_engine::{
 use snapkb_index::{Filter, MetaValue};
 use snapkb_store::{MemoryMetaStore, MemoryObjectStore, MetaStore, ObjectStore};
 
-const DIMS: usize = 4;
 const ADMIN: Principal = Principal::DeploymentAdmin;
 
 fn stores() -> (Arc<dyn ObjectStore>, Arc<dyn MetaStore>) {
@@ -27,28 +30,6 @@ fn stores() -> (Arc<dyn ObjectStore>, Arc<dyn MetaStore>) {
 fn engine_with(config: Config) -> Engine {
     let (objects, meta) = stores();
     Engine::new(objects, meta, config)
-}
-
-fn vector(seed: u64) -> Vec<f32> {
-    snapkb_index::synthetic::seeded_vector(seed, DIMS)
-}
-
-async fn project(engine: &Engine, id: &str) {
-    engine
-        .create_project(
-            &ADMIN,
-            CreateProject {
-                id: id.into(),
-                embedding: Some(EmbeddingConfig {
-                    model: None,
-                    dims: DIMS as u32,
-                    metric: snapkb_core::Metric::Cosine,
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
 }
 
 fn doc(id: &str, seed: u64) -> DocumentInput {
@@ -78,6 +59,35 @@ async fn documents_found(engine: &Engine, p: &str) -> Result<Vec<String>, Engine
     let mut ids: Vec<String> = r.results.into_iter().map(|h| h.document_id).collect();
     ids.sort();
     Ok(ids)
+}
+
+/// A new key of project `p` with `scope`, as the principal its token authenticates as.
+async fn key_of(e: &Engine, p: &str, scope: snapkb_core::Scope) -> Principal {
+    let request = CreateKey {
+        name: format!("{scope:?} key"),
+        scopes: vec![scope],
+        expires_in_seconds: None,
+    };
+    let token = e.create_key(&ADMIN, p, request).await.unwrap().token;
+    e.authenticate(&token).await.unwrap()
+}
+
+/// Makes `d` a document of `n` chunks of its own, each with its vector.
+fn with_chunks(d: &mut DocumentInput, n: usize) {
+    d.text = None;
+    d.vector = None;
+    let chunks = (0..n as u64).map(|i| ChunkInput {
+        text: format!("{} chunk {i}", d.id),
+        vector: vector(i),
+    });
+    d.chunks = Some(chunks.collect());
+}
+
+fn with_limits(limits: Limits) -> Config {
+    Config {
+        limits,
+        ..Config::default()
+    }
 }
 
 fn refused_field(result: Result<u64, EngineError>) -> String {
@@ -116,16 +126,7 @@ async fn metadata_tags_and_chunks_past_their_limits_are_refused_naming_the_field
         "documents[0].tags"
     );
     let mut chunked = doc("chunked", 1);
-    chunked.text = None;
-    chunked.vector = None;
-    chunked.chunks = Some(
-        (0..=limits.max_chunks_per_document)
-            .map(|i| ChunkInput {
-                text: format!("c{i}"),
-                vector: vector(i as u64),
-            })
-            .collect(),
-    );
+    with_chunks(&mut chunked, limits.max_chunks_per_document + 1);
     assert_eq!(
         refused_field(ingest(&e, "p", vec![chunked]).await),
         "documents[0].chunks"
@@ -138,13 +139,10 @@ async fn metadata_tags_and_chunks_past_their_limits_are_refused_naming_the_field
 
 #[tokio::test]
 async fn metadata_copied_into_many_chunks_is_bounded_per_request() {
-    let e = engine_with(Config {
-        limits: Limits {
-            max_attribute_copy_bytes: 100_000,
-            ..Limits::default()
-        },
-        ..Config::default()
-    });
+    let e = engine_with(with_limits(Limits {
+        max_attribute_copy_bytes: 100_000,
+        ..Limits::default()
+    }));
     project(&e, "p").await;
     let many_chunks = |id: &str| {
         let mut d = doc(id, 1);
@@ -152,16 +150,7 @@ async fn metadata_copied_into_many_chunks_is_bounded_per_request() {
             .as_object()
             .unwrap()
             .clone();
-        d.text = None;
-        d.vector = None;
-        d.chunks = Some(
-            (0..20)
-                .map(|i| ChunkInput {
-                    text: format!("{id} chunk {i}"),
-                    vector: vector(i),
-                })
-                .collect(),
-        );
+        with_chunks(&mut d, 20);
         d
     };
     // 4 KB × 20 chunks = 80 KB fits; a second such document does not.
@@ -230,13 +219,10 @@ async fn filters_past_their_limits_are_refused_before_any_row_is_read() {
 
 #[tokio::test]
 async fn a_query_still_scanning_at_its_deadline_is_stopped_with_a_timeout() {
-    let e = engine_with(Config {
-        limits: Limits {
-            query_deadline_ms: 1,
-            ..Limits::default()
-        },
-        ..Config::default()
-    });
+    let e = engine_with(with_limits(Limits {
+        query_deadline_ms: 1,
+        ..Limits::default()
+    }));
     project(&e, "p").await;
     for batch in 0..4u64 {
         let docs = (0..2500)
@@ -275,20 +261,7 @@ async fn a_re_created_project_never_serves_the_old_projects_chunks_on_another_in
             .await
             .unwrap();
     }
-    let old_key = a
-        .create_key(
-            &ADMIN,
-            "p",
-            CreateKey {
-                name: "old tenant".into(),
-                scopes: vec![snapkb_core::Scope::Read],
-                expires_in_seconds: None,
-            },
-        )
-        .await
-        .unwrap()
-        .token;
-    let old_principal = a.authenticate(&old_key).await.unwrap();
+    let old_principal = key_of(&a, "p", snapkb_core::Scope::Read).await;
     assert_eq!(documents_found(&a, "p").await.unwrap().len(), 5);
     // Another instance deletes the project and a new tenant gets the same id.
     b.delete_project(&ADMIN, "p").await.unwrap();
@@ -466,20 +439,7 @@ async fn a_project_cannot_be_named_after_a_route() {
 async fn a_project_key_may_tighten_its_limits_but_only_the_deployment_admin_may_raise_them() {
     let e = engine_with(Config::default());
     project(&e, "p").await;
-    let token = e
-        .create_key(
-            &ADMIN,
-            "p",
-            CreateKey {
-                name: "project admin".into(),
-                scopes: vec![snapkb_core::Scope::Admin],
-                expires_in_seconds: None,
-            },
-        )
-        .await
-        .unwrap()
-        .token;
-    let project_admin = e.authenticate(&token).await.unwrap();
+    let project_admin = key_of(&e, "p", snapkb_core::Scope::Admin).await;
     let defaults = Quotas::default();
     let quota = |max_documents| ProjectPatch {
         quotas: Some(Quotas {
@@ -521,16 +481,7 @@ async fn an_import_gets_the_checks_an_ingest_gets() {
     let e = engine_with(Config::default());
     project(&e, "p").await;
     let mut two_chunks = doc("d", 1);
-    two_chunks.text = None;
-    two_chunks.vector = None;
-    two_chunks.chunks = Some(
-        (0..2)
-            .map(|i| ChunkInput {
-                text: format!("part {i}"),
-                vector: vector(i),
-            })
-            .collect(),
-    );
+    with_chunks(&mut two_chunks, 2);
     ingest(&e, "p", vec![two_chunks]).await.unwrap();
     let archive = String::from_utf8(e.export(&ADMIN, "p").await.unwrap()).unwrap();
     let lines: Vec<Value> = archive

@@ -143,12 +143,13 @@ async fn admit(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> 
             }
             None => None,
         },
-        Access::ProjectUnmetered(scope) => {
-            if let Some(project) = &project {
+        Access::ProjectUnmetered(scope) => match &project {
+            Some(project) => {
                 engine.authorize(&principal, project, scope).await?;
+                Some(engine.rate_status(&principal, project).await?)
             }
-            None
-        }
+            None => None,
+        },
     };
     Ok(Caller {
         principal,

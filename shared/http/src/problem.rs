@@ -99,6 +99,13 @@ impl ApiError {
     }
 }
 
+/// A 503 the caller may retry in a second (`Retry-After: 1`).
+fn retry_shortly(kind: &'static str, title: &'static str, detail: String) -> ApiError {
+    let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, kind, title, detail);
+    err.headers.push((header::RETRY_AFTER, "1".into()));
+    err
+}
+
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let detail = e.to_string();
@@ -171,24 +178,10 @@ impl From<EngineError> for ApiError {
                 detail,
             ),
             EngineError::Timeout { .. } => {
-                let mut err = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "timeout",
-                    "The query took too long",
-                    detail,
-                );
-                err.headers.push((header::RETRY_AFTER, "1".into()));
-                err
+                retry_shortly("timeout", "The query took too long", detail)
             }
             EngineError::Unavailable(_) => {
-                let mut err = ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "Storage is unavailable; retry",
-                    detail,
-                );
-                err.headers.push((header::RETRY_AFTER, "1".into()));
-                err
+                retry_shortly("unavailable", "Storage is unavailable; retry", detail)
             }
             EngineError::Corrupt(_) => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
