@@ -446,3 +446,121 @@ fn a_slow_client_is_cut_off_and_connections_are_bounded() {
         "served once a slot is free"
     );
 }
+
+#[test]
+fn an_import_is_read_as_it_arrives_in_bounded_memory() {
+    let server = Server::temporary();
+    let admin = server.admin_api();
+    // No compaction while the copy fills or right after: the import alone is measured.
+    let lazy = json!({ "compaction": { "max_wal_segments": 10_000, "max_wal_chunks": 100_000_000,
+                                       "rebuild_deleted_fraction": 0.2, "retain_versions": 20 } });
+    admin.create_project("src", DIMS, lazy);
+    admin.ok(
+        "/v1/projects/src/documents",
+        &json!({ "documents": [doc("d", 1, DIMS)] }),
+    );
+    let export = admin.send("POST", "/v1/projects/src/export", "", b"", &[]);
+    assert_eq!(export.status, 200, "{}", export.text);
+    let mut lines = export.text.lines();
+    let header = lines.next().unwrap().to_string();
+    let sample: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    // 300 documents × 1,000 chunks, each line ~200 bytes: an archive of about 64 MB.
+    let mut archive = header;
+    archive.push('\n');
+    for d in 0..300 {
+        for c in 0..1000 {
+            let line = json!({
+                "id": format!("doc{d}#c{c}"), "document_id": format!("doc{d}"),
+                "text": format!("chunk {c} of document {d}"), "metadata": { "n": c }, "tags": [],
+                "doc": { "version": 1, "sha256": "00", "bytes": 25_000, "ordinal": c },
+                "vector": sample["vector"],
+            });
+            archive.push_str(&line.to_string());
+            archive.push('\n');
+        }
+    }
+    let baseline = server.rss_bytes();
+    let t = Instant::now();
+    let r = admin.send(
+        "POST",
+        "/v1/projects/import?id=copy",
+        "application/x-ndjson",
+        archive.as_bytes(),
+        &[],
+    );
+    let took = t.elapsed();
+    assert_eq!(r.status, 201, "{}", r.text);
+    let grown = server.peak_rss_bytes().saturating_sub(baseline);
+    say(format!(
+        "import of a {} MB archive (300,000 chunks) in {took:?}: peak RSS {} MB above before",
+        archive.len() as u64 / MB,
+        grown / MB
+    ));
+    assert!(
+        grown < archive.len() as u64 / 2,
+        "the import held {grown} bytes for a {} byte archive",
+        archive.len()
+    );
+    let copy = admin.get("/v1/projects/copy");
+    assert_eq!(copy.body["stats"]["chunks"], 300_000, "{}", copy.text);
+    assert_eq!(copy.body["stats"]["documents"], 300, "{}", copy.text);
+}
+
+#[test]
+fn an_import_past_its_limit_is_refused_and_leaves_nothing_even_without_a_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &[("SNAPKB_MAX_IMPORT_BYTES", "1000000")]);
+    let admin = server.admin_api();
+    admin.create_project("src", DIMS, json!({}));
+    for batch in 0..2 {
+        let docs: Vec<Value> = (0..10_000)
+            .map(|i| doc(&format!("d{batch}-{i}"), i, DIMS))
+            .collect();
+        admin.ok("/v1/projects/src/documents", &json!({ "documents": docs }));
+    }
+    let archive = admin
+        .send("POST", "/v1/projects/src/export", "", b"", &[])
+        .text;
+    assert!(archive.len() > 2_000_000, "{} bytes", archive.len());
+    // With a length: refused before anything is read.
+    let r = admin.send(
+        "POST",
+        "/v1/projects/import?id=told",
+        "application/x-ndjson",
+        archive.as_bytes(),
+        &[],
+    );
+    assert_eq!(r.status, 413, "{}", r.text);
+    // Chunked, without a length: refused once the limit is passed, and what was imported by
+    // then is removed.
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    let token = server.admin.clone().unwrap();
+    write!(
+        stream,
+        "POST /v1/projects/import?id=untold HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    for piece in archive.as_bytes().chunks(64 << 10) {
+        if write!(stream, "{:x}\r\n", piece.len()).is_err()
+            || stream.write_all(piece).is_err()
+            || stream.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).unwrap_or(0);
+    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    for id in ["told", "untold"] {
+        assert_eq!(admin.get(&format!("/v1/projects/{id}")).status, 404);
+    }
+    let listed = admin.get("/v1/projects");
+    assert_eq!(listed.body["projects"].as_array().unwrap().len(), 1);
+}

@@ -13,6 +13,7 @@ mod engine;
 mod error;
 mod export;
 mod health;
+mod import;
 mod ingest;
 mod keys;
 pub mod layout;

@@ -341,13 +341,14 @@ impl Search {
         } else {
             k
         };
+        let allowed = st.allowed(filter, deadline)?;
         let vector_hits = match &self.vector {
-            Some(v) => st.vector_search(v, candidates, ef.max(candidates), filter, deadline)?,
+            Some(v) => st.vector_search(v, candidates, ef.max(candidates), &allowed)?,
             None => Vec::new(),
         };
         let keyword_hits = match (mode, &self.text) {
             (QueryMode::Keyword | QueryMode::Hybrid, Some(t)) => {
-                st.keyword_search(t, candidates, filter, deadline)?
+                st.keyword_search(t, candidates, &allowed)?
             }
             _ => Vec::new(),
         };

@@ -558,20 +558,41 @@ impl ProjectState {
         })
     }
 
-    /// The `k` nearest live chunks that pass `filter`, best first; scores are similarities.
+    /// The rows of every shard a query with `filter` may return, evaluated once for all its
+    /// searches (a hybrid query's vector and keyword halves share them).
+    pub(crate) fn allowed(
+        &self,
+        filter: Option<&snapkb_index::Filter>,
+        deadline: &Deadline,
+    ) -> Result<Allowed, EngineError> {
+        let shards = self
+            .shards
+            .iter()
+            .map(|view| {
+                let tail = match view.tail.rows.is_empty() {
+                    true => None,
+                    false => view.tail_allow(filter, deadline)?,
+                };
+                Ok((view.base_allow(filter, deadline)?, tail))
+            })
+            .collect::<Result<_, EngineError>>()?;
+        Ok(Allowed { shards })
+    }
+
+    /// The `k` nearest live chunks among `allowed`, best first; scores are similarities.
     pub(crate) fn vector_search(
         &self,
         query: &[f32],
         k: usize,
         ef: usize,
-        filter: Option<&snapkb_index::Filter>,
-        deadline: &Deadline,
+        allowed: &Allowed,
     ) -> Result<Vec<Hit>, EngineError> {
         let mut lists = Vec::with_capacity(self.shards.len() * 2);
         for (s, view) in self.shards.iter().enumerate() {
             let shard = s as u32;
+            let (base_allow, tail_allow) = &allowed.shards[s];
             if let Some(base) = &view.base {
-                let allow = view.base_allow(filter, deadline)?;
+                let allow = base_allow;
                 let found = base
                     .vectors
                     .search(query, SearchParams::new(k, ef), allow.as_ref())
@@ -579,7 +600,7 @@ impl ProjectState {
                 lists.push(rows_of(found, shard, Loc::Base));
             }
             if !view.tail.rows.is_empty() {
-                let allow = view.tail_allow(filter, deadline)?;
+                let allow = tail_allow;
                 let found = view
                     .tail
                     .flat
@@ -597,13 +618,12 @@ impl ProjectState {
             .collect())
     }
 
-    /// The `k` best BM25 matches that pass `filter`, over all shards as one corpus.
+    /// The `k` best BM25 matches among `allowed`, over all shards as one corpus.
     pub(crate) fn keyword_search(
         &self,
         text: &str,
         k: usize,
-        filter: Option<&snapkb_index::Filter>,
-        deadline: &Deadline,
+        allowed: &Allowed,
     ) -> Result<Vec<Hit>, EngineError> {
         let mut indexes: Vec<Arc<Bm25Index>> = Vec::new();
         let mut owners: Vec<(u32, bool)> = Vec::new();
@@ -614,7 +634,7 @@ impl ProjectState {
             if let Some(base) = &view.base {
                 base_refs.push(&base.keywords);
                 owners.push((s as u32, true));
-                let mut allow = view.base_allow(filter, deadline)?;
+                let mut allow = allowed.shards[s].0.clone();
                 if allow.is_none() && !base.vectors.deleted().is_empty() {
                     allow = Some(IdSet::full(base.chunks.len()));
                 }
@@ -630,7 +650,7 @@ impl ProjectState {
             if !view.tail.rows.is_empty() {
                 indexes.push(view.tail_keywords()?);
                 owners.push((s as u32, false));
-                allows.push(view.tail_allow(filter, deadline)?);
+                allows.push(allowed.shards[s].1.clone());
             }
         }
         let mut sources: Vec<&Bm25Index> = base_refs;
@@ -656,6 +676,12 @@ impl ProjectState {
             })
             .collect())
     }
+}
+
+/// Per shard, the base rows and the tail rows a query may return (`None`: all of them).
+#[derive(Debug)]
+pub(crate) struct Allowed {
+    shards: Vec<(Option<IdSet>, Option<IdSet>)>,
 }
 
 /// A shard's neighbours as rows, `loc` saying whether their ids are in its base or its tail.

@@ -21,7 +21,7 @@ pub(crate) fn too_large() -> ApiError {
 
 /// How much of an oversized body is read and thrown away before answering 413, so a client
 /// that is still sending gets to read the answer instead of a reset connection.
-const DRAIN_BYTES: usize = 256 << 20;
+pub(crate) const DRAIN_BYTES: usize = 256 << 20;
 
 /// Reads a body of at most `limit` bytes (413 above it, after draining what the client sends).
 pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {

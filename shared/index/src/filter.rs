@@ -62,13 +62,19 @@ fn compare(a: &MetaValue, b: &MetaValue) -> Option<Ordering> {
     }
 }
 
-/// The values of a field: a list's elements, a scalar alone, or the tags for `tags`.
-fn field_values(field: &str, metadata: &Metadata, tags: &[String]) -> Option<Vec<MetaValue>> {
+/// Whether any value of a field passes `test`: a list's elements, a scalar alone, or the tags
+/// for `tags`; `false` when the field is absent. Values are looked at in place, not copied.
+fn any_value(
+    field: &str,
+    metadata: &Metadata,
+    tags: &[String],
+    test: &dyn Fn(&MetaValue) -> bool,
+) -> bool {
     match metadata.get(field) {
-        Some(MetaValue::List(items)) => Some(items.clone()),
-        Some(value) => Some(vec![value.clone()]),
-        None if field == TAGS_FIELD => Some(tags.iter().cloned().map(MetaValue::Text).collect()),
-        None => None,
+        Some(MetaValue::List(items)) => items.iter().any(test),
+        Some(value) => test(value),
+        None if field == TAGS_FIELD => tags.iter().any(|t| test(&MetaValue::Text(t.clone()))),
+        None => false,
     }
 }
 
@@ -79,9 +85,8 @@ fn equal(a: &MetaValue, b: &MetaValue) -> bool {
 impl Filter {
     /// Whether a chunk with this metadata and these tags passes the filter.
     pub fn matches(&self, metadata: &Metadata, tags: &[String]) -> bool {
-        let any = |field: &str, test: &dyn Fn(&MetaValue) -> bool| {
-            field_values(field, metadata, tags).is_some_and(|vs| vs.iter().any(test))
-        };
+        let any =
+            |field: &str, test: &dyn Fn(&MetaValue) -> bool| any_value(field, metadata, tags, test);
         match self {
             Filter::Eq { field, value } => any(field, &|v| equal(v, value)),
             Filter::Ne { field, value } => !any(field, &|v| equal(v, value)),

@@ -1,15 +1,27 @@
 //! The export function: export and import archives, versions, rollback and compaction.
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
 use axum::{
     Json,
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     response::IntoResponse,
 };
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::Params;
-use crate::{AppState, body::read_body, caller::Caller, problem::ApiError, send::send};
+use crate::{
+    AppState,
+    body::{DRAIN_BYTES, read_body, too_large},
+    caller::Caller,
+    problem::ApiError,
+    send::send,
+};
 
 pub(crate) fn export(
     State(state): State<AppState>,
@@ -55,8 +67,50 @@ pub(crate) fn import(
     send(async move {
         let id =
             p.id.ok_or_else(|| ApiError::invalid("id", "name the new project with `?id=`"))?;
-        let body = read_body(req, state.engine.config().max_import_bytes).await?;
-        let (project, version) = state.engine.import(&caller.principal, &id, &body).await?;
+        let limit = state.engine.config().max_import_bytes;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            // Read (and drop) what the client sends, so it can read the 413 (see read_body).
+            read_body(req, limit).await?;
+            return Err(too_large());
+        }
+        // The archive is read as it arrives and imported in batches; past the limit the
+        // stream fails, the import removes what it wrote, and the answer is 413.
+        let over = Arc::new(AtomicBool::new(false));
+        let mut body = {
+            let over = over.clone();
+            let mut seen = 0usize;
+            req.into_body().into_data_stream().map(move |chunk| {
+                let chunk = chunk.map_err(|e| e.to_string())?;
+                seen += chunk.len();
+                if seen > limit {
+                    over.store(true, Ordering::SeqCst);
+                    return Err(format!("the archive is larger than {limit} bytes"));
+                }
+                Ok(chunk)
+            })
+        };
+        let imported = state
+            .engine
+            .import_stream(&caller.principal, &id, &mut body)
+            .await;
+        let (project, version) = match imported {
+            Err(_) if over.load(Ordering::SeqCst) => {
+                let mut drained = 0usize;
+                while let Some(chunk) = body.next().await {
+                    drained += chunk.map_or(0, |c| c.len());
+                    if drained > DRAIN_BYTES {
+                        break;
+                    }
+                }
+                return Err(too_large());
+            }
+            other => other?,
+        };
         Ok((
             StatusCode::CREATED,
             Json(ImportResponse { project, version }),
