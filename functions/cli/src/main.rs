@@ -60,12 +60,6 @@ struct LocalArgs {
     /// Seconds between maintenance sweeps: compaction where due, then GC (GC also runs at start).
     #[arg(long, env = "SNAPKB_GC_INTERVAL", default_value_t = 600)]
     gc_interval: u64,
-    /// Connections served at once; further ones wait in the listen backlog until one closes.
-    #[arg(long, env = "SNAPKB_MAX_CONNECTIONS", default_value_t = 1024)]
-    max_connections: usize,
-    /// Seconds a client has to send a request's headers (slow-loris guard).
-    #[arg(long, env = "SNAPKB_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
-    header_timeout_seconds: u64,
     /// Seconds a client has to send a request's body, imports included.
     #[arg(long, env = "SNAPKB_BODY_TIMEOUT_SECONDS", default_value_t = 300)]
     body_timeout_seconds: u64,
@@ -77,8 +71,6 @@ impl LocalArgs {
         serve::Listen {
             addr: self.addr,
             gc_interval: Duration::from_secs(self.gc_interval.max(1)),
-            max_connections: self.max_connections.max(1),
-            header_timeout: Duration::from_secs(self.header_timeout_seconds.max(1)),
             body_timeout: Duration::from_secs(self.body_timeout_seconds.max(1)),
         }
     }
