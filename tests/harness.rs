@@ -349,6 +349,13 @@ impl Server {
         proc_status_bytes(self.child.id(), "VmHWM:")
     }
 
+    /// Starts the peak (`VmHWM`) again from the memory in use now, so the next
+    /// [`Server::peak_rss_bytes`] measures only what follows (Linux `clear_refs` 5).
+    pub fn reset_peak_rss(&self) {
+        let path = format!("/proc/{}/clear_refs", self.child.id());
+        std::fs::write(&path, "5").unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+
     /// Its resident memory now (`VmRSS`), in bytes.
     pub fn rss_bytes(&self) -> u64 {
         proc_status_bytes(self.child.id(), "VmRSS:")
@@ -435,8 +442,8 @@ impl Api {
         }
     }
 
-    fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
-        let mut r = result.expect("request failed at the transport level");
+    /// The reply, or why its body could not be read (a response cut off mid-stream).
+    fn reply(mut r: ureq::http::Response<ureq::Body>) -> Result<Reply, String> {
         let status = r.status().as_u16();
         let headers = r
             .headers()
@@ -448,14 +455,14 @@ impl Api {
             .with_config()
             .limit(u64::MAX)
             .read_to_string()
-            .unwrap_or_default();
+            .map_err(|e| format!("the {status} response's body broke off: {e}"))?;
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
+        Ok(Reply {
             status,
             body,
             text,
             headers,
-        }
+        })
     }
 
     /// Any method, raw body, extra headers.
@@ -467,11 +474,12 @@ impl Api {
         body: &[u8],
         headers: &[(&str, &str)],
     ) -> Reply {
-        self.try_send(method, path, content_type, body, headers)
-            .expect("request failed at the transport level")
+        self.exchange(method, path, content_type, body, headers)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
-    /// Like [`Api::send`], but `None` when the server cannot be reached (it was killed).
+    /// Like [`Api::send`], but `None` when the server cannot be reached or its answer is cut
+    /// off (it was killed).
     pub fn try_send(
         &self,
         method: &str,
@@ -480,6 +488,18 @@ impl Api {
         body: &[u8],
         headers: &[(&str, &str)],
     ) -> Option<Reply> {
+        self.exchange(method, path, content_type, body, headers)
+            .ok()
+    }
+
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, String> {
         let uri = format!("{}{path}", self.url);
         let mut req = ureq::http::Request::builder().method(method).uri(&uri);
         if !self.key.is_empty() {
@@ -492,7 +512,11 @@ impl Api {
             req = req.header(*k, *v);
         }
         let request = req.body(body.to_vec()).expect("request");
-        self.agent.run(request).ok().map(|r| Self::reply(Ok(r)))
+        let response = self
+            .agent
+            .run(request)
+            .map_err(|e| format!("request failed at the transport level: {e}"))?;
+        Self::reply(response)
     }
 
     pub fn get(&self, path: &str) -> Reply {

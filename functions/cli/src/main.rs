@@ -3,6 +3,8 @@
 //! `versions`, `rollback`).
 
 mod client;
+mod drain;
+mod eval;
 mod ingest;
 mod quickstart;
 mod serve;
@@ -14,7 +16,8 @@ use serde_json::Value;
 use snapkb_aws::AwsSettings;
 use snapkb_core::{Config, EmbeddingConfig, Scope};
 use snapkb_engine::{
-    CreateKey, CreateProject, CreatedKey, Health, KeyView, QueryRequest, QueryResponse, VersionPage,
+    CreateKey, CreateProject, CreatedKey, Health, KeyView, QueryMode, QueryRequest, QueryResponse,
+    VersionPage,
 };
 use snapkb_http::{KeyList, ProjectList, ProjectResponse, RollbackRequest, RollbackResponse};
 
@@ -60,6 +63,15 @@ struct LocalArgs {
     /// Seconds between maintenance sweeps: compaction where due, then GC (GC also runs at start).
     #[arg(long, env = "SNAPKB_GC_INTERVAL", default_value_t = 600)]
     gc_interval: u64,
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    #[arg(long, env = "SNAPKB_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a client has to send a request's headers (slow-loris guard). An idle keep-alive
+    /// connection is closed after as long (hyper times the wait for the next request's head),
+    /// so the default stays above the idle time of common client pools (ureq's is 15 s): a
+    /// client that reuses a connection the server has just closed sees a reset.
+    #[arg(long, env = "SNAPKB_HEADER_TIMEOUT_SECONDS", default_value_t = 60)]
+    header_timeout_seconds: u64,
     /// Seconds a client has to send a request's body, imports included.
     #[arg(long, env = "SNAPKB_BODY_TIMEOUT_SECONDS", default_value_t = 300)]
     body_timeout_seconds: u64,
@@ -71,6 +83,8 @@ impl LocalArgs {
         serve::Listen {
             addr: self.addr,
             gc_interval: Duration::from_secs(self.gc_interval.max(1)),
+            max_connections: self.max_connections.max(1),
+            header_timeout: Duration::from_secs(self.header_timeout_seconds.max(1)),
             body_timeout: Duration::from_secs(self.body_timeout_seconds.max(1)),
         }
     }
@@ -130,6 +144,25 @@ enum Command {
         /// A filter as JSON, e.g. '{"eq":{"field":"format","value":"markdown"}}'.
         #[arg(long)]
         filter: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Score a project's retrieval on judged questions (JSON lines: `id`, `question`,
+    /// `relevant` document ids, optional `answers` passages): MRR@10, Hit@1/5/10, nDCG@10 per
+    /// mode, by document and by chunk.
+    Eval {
+        project: String,
+        questions: PathBuf,
+        /// vector, keyword or hybrid (repeatable; default all three).
+        #[arg(long)]
+        mode: Vec<String>,
+        /// Also list the questions each mode missed (no relevant document in the first ten).
+        #[arg(long)]
+        missed: bool,
+        /// Fields added to every query, as a JSON object (e.g. `{"fusion": {"k": 20}}`), to
+        /// compare query settings on one ingested project.
+        #[arg(long, value_name = "JSON")]
+        query: Option<String>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -483,6 +516,48 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 return show(&response);
             }
             print_results(&response);
+            Ok(())
+        }
+        Command::Eval {
+            project,
+            questions,
+            mode,
+            missed,
+            query,
+            remote,
+        } => {
+            let questions = eval::read_questions(&questions)?;
+            let extra = match query {
+                None => serde_json::Map::new(),
+                Some(q) => match serde_json::from_str(&q) {
+                    Ok(Value::Object(fields)) => fields,
+                    _ => return Err(CliError::Usage("--query: give a JSON object".into())),
+                },
+            };
+            let modes = if mode.is_empty() {
+                vec![QueryMode::Vector, QueryMode::Keyword, QueryMode::Hybrid]
+            } else {
+                mode.iter()
+                    .map(|m| {
+                        serde_json::from_value(Value::String(m.clone()))
+                            .map_err(|_| CliError::Usage(format!("--mode: unknown mode `{m}`")))
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            let client = client(&remote);
+            let reports = modes
+                .into_iter()
+                .map(|m| eval::run_mode(&client, &project, m, &questions, &extra))
+                .collect::<Result<Vec<_>, _>>()?;
+            if remote.json {
+                return show(&reports);
+            }
+            say(eval::table(&reports));
+            if missed {
+                for r in &reports {
+                    say(format!("{} missed: {}", r.mode, r.missed.join(", ")));
+                }
+            }
             Ok(())
         }
         Command::Export {

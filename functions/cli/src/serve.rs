@@ -213,15 +213,26 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// How `snapkb serve` listens, and the body timeout every request gets.
+/// How `snapkb serve` listens, and the bounds every connection gets whoever opens it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Listen {
     pub(crate) addr: SocketAddr,
     /// Between maintenance sweeps.
     pub(crate) gc_interval: Duration,
+    /// Connections served at once.
+    pub(crate) max_connections: usize,
+    /// For a request's headers to arrive.
+    pub(crate) header_timeout: Duration,
     /// For a request's body to arrive.
     pub(crate) body_timeout: Duration,
 }
+
+/// Request headers larger than this are refused (HTTP/1 read buffer, HTTP/2 header list).
+const MAX_HEADER_BYTES: usize = 64 << 10;
+/// Requests in flight on one HTTP/2 connection.
+const MAX_STREAMS_PER_CONNECTION: u32 = 64;
+/// How long requests in flight get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Binds, prints the admin key on first start and the address, then serves until a signal.
 /// `ready` runs once the listener is bound (quickstart seeds its demo from there).
@@ -268,12 +279,71 @@ where
         }
     });
     let app = snapkb_http::full_router(engine)
+        .layer(axum::middleware::from_fn(crate::drain::drain_unread_body))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             listen.body_timeout,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    accept_loop(listener, app, listen).await;
+    Ok(())
+}
+
+/// Serves connections (at most `max_connections` at a time, each with header timeouts and
+/// size limits) until a shutdown signal, then lets requests in flight finish.
+async fn accept_loop(listener: tokio::net::TcpListener, app: axum::Router, listen: Listen) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(listen.header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .max_header_list_size(MAX_HEADER_BYTES as u32);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(listen.max_connections));
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _slot = slot;
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
-        .map_err(|e| CliError::Io(e.to_string()))
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after the shutdown grace period");
+    }
 }

@@ -12,7 +12,7 @@
 
 mod settings;
 
-pub use settings::{SPIN_VARIABLES, settings_from};
+pub use settings::{settings_from, spin_variables};
 
 #[cfg(target_os = "wasi")]
 mod component;

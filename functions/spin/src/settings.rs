@@ -1,9 +1,9 @@
 //! Spin variables → snapkb settings and AWS credentials. Spin variable names are lower case,
-//! so `SNAPKB_BUCKET` is `snapkb_bucket`; spin.toml declares exactly [`SPIN_VARIABLES`] (a test
+//! so `SNAPKB_BUCKET` is `snapkb_bucket`; spin.toml declares exactly [`spin_variables`] (a test
 //! checks it).
 
 use snapkb_aws_http::{AwsCredentials, AwsTarget};
-use snapkb_core::Config;
+use snapkb_core::{Config, Limits};
 
 /// The component's own settings: where the Lambda deployment's data is.
 const SPIN_STORAGE_SETTINGS: [&str; 5] = [
@@ -14,8 +14,9 @@ const SPIN_STORAGE_SETTINGS: [&str; 5] = [
     "SNAPKB_DYNAMODB_ENDPOINT",
 ];
 
-/// The SNAPKB_* settings a Spin component reads.
-pub(crate) const SPIN_SETTINGS: [&str; 11] = [
+/// The SNAPKB_* settings a Spin component reads besides the request limits
+/// ([`Limits::NAMES`], read everywhere).
+const SPIN_OWN_SETTINGS: [&str; 11] = [
     "SNAPKB_BUCKET",
     "SNAPKB_TABLE",
     "SNAPKB_REGION",
@@ -29,23 +30,25 @@ pub(crate) const SPIN_SETTINGS: [&str; 11] = [
     "SNAPKB_MAX_BODY_BYTES",
 ];
 
-/// Every Spin variable the component reads: the settings in lower case, and the credentials.
-pub const SPIN_VARIABLES: [&str; 14] = [
-    "snapkb_bucket",
-    "snapkb_table",
-    "snapkb_region",
-    "snapkb_s3_endpoint",
-    "snapkb_dynamodb_endpoint",
-    "snapkb_admin_key_sha256",
-    "snapkb_embed_url",
-    "snapkb_embed_token",
-    "snapkb_embed_model",
-    "snapkb_key_cache_ms",
-    "snapkb_max_body_bytes",
+/// The credentials, read as Spin variables of these names.
+const SPIN_CREDENTIALS: [&str; 3] = [
     "aws_access_key_id",
     "aws_secret_access_key",
     "aws_session_token",
 ];
+
+/// The SNAPKB_* settings a Spin component reads.
+pub(crate) fn spin_settings() -> impl Iterator<Item = &'static str> {
+    SPIN_OWN_SETTINGS.into_iter().chain(Limits::NAMES)
+}
+
+/// Every Spin variable the component reads: the settings in lower case, and the credentials.
+pub fn spin_variables() -> Vec<String> {
+    spin_settings()
+        .map(str::to_ascii_lowercase)
+        .chain(SPIN_CREDENTIALS.map(String::from))
+        .collect()
+}
 
 /// What the component runs on.
 #[derive(Debug, Clone)]
@@ -60,7 +63,7 @@ pub struct Settings {
 /// Settings from a variable lookup (`spin_sdk::variables::get` in the component); errors name
 /// the variable.
 pub fn settings_from(get: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
-    let vars = SPIN_SETTINGS.iter().filter_map(|name| {
+    let vars = spin_settings().filter_map(|name| {
         get(&name.to_ascii_lowercase())
             .filter(|v| !v.is_empty())
             .map(|v| (name.to_string(), v))
@@ -109,10 +112,32 @@ mod tests {
 
     #[test]
     fn spin_variables_are_the_settings_in_lower_case_and_the_credentials() {
-        for setting in SPIN_SETTINGS {
-            assert!(SPIN_VARIABLES.contains(&setting.to_ascii_lowercase().as_str()));
+        let variables = spin_variables();
+        for setting in spin_settings() {
+            assert!(variables.contains(&setting.to_ascii_lowercase()));
         }
-        assert_eq!(SPIN_VARIABLES.len(), SPIN_SETTINGS.len() + 3);
+        assert_eq!(variables.len(), spin_settings().count() + 3);
+    }
+
+    #[test]
+    fn a_request_limit_set_as_a_spin_variable_reaches_the_config() {
+        let s = settings_from(lookup(&[
+            ("snapkb_bucket", "kb"),
+            ("snapkb_table", "kb-meta"),
+            ("snapkb_region", "eu-west-1"),
+            ("snapkb_max_filter_clauses", "7"),
+            ("snapkb_query_deadline_ms", "250"),
+            ("aws_access_key_id", "AKIA"),
+            ("aws_secret_access_key", "secret"),
+        ]))
+        .unwrap();
+        assert_eq!(s.config.limits.max_filter_clauses, 7);
+        assert_eq!(s.config.limits.query_deadline_ms, 250);
+        assert_eq!(
+            s.config.limits.max_tags,
+            Limits::default().max_tags,
+            "unset limits keep their defaults"
+        );
     }
 
     #[test]

@@ -65,9 +65,6 @@ pub struct Limits {
     pub max_tags: usize,
     /// Chunks one document may have (given by the caller or made by the chunker).
     pub max_chunks_per_document: usize,
-    /// Metadata and tags are stored with every chunk of their document: the sum over a
-    /// request's documents of (metadata + tag bytes) × chunks.
-    pub max_attribute_copy_bytes: usize,
     /// Clauses (every `eq`, `in`, `range`, `and`, … node) in a query filter.
     pub max_filter_clauses: usize,
     /// Nesting depth of a query filter.
@@ -85,7 +82,6 @@ impl Default for Limits {
             max_metadata_bytes: 8 << 10,
             max_tags: 32,
             max_chunks_per_document: 10_000,
-            max_attribute_copy_bytes: 8 << 20,
             max_filter_clauses: 256,
             max_filter_depth: 16,
             max_filter_values: 1024,
@@ -96,12 +92,11 @@ impl Default for Limits {
 
 impl Limits {
     /// Every limit's variable name.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 8] = [
         "SNAPKB_MAX_METADATA_KEYS",
         "SNAPKB_MAX_METADATA_BYTES",
         "SNAPKB_MAX_TAGS",
         "SNAPKB_MAX_CHUNKS_PER_DOCUMENT",
-        "SNAPKB_MAX_ATTRIBUTE_COPY_BYTES",
         "SNAPKB_MAX_FILTER_CLAUSES",
         "SNAPKB_MAX_FILTER_DEPTH",
         "SNAPKB_MAX_FILTER_VALUES",
@@ -116,10 +111,9 @@ impl Limits {
             1 => &mut self.max_metadata_bytes,
             2 => &mut self.max_tags,
             3 => &mut self.max_chunks_per_document,
-            4 => &mut self.max_attribute_copy_bytes,
-            5 => &mut self.max_filter_clauses,
-            6 => &mut self.max_filter_depth,
-            7 => &mut self.max_filter_values,
+            4 => &mut self.max_filter_clauses,
+            5 => &mut self.max_filter_depth,
+            6 => &mut self.max_filter_values,
             _ => &mut self.query_deadline_ms,
         };
         Some((Self::NAMES[index], slot))

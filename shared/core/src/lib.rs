@@ -18,8 +18,8 @@ pub use crate::{
     manifest::{Action, Manifest, Metric, SegmentRef, ShardState, SnapshotRef},
     policy::{QuotaExceeded, RateWindow, check_quotas},
     project::{
-        ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Project, ProjectPatch,
-        Quotas, RESERVED_PROJECT_IDS, RateLimits, validate_project_id,
+        ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, KeywordConfig, Project,
+        ProjectPatch, Quotas, RESERVED_PROJECT_IDS, RateLimits, Stemmer, validate_project_id,
     },
     time::now_ms,
 };

@@ -92,6 +92,10 @@ pub struct Manifest {
     pub model_id: String,
     pub dims: u32,
     pub metric: Metric,
+    /// The project's keyword settings, which every instance builds its keyword indexes with
+    /// (manifests written before them: English).
+    #[serde(default)]
+    pub keyword: crate::KeywordConfig,
     pub shards: Vec<ShardState>,
     /// Live documents, live chunks and bytes of document text.
     pub documents: u64,
@@ -159,6 +163,7 @@ mod tests {
             model_id: "m".into(),
             dims: 4,
             metric: Metric::Cosine,
+            keyword: crate::KeywordConfig::default(),
             shards: vec![ShardState {
                 base: Some(SnapshotRef {
                     key: "base".into(),

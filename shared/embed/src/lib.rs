@@ -19,7 +19,7 @@ mod upsert;
 #[cfg(feature = "model")]
 pub use crate::minilm::{MODEL_DIR_ENV, MiniLm, TokenizerCounter, default_model_dir};
 pub use crate::{
-    chunk::{Chunk, ChunkConfig, caller_chunks, chunk_text},
+    chunk::{CONTEXT_SEPARATOR, Chunk, ChunkConfig, caller_chunks, chunk_text},
     document::MAX_ID_BYTES,
     document::{
         ContentType, SourceDocument, TextFormat, check_id, chunk_document, parse_document,

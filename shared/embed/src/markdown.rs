@@ -82,6 +82,21 @@ mod tests {
     const DOC: &str = "Intro line before any heading.\n\n# Guide\n\nWelcome text.\n\n## Install\n\nRun the installer.\n\n```sh\n# not a heading\nmake install\n```\n\n## Use `snapkb`\n\nQuery things.\n\n# Appendix\n\nMore.\n";
 
     #[test]
+    fn a_chunk_carries_its_heading_path_as_context_and_a_renamed_heading_gives_it_a_new_id() {
+        let chunks = chunk_markdown("d", DOC, &WordCounter, ChunkConfig::default());
+        assert_eq!(chunks[0].context, "", "text before any heading has none");
+        assert_eq!(chunks[2].context, "Guide › Install");
+        let renamed = DOC.replace("## Install", "## Setup");
+        let again = chunk_markdown("d", &renamed, &WordCounter, ChunkConfig::default());
+        assert_eq!(again[2].context, "Guide › Setup");
+        assert_ne!(again[2].id, chunks[2].id, "indexed with another context");
+        assert_eq!(
+            again[3].id, chunks[3].id,
+            "the sections around it keep theirs"
+        );
+    }
+
+    #[test]
     fn sections_follow_headings_and_keep_their_path() {
         let chunks = chunk_markdown("d", DOC, &WordCounter, ChunkConfig::default());
         let paths: Vec<Vec<String>> = chunks.iter().map(|c| c.heading_path.clone()).collect();

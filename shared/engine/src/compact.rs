@@ -43,8 +43,9 @@ fn placeholder(row: u32) -> ChunkRecord {
         id: format!("\u{1}deleted#{row}"),
         document_id: String::new(),
         text: String::new(),
-        metadata: Default::default(),
-        tags: Vec::new(),
+        context: String::new(),
+        ordinal: 0,
+        attributes: Default::default(),
     }
 }
 
@@ -75,7 +76,7 @@ pub(crate) fn build_snapshot(
     let rebuild =
         parts.base.is_none() || (total > 0 && base_dead as f64 / total as f64 > rebuild_fraction);
     let mut table = ChunkTableBuilder::default();
-    let mut keywords = Bm25Builder::default();
+    let mut keywords = Bm25Builder::with_analyzer(crate::state::keyword_analyzer(manifest.keyword));
     let mut new_vectors: Vec<f32> = Vec::with_capacity(tail_live.len() * dims);
     let mut index = match (&parts.base, rebuild) {
         (Some(base), false) => {
@@ -83,7 +84,7 @@ pub(crate) fn build_snapshot(
             for row in 0..base_rows as u32 {
                 if parts.base_live(row) {
                     table.push_row(&base.chunks, row)?;
-                    keywords.add(base.chunks.text(row).unwrap_or_default());
+                    keywords.add(&base.chunks.keyword_text(row).unwrap_or_default());
                 } else {
                     table.push(&placeholder(row))?;
                     keywords.add("");
@@ -99,7 +100,7 @@ pub(crate) fn build_snapshot(
             if let Some(base) = base {
                 for row in (0..base_rows as u32).filter(|&r| parts.base_live(r)) {
                     table.push_row(&base.chunks, row)?;
-                    keywords.add(base.chunks.text(row).unwrap_or_default());
+                    keywords.add(&base.chunks.keyword_text(row).unwrap_or_default());
                     new_vectors.extend_from_slice(base.vectors.vector(row).unwrap_or_default());
                 }
             }
@@ -110,7 +111,7 @@ pub(crate) fn build_snapshot(
     for &(seg, row) in &tail_live {
         let segment = &parts.segments[seg as usize];
         table.push_row(&segment.chunks, row)?;
-        keywords.add(segment.chunks.text(row).unwrap_or_default());
+        keywords.add(&segment.chunks.keyword_text(row).unwrap_or_default());
         new_vectors.extend_from_slice(segment.vector(row).unwrap_or_default());
     }
     if !new_vectors.is_empty() {

@@ -50,14 +50,16 @@ impl Deadline {
     }
 }
 
-/// The bounded pool of CPU slots (see the module docs).
+/// The bounded pool of CPU slots (see the module docs). Clones share the slots.
+#[derive(Clone)]
 pub(crate) struct CpuPool {
     cores: usize,
     #[cfg(feature = "tokio")]
     all: std::sync::Arc<tokio::sync::Semaphore>,
     #[cfg(feature = "tokio")]
-    per_project:
+    per_project: std::sync::Arc<
         std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Semaphore>>>,
+    >,
 }
 
 impl std::fmt::Debug for CpuPool {
@@ -76,7 +78,7 @@ impl Default for CpuPool {
             #[cfg(feature = "tokio")]
             all: std::sync::Arc::new(tokio::sync::Semaphore::new(2 * cores)),
             #[cfg(feature = "tokio")]
-            per_project: std::sync::Mutex::default(),
+            per_project: std::sync::Arc::default(),
         }
     }
 }

@@ -2,26 +2,30 @@
 //! as JSON lines (a header line, then one line per chunk with its vector in base64
 //! little-endian f32), so an import (import.rs) never re-embeds. Documented in docs/api.md.
 
+use std::{pin::Pin, sync::Arc};
+
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use snapkb_core::{
-    ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Principal, Project, Quotas,
-    RateLimits, Scope,
+    ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, KeywordConfig, Principal,
+    Project, Quotas, RateLimits, Scope,
 };
 use snapkb_index::Metadata;
 
 use crate::{
     Engine, EngineError,
     cpu::Deadline,
-    state::{DocInfo, ProjectState, user_metadata},
+    state::{DocInfo, ProjectState, RowRef, user_metadata},
     sync::read,
 };
 
 pub const EXPORT_FORMAT: &str = "snapkb-export";
 pub const EXPORT_FORMAT_VERSION: u32 = 1;
 
-/// How long building an export may take (it runs off the async workers, in a CPU slot).
-const EXPORT_DEADLINE_MS: u64 = 10 * 60 * 1000;
+/// How long one batch of an export may wait for its CPU slot and run.
+const EXPORT_BATCH_DEADLINE_MS: u64 = 60 * 1000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +37,9 @@ pub struct ExportHeader {
     pub name: String,
     pub embedding: EmbeddingConfig,
     pub chunking: ChunkingConfig,
+    /// Archives written before keyword settings: English.
+    #[serde(default)]
+    pub keyword: KeywordConfig,
     pub index: IndexConfig,
     pub quotas: Quotas,
     pub rate_limits: RateLimits,
@@ -56,6 +63,9 @@ pub struct ExportChunk {
     pub id: String,
     pub document_id: String,
     pub text: String,
+    /// Title and heading path the chunk was embedded and indexed with (absent when none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub context: String,
     #[serde(default)]
     pub metadata: Metadata,
     #[serde(default)]
@@ -65,40 +75,80 @@ pub struct ExportChunk {
     pub vector: String,
 }
 
+/// An archive as it is written: its header line, then batches of chunk lines.
+pub type ArchiveStream = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Send>>;
+
+/// Chunk lines encoded per CPU slot: each batch holds a slot briefly (other queries of the
+/// project get theirs in between) and a few MiB of output at most.
+const EXPORT_BATCH_ROWS: usize = 1_000;
+
 impl Engine {
-    /// The archive of a project at its current version.
+    /// The archive of a project at its current version, in memory (tests and small projects;
+    /// the HTTP handler streams [`Engine::export_stream`]).
     pub async fn export(
         &self,
         principal: &Principal,
         project_id: &str,
     ) -> Result<Vec<u8>, EngineError> {
+        let mut stream = self.export_stream(principal, project_id).await?;
+        let mut out = Vec::new();
+        while let Some(batch) = stream.next().await {
+            out.extend_from_slice(&batch?);
+        }
+        Ok(out)
+    }
+
+    /// The archive of a project at its current version, encoded a batch at a time as the
+    /// caller reads it, so an export costs the index it reads plus one batch, not the archive.
+    pub async fn export_stream(
+        &self,
+        principal: &Principal,
+        project_id: &str,
+    ) -> Result<ArchiveStream, EngineError> {
         let project = self.authorize(principal, project_id, Scope::Export).await?;
         let slot = self.state(&project).await?;
         // A private copy at the same version (the bases are shared, the log segments read
         // again), so the O(N) encoding below holds no lock that writers or queries wait on.
         let manifest = read(&slot).manifest.clone();
-        let private = self.load_state(manifest, Some(&slot)).await?;
-        let deadline = Deadline::after(EXPORT_DEADLINE_MS);
-        let exported = project.clone();
-        let out = self
-            .cpu
-            .run(project_id, deadline, move || {
-                archive_of(&exported, &private)
-            })
-            .await?;
+        let private = Arc::new(self.load_state(manifest, Some(&slot)).await?);
+        let header = header_line(&project, &private)?;
+        let rows: Arc<Vec<RowRef>> = Arc::new(private.live_rows().collect());
         self.log_op(
             project_id,
             principal.actor(),
             "export",
-            serde_json::json!({"bytes": out.len()}),
+            serde_json::json!({"version": private.version(), "chunks": rows.len()}),
         )
         .await?;
-        Ok(out)
+        let cpu = self.cpu.clone();
+        let project_id = project_id.to_string();
+        let batches = futures::stream::unfold(0usize, move |start| {
+            let (cpu, project_id) = (cpu.clone(), project_id.clone());
+            let (st, rows) = (private.clone(), rows.clone());
+            async move {
+                let end = rows.len().min(start + EXPORT_BATCH_ROWS);
+                if start >= end {
+                    return None;
+                }
+                let deadline = Deadline::after(EXPORT_BATCH_DEADLINE_MS);
+                let batch = cpu
+                    .run(&project_id, deadline, move || {
+                        lines_of(&st, &rows[start..end])
+                    })
+                    .await;
+                // After an error the stream ends: the archive is cut short, which an import
+                // notices (the header's chunk count).
+                let next = if batch.is_ok() { end } else { usize::MAX };
+                Some((batch.map(Bytes::from), next))
+            }
+        });
+        let header = futures::stream::once(std::future::ready(Ok(Bytes::from(header))));
+        Ok(Box::pin(header.chain(batches)))
     }
 }
 
-/// The archive of a loaded index: a header line, then one line per live chunk.
-fn archive_of(project: &Project, st: &ProjectState) -> Result<Vec<u8>, EngineError> {
+/// The header line of an archive of a loaded index.
+fn header_line(project: &Project, st: &ProjectState) -> Result<Vec<u8>, EngineError> {
     let header = ExportHeader {
         format: EXPORT_FORMAT.into(),
         format_version: EXPORT_FORMAT_VERSION,
@@ -107,6 +157,7 @@ fn archive_of(project: &Project, st: &ProjectState) -> Result<Vec<u8>, EngineErr
         name: project.name.clone(),
         embedding: project.embedding.clone(),
         chunking: project.chunking,
+        keyword: project.keyword,
         index: project.index,
         quotas: project.quotas,
         rate_limits: project.rate_limits,
@@ -116,20 +167,25 @@ fn archive_of(project: &Project, st: &ProjectState) -> Result<Vec<u8>, EngineErr
     };
     let mut out = serde_json::to_vec(&header).map_err(|e| EngineError::Internal(e.to_string()))?;
     out.push(b'\n');
-    for row in st.live_rows() {
+    Ok(out)
+}
+
+/// One line per chunk of `rows`.
+fn lines_of(st: &ProjectState, rows: &[RowRef]) -> Result<Vec<u8>, EngineError> {
+    let mut out = Vec::new();
+    for &row in rows {
         let (Some(r), Some(v)) = (st.record(row), st.vector(row)) else {
             continue;
         };
-        let info = DocInfo::read(&r.metadata).ok_or_else(|| {
-            EngineError::Corrupt(format!("chunk {} has no document record", r.id))
-        })?;
+        let info = DocInfo::of(&r)?;
         let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
         let line = ExportChunk {
             id: r.id,
             document_id: r.document_id,
             text: r.text,
-            metadata: user_metadata(r.metadata),
-            tags: r.tags,
+            context: r.context,
+            metadata: user_metadata(&r.attributes.metadata),
+            tags: r.attributes.tags.clone(),
             doc: ExportDocInfo {
                 version: info.version,
                 sha256: info.sha256,

@@ -4,13 +4,16 @@
 //! batch is committed; an import that fails removes what it wrote, and one cut short by a
 //! crash is removed by a sweep (`projects::ABANDONED_IMPORT_MS`).
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use snapkb_core::{Action, Limits, Principal, Project, now_ms};
-use snapkb_index::ChunkRecord;
+use snapkb_index::{Attributes, ChunkRecord};
 
 use crate::{
     CreateProject, Engine, EngineError,
@@ -103,11 +106,17 @@ where
 /// What an import has seen so far, to check each line against: the vector size, every chunk
 /// id (as a 64-bit hash: 16 bytes a chunk instead of the id itself), and each document's
 /// record and chunk count.
+/// The longest context a chunk may carry: six headings of at most
+/// [`snapkb_embed::MAX_HEADING_BYTES`] and their separators, with room to spare.
+const MAX_CONTEXT_BYTES: usize = 8 * snapkb_embed::MAX_HEADING_BYTES;
+
 struct ImportCheck {
     dims: usize,
     limits: Limits,
     ids: HashSet<u64>,
     documents: HashMap<String, ((u64, String, u64), usize)>,
+    /// The last chunk's attributes: the next chunk of the same document shares them when equal.
+    last: Option<Arc<Attributes>>,
 }
 
 impl ImportCheck {
@@ -172,6 +181,12 @@ impl ImportCheck {
                 format!("has more than {max} chunks"),
             ));
         }
+        if chunk.context.len() > MAX_CONTEXT_BYTES {
+            return Err(invalid(
+                ".context",
+                format!("is longer than {MAX_CONTEXT_BYTES} bytes"),
+            ));
+        }
         let mut metadata = chunk.metadata;
         DocInfo {
             version: chunk.doc.version,
@@ -180,12 +195,18 @@ impl ImportCheck {
             ordinal: chunk.doc.ordinal,
         }
         .write(&mut metadata);
+        let attributes = match self.last.take() {
+            Some(last) if last.metadata == metadata && last.tags == chunk.tags => last,
+            _ => Attributes::new(metadata, chunk.tags),
+        };
+        self.last = Some(attributes.clone());
         let record = ChunkRecord {
             id: chunk.id,
             document_id: chunk.document_id,
             text: chunk.text,
-            metadata,
-            tags: chunk.tags,
+            context: chunk.context,
+            ordinal: chunk.doc.ordinal,
+            attributes,
         };
         Ok((record, vector))
     }
@@ -274,6 +295,7 @@ impl Engine {
             limits: self.config.limits,
             ids: HashSet::new(),
             documents: HashMap::new(),
+            last: None,
         };
         let (project, _) = self
             .create_project_item(
@@ -283,6 +305,7 @@ impl Engine {
                     name: Some(header.name.clone()),
                     embedding: Some(header.embedding.clone()),
                     chunking: Some(header.chunking),
+                    keyword: Some(header.keyword),
                     index: Some(header.index),
                     quotas: Some(header.quotas),
                     rate_limits: Some(header.rate_limits),
@@ -304,6 +327,17 @@ impl Engine {
                 }
             }
             chunks += batch.len() as u64;
+            // An export cut short (a dropped connection, a failed batch) ends early: its
+            // header still says how many chunks the whole archive holds.
+            if chunks != header.chunks {
+                return Err(EngineError::invalid(
+                    "archive",
+                    format!(
+                        "holds {chunks} chunks where its header says {}: it is incomplete",
+                        header.chunks
+                    ),
+                ));
+            }
             self.import_batch(&project, batch, chunks, Some(check.totals()), principal)
                 .await
         }

@@ -15,7 +15,7 @@ use snapkb_embed::{
     Chunk, ChunkConfig, DocumentRecord, Provided, SourceDocument, TextFormat, UpsertPlan,
     caller_chunks, chunk_document, plan_upsert, validate_document,
 };
-use snapkb_index::{ChunkRecord, MetaValue, Metadata};
+use snapkb_index::{Attributes, ChunkRecord, MetaValue, Metadata};
 use snapkb_store::Item;
 
 use crate::{
@@ -95,8 +95,6 @@ struct Prepared {
     id: String,
     sha256: String,
     bytes: u64,
-    /// Bytes of metadata and tags, copied into every chunk.
-    attribute_bytes: usize,
     metadata: Metadata,
     tags: Vec<String>,
     chunks: Vec<Chunk>,
@@ -184,7 +182,7 @@ impl Engine {
             tags: input.tags.clone(),
         };
         validate_document(&source).map_err(|e| document_error(index, e))?;
-        let attribute_bytes = self.check_attributes(index, &input)?;
+        self.check_attributes(index, &input)?;
         let metadata: Metadata = input
             .metadata
             .iter()
@@ -271,7 +269,6 @@ impl Engine {
                 .map(|c| c.text.len() as u64)
                 .sum::<u64>()
                 .max(source.text.len() as u64),
-            attribute_bytes,
             metadata,
             tags: source.tags,
             chunks,
@@ -279,9 +276,8 @@ impl Engine {
         })
     }
 
-    /// Checks a document's metadata and tags against the deployment's limits; returns their
-    /// size (what every chunk of the document carries).
-    fn check_attributes(&self, index: usize, input: &DocumentInput) -> Result<usize, EngineError> {
+    /// Checks a document's metadata and tags against the deployment's limits.
+    fn check_attributes(&self, index: usize, input: &DocumentInput) -> Result<(), EngineError> {
         let limits = &self.config.limits;
         let field = |f: &str| format!("documents[{index}].{f}");
         if input.metadata.len() > limits.max_metadata_keys {
@@ -309,7 +305,7 @@ impl Engine {
             let tags = input.tags.len();
             return Err(too_many(field("tags"), tags, "tags", limits.max_tags));
         }
-        Ok(metadata_bytes + input.tags.iter().map(String::len).sum::<usize>())
+        Ok(())
     }
 
     fn check_chunk_count(&self, index: usize, at: &str, chunks: usize) -> Result<(), EngineError> {
@@ -396,22 +392,6 @@ impl Engine {
             }
             prepared.push(self.prepare(&project, i, doc, counter.as_deref())?);
         }
-        let mut copied = 0usize;
-        for (i, p) in prepared.iter().enumerate() {
-            copied = copied.saturating_add(p.attribute_bytes.saturating_mul(p.chunks.len()));
-            let max = self.config.limits.max_attribute_copy_bytes;
-            if copied > max {
-                return Err(EngineError::invalid(
-                    format!("documents[{i}].metadata"),
-                    format!(
-                        "metadata and tags are stored with every chunk: this request's documents \
-                         would store {copied} bytes of them (up to this one), at most {max} \
-                         are allowed; send smaller metadata, fewer chunks or fewer documents \
-                         per request"
-                    ),
-                ));
-            }
-        }
         let mut embedded: HashMap<String, Vec<f32>> = HashMap::new();
         let mut embedded_count = 0;
         if needs_model {
@@ -455,6 +435,16 @@ impl Engine {
                         ..
                     } => {
                         change.tombstones.extend(tombstone.iter().cloned());
+                        // One value for all the document's chunks: stored once per segment.
+                        let mut metadata = p.metadata.clone();
+                        DocInfo {
+                            version: *version,
+                            sha256: p.sha256.clone(),
+                            bytes: p.bytes,
+                            ordinal: 0,
+                        }
+                        .write(&mut metadata);
+                        let attributes = Attributes::new(metadata, p.tags.clone());
                         for (i, c) in p.chunks.iter().enumerate() {
                             let vector = match &p.vectors {
                                 Some(v) => v[i].clone(),
@@ -468,21 +458,14 @@ impl Engine {
                                     }
                                 },
                             };
-                            let mut metadata = p.metadata.clone();
-                            DocInfo {
-                                version: *version,
-                                sha256: p.sha256.clone(),
-                                bytes: p.bytes,
-                                ordinal: i as u32,
-                            }
-                            .write(&mut metadata);
                             change.rows.push((
                                 ChunkRecord {
                                     id: c.id.clone(),
                                     document_id: p.id.clone(),
                                     text: c.text.clone(),
-                                    metadata,
-                                    tags: p.tags.clone(),
+                                    context: c.context.clone(),
+                                    ordinal: i as u32,
+                                    attributes: attributes.clone(),
                                 },
                                 vector,
                             ));

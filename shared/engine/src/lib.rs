@@ -44,7 +44,7 @@ pub use crate::{
     embedders::{InlineEmbedder, TextEmbedder},
     engine::{CompactionTrigger, Engine, NoCompactionTrigger, NoPause, Pause},
     error::EngineError,
-    export::{EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ExportChunk, ExportHeader},
+    export::{ArchiveStream, EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ExportChunk, ExportHeader},
     ingest::{
         ChunkInput, DocumentInput, DocumentResult, DocumentStatus, IngestRequest, IngestResponse,
     },
@@ -52,7 +52,8 @@ pub use crate::{
     oplog::{Operation, OperationPage},
     projects::{CreateProject, ProjectStats},
     query::{
-        ChunkView, DocumentPage, DocumentView, QueryHit, QueryMode, QueryRequest, QueryResponse,
+        ChunkView, DEFAULT_CANDIDATES, DocumentPage, DocumentView, Fusion, FusionMethod,
+        FusionWeights, QueryHit, QueryMode, QueryRequest, QueryResponse,
     },
     ratelimit::{LocalRateLimiter, RateLimiter, RateStatus, TableRateLimiter},
     status::{Health, QueryHealth, QuotaUsage, RateUsage, Usage},

@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 use snapkb_core::{
-    Action, ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, Manifest, Principal,
-    Project, ProjectPatch, Quotas, RateLimits, Scope, ShardState, now_ms,
+    Action, ChunkingConfig, CompactionConfig, EmbeddingConfig, IndexConfig, KeywordConfig,
+    Manifest, Principal, Project, ProjectPatch, Quotas, RateLimits, Scope, ShardState, now_ms,
 };
 use snapkb_store::{Condition, Item, ItemRange, StoreError, TransactWrite};
 
@@ -25,6 +25,7 @@ pub struct CreateProject {
     pub name: Option<String>,
     pub embedding: Option<EmbeddingConfig>,
     pub chunking: Option<ChunkingConfig>,
+    pub keyword: Option<KeywordConfig>,
     pub index: Option<IndexConfig>,
     pub quotas: Option<Quotas>,
     pub rate_limits: Option<RateLimits>,
@@ -108,6 +109,7 @@ impl Engine {
             id: request.id,
             embedding: request.embedding.unwrap_or_default(),
             chunking: request.chunking.unwrap_or_default(),
+            keyword: request.keyword.unwrap_or_default(),
             index: request.index.unwrap_or_default(),
             quotas: request.quotas.unwrap_or_default(),
             rate_limits: request.rate_limits.unwrap_or_default(),
@@ -135,6 +137,7 @@ impl Engine {
             model_id: project.model_id().unwrap_or("caller").to_string(),
             dims: project.embedding.dims,
             metric: project.embedding.metric,
+            keyword: project.keyword,
             shards: vec![ShardState::default(); project.index.shards as usize],
             documents: 0,
             chunks: 0,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use snapkb_core::{Limits, Principal, Scope};
-use snapkb_index::{Filter, MAX_K, Metadata, reciprocal_rank_fusion};
+use snapkb_index::{Filter, MAX_K, Metadata, RRF_K, reciprocal_rank_fusion, weighted_score_fusion};
 
 use crate::{
     Engine, EngineError,
@@ -43,6 +43,8 @@ pub struct QueryRequest {
     pub filter: Option<Filter>,
     /// Search breadth (default: the project's `index.ef_search`).
     pub ef: Option<usize>,
+    /// How hybrid mode merges its two lists (default: RRF, k = 20).
+    pub fusion: Option<Fusion>,
 }
 
 impl Default for QueryRequest {
@@ -54,7 +56,113 @@ impl Default for QueryRequest {
             top_k: default_top_k(),
             filter: None,
             ef: None,
+            fusion: None,
         }
+    }
+}
+
+/// How hybrid mode merges its vector and keyword lists.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fusion {
+    #[serde(default)]
+    pub method: FusionMethod,
+    /// RRF's constant in `weight / (k + rank)` (default 20): smaller favours the top of each
+    /// list over agreement between them. Only for `rrf`.
+    pub k: Option<f32>,
+    /// Each list's weight (default 1 and 1).
+    pub weights: Option<FusionWeights>,
+    /// How many hits each list brings to the fusion (default: see [`DEFAULT_CANDIDATES`]).
+    pub candidates: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionMethod {
+    /// Reciprocal-rank fusion: by rank alone.
+    #[default]
+    Rrf,
+    /// Scores rescaled to 0..=1 within each list, weighted and summed.
+    Weighted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FusionWeights {
+    pub vector: f32,
+    pub keyword: f32,
+}
+
+/// Each list of a hybrid query brings at least this many hits, and 2 × `top_k` when that is
+/// more, so that a passage ranked well by one list and middling by the other is still seen.
+pub const DEFAULT_CANDIDATES: usize = 20;
+
+/// The largest RRF constant a query may set.
+const MAX_RRF_K: f32 = 10_000.0;
+
+/// A checked [`Fusion`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FusionPlan {
+    method: FusionMethod,
+    rrf_k: f32,
+    vector_weight: f32,
+    keyword_weight: f32,
+    candidates: usize,
+}
+
+impl FusionPlan {
+    fn of(fusion: Option<&Fusion>, top_k: usize) -> Result<Self, EngineError> {
+        let fusion = fusion.cloned().unwrap_or_default();
+        let rrf_k = fusion.k.unwrap_or(RRF_K);
+        if !(0.0..=MAX_RRF_K).contains(&rrf_k) {
+            return Err(EngineError::invalid(
+                "fusion.k",
+                format!("must be 0 to {MAX_RRF_K}, got {rrf_k}"),
+            ));
+        }
+        if fusion.k.is_some() && fusion.method != FusionMethod::Rrf {
+            return Err(EngineError::invalid(
+                "fusion.k",
+                "is RRF's constant; `weighted` fusion has none",
+            ));
+        }
+        let weights = fusion.weights.unwrap_or(FusionWeights {
+            vector: 1.0,
+            keyword: 1.0,
+        });
+        for (field, w) in [
+            ("fusion.weights.vector", weights.vector),
+            ("fusion.weights.keyword", weights.keyword),
+        ] {
+            if !w.is_finite() || w < 0.0 {
+                return Err(EngineError::invalid(
+                    field,
+                    format!("must be a number ≥ 0, got {w}"),
+                ));
+            }
+        }
+        if weights.vector + weights.keyword <= 0.0 {
+            return Err(EngineError::invalid(
+                "fusion.weights",
+                "at least one weight must be above 0",
+            ));
+        }
+        let candidates = fusion
+            .candidates
+            .unwrap_or_else(|| (2 * top_k).clamp(DEFAULT_CANDIDATES, MAX_K));
+        if candidates < top_k || candidates > MAX_K {
+            return Err(EngineError::invalid(
+                "fusion.candidates",
+                format!("must be `top_k` ({top_k}) to {MAX_K}, got {candidates}"),
+            ));
+        }
+        Ok(Self {
+            method: fusion.method,
+            rrf_k,
+            vector_weight: weights.vector,
+            keyword_weight: weights.keyword,
+            candidates,
+        })
     }
 }
 
@@ -181,6 +289,7 @@ impl Engine {
         if let Some(f) = &request.filter {
             check_filter(f, &self.config.limits)?;
         }
+        let fusion = FusionPlan::of(request.fusion.as_ref(), k)?;
         let text = request.text.as_deref().filter(|t| !t.trim().is_empty());
         let can_embed = project.model_id().is_some() && self.embedder.is_some();
         let mode = match request.mode {
@@ -245,6 +354,7 @@ impl Engine {
             mode,
             k,
             ef,
+            fusion,
             vector,
             text: text.map(str::to_string),
             filter: request.filter,
@@ -327,6 +437,7 @@ struct Search {
     mode: QueryMode,
     k: usize,
     ef: usize,
+    fusion: FusionPlan,
     vector: Option<Vec<f32>>,
     text: Option<String>,
     filter: Option<Filter>,
@@ -336,8 +447,9 @@ impl Search {
     fn run(&self, st: &ProjectState, deadline: &Deadline) -> Result<QueryResponse, EngineError> {
         let (mode, k, ef) = (self.mode, self.k, self.ef);
         let filter = self.filter.as_ref();
+        let fusion = self.fusion;
         let candidates = if mode == QueryMode::Hybrid {
-            (k * 2).min(MAX_K)
+            fusion.candidates
         } else {
             k
         };
@@ -355,16 +467,30 @@ impl Search {
         let hits: Vec<Hit> = match mode {
             QueryMode::Vector => vector_hits,
             QueryMode::Keyword => keyword_hits,
-            QueryMode::Hybrid => reciprocal_rank_fusion(
-                &[
-                    (1.0, vector_hits.iter().map(|h| h.row).collect()),
-                    (1.0, keyword_hits.iter().map(|h| h.row).collect()),
-                ],
-                k,
-            )
-            .into_iter()
-            .map(|(row, score)| Hit { row, score })
-            .collect(),
+            QueryMode::Hybrid => {
+                let (vw, kw) = (fusion.vector_weight, fusion.keyword_weight);
+                let fused = match fusion.method {
+                    FusionMethod::Rrf => reciprocal_rank_fusion(
+                        &[
+                            (vw, vector_hits.iter().map(|h| h.row).collect()),
+                            (kw, keyword_hits.iter().map(|h| h.row).collect()),
+                        ],
+                        fusion.rrf_k,
+                        k,
+                    ),
+                    FusionMethod::Weighted => weighted_score_fusion(
+                        &[
+                            (vw, vector_hits.iter().map(|h| (h.row, h.score)).collect()),
+                            (kw, keyword_hits.iter().map(|h| (h.row, h.score)).collect()),
+                        ],
+                        k,
+                    ),
+                };
+                fused
+                    .into_iter()
+                    .map(|(row, score)| Hit { row, score })
+                    .collect()
+            }
         };
         let results = hits
             .into_iter()
@@ -375,8 +501,8 @@ impl Search {
                     chunk_id: r.id,
                     document_id: r.document_id,
                     text: r.text,
-                    metadata: user_metadata(r.metadata),
-                    tags: r.tags,
+                    metadata: user_metadata(&r.attributes.metadata),
+                    tags: r.attributes.tags.clone(),
                     score: h.score,
                 })
             })

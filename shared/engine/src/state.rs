@@ -11,8 +11,9 @@ use std::{
 
 use snapkb_core::Manifest;
 use snapkb_index::{
-    ChunkRecord, FlatIndex, IdSet, MetaValue, Metadata, Metric, SearchParams, Snapshot, WalSegment,
-    keyword::{Bm25Builder, Bm25Index, Bm25Params, search_many},
+    Attributes, ChunkRecord, FlatIndex, IdSet, MetaValue, Metadata, Metric, SearchParams, Snapshot,
+    WalSegment,
+    keyword::{Analyzer, Bm25Builder, Bm25Index, Bm25Params, search_many},
     merge_nearest,
 };
 
@@ -21,7 +22,8 @@ use crate::{EngineError, cpu::Deadline};
 /// Metadata key holding a chunk's document bookkeeping; callers cannot set or filter on it.
 pub(crate) const DOC_META_KEY: &str = "_snapkb";
 
-/// What every chunk records about its document version.
+/// What every chunk records about its document version: version, hash and size live in the
+/// document's metadata (shared by its chunks), the ordinal in the chunk's own row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DocInfo {
     pub(crate) version: u64,
@@ -31,26 +33,35 @@ pub(crate) struct DocInfo {
 }
 
 impl DocInfo {
-    pub(crate) fn read(metadata: &Metadata) -> Option<DocInfo> {
+    /// A chunk's bookkeeping from its metadata and stored ordinal. Chunks written in format 1
+    /// kept the ordinal in the metadata list (their stored ordinal is 0); it wins when present.
+    pub(crate) fn read(metadata: &Metadata, ordinal: u32) -> Option<DocInfo> {
         let MetaValue::List(items) = metadata.get(DOC_META_KEY)? else {
             return None;
         };
-        match items.as_slice() {
+        let (version, sha256, bytes, ordinal) = match items.as_slice() {
+            [
+                MetaValue::Int(version),
+                MetaValue::Text(sha256),
+                MetaValue::Int(bytes),
+            ] => (version, sha256, bytes, ordinal),
             [
                 MetaValue::Int(version),
                 MetaValue::Text(sha256),
                 MetaValue::Int(bytes),
                 MetaValue::Int(ordinal),
-            ] => Some(DocInfo {
-                version: *version as u64,
-                sha256: sha256.clone(),
-                bytes: *bytes as u64,
-                ordinal: *ordinal as u32,
-            }),
-            _ => None,
-        }
+            ] => (version, sha256, bytes, *ordinal as u32),
+            _ => return None,
+        };
+        Some(DocInfo {
+            version: *version as u64,
+            sha256: sha256.clone(),
+            bytes: *bytes as u64,
+            ordinal,
+        })
     }
 
+    /// Records the document part (everything but the ordinal) in a document's metadata.
     pub(crate) fn write(&self, metadata: &mut Metadata) {
         metadata.insert(
             DOC_META_KEY.into(),
@@ -58,14 +69,21 @@ impl DocInfo {
                 MetaValue::Int(self.version as i64),
                 MetaValue::Text(self.sha256.clone()),
                 MetaValue::Int(self.bytes as i64),
-                MetaValue::Int(i64::from(self.ordinal)),
             ]),
         );
+    }
+
+    /// The record of a chunk: its bookkeeping, or a corrupt-data error naming it.
+    pub(crate) fn of(record: &ChunkRecord) -> Result<DocInfo, EngineError> {
+        DocInfo::read(&record.attributes.metadata, record.ordinal).ok_or_else(|| {
+            EngineError::Corrupt(format!("chunk {} has no document record", record.id))
+        })
     }
 }
 
 /// Metadata as callers see it.
-pub(crate) fn user_metadata(mut metadata: Metadata) -> Metadata {
+pub(crate) fn user_metadata(metadata: &Metadata) -> Metadata {
+    let mut metadata = metadata.clone();
     metadata.remove(DOC_META_KEY);
     metadata
 }
@@ -111,7 +129,8 @@ struct Tail {
     flat: FlatIndex,
     /// Tail row → (segment, row in segment).
     rows: Vec<(u32, u32)>,
-    attrs: Vec<(Metadata, Vec<String>)>,
+    /// Tail row → attributes, shared by the rows of one value in a segment.
+    attrs: Vec<Arc<Attributes>>,
     dead: IdSet,
     by_chunk: HashMap<String, u32>,
     keywords: Mutex<Option<Arc<Bm25Index>>>,
@@ -127,6 +146,8 @@ pub(crate) struct ShardView {
     base_allowed: Option<IdSet>,
     segment_keys: Vec<String>,
     tail: Tail,
+    /// What the tail's keyword index is built with: the project's (its manifest's) setting.
+    analyzer: Analyzer,
 }
 
 /// Everything a query or a writer needs about a project at `manifest.version`.
@@ -138,6 +159,14 @@ pub(crate) struct ProjectState {
     /// Documents by id, derived on first use (many states only ever serve searches) and kept
     /// current as segments apply; readers share it under the state's read lock.
     docs: OnceLock<HashMap<String, DocState>>,
+}
+
+/// The analyzer new keyword indexes of a project are built with.
+pub(crate) fn keyword_analyzer(keyword: snapkb_core::KeywordConfig) -> Analyzer {
+    match keyword.stemmer {
+        snapkb_core::Stemmer::English => Analyzer::English,
+        snapkb_core::Stemmer::None => Analyzer::Words,
+    }
 }
 
 /// The index's distance for a project's metric.
@@ -154,7 +183,12 @@ fn doc_of(chunk_id: &str) -> &str {
 }
 
 impl ShardView {
-    fn new(dims: usize, metric: Metric, base: Option<(String, Arc<Snapshot>)>) -> Self {
+    fn new(
+        dims: usize,
+        metric: Metric,
+        analyzer: Analyzer,
+        base: Option<(String, Arc<Snapshot>)>,
+    ) -> Self {
         let rows = base.as_ref().map_or(0, |(_, s)| s.chunks.len());
         let (base_key, base) = base.map_or((None, None), |(k, s)| (Some(k), Some(s)));
         Self {
@@ -172,6 +206,7 @@ impl ShardView {
                 by_chunk: HashMap::new(),
                 keywords: Mutex::new(None),
             },
+            analyzer,
         }
     }
 
@@ -222,11 +257,13 @@ impl ShardView {
             }
         }
         let seg_index = self.tail.segments.len() as u32;
+        let mut shared = segment.chunks.shared_attributes();
         for row in 0..segment.chunks.len() as u32 {
-            let (Some(id), Some(vector), Some((metadata, tags))) = (
+            let (Some(id), Some(vector), Some(attrs), Some(ordinal)) = (
                 segment.chunks.id(row),
                 segment.vector(row),
-                segment.chunks.attributes(row),
+                shared.get(row),
+                segment.chunks.ordinal(row),
             ) else {
                 return Err(EngineError::Corrupt(format!(
                     "segment {key} row {row} is incomplete"
@@ -241,9 +278,9 @@ impl ShardView {
             self.tail.rows.push((seg_index, row));
             self.tail.by_chunk.insert(id.to_string(), tail_row);
             if let Some(docs) = docs.as_deref_mut() {
-                add_doc_chunk(docs, id, &metadata, &tags);
+                add_doc_chunk(docs, id, ordinal, &attrs);
             }
-            self.tail.attrs.push((metadata, tags));
+            self.tail.attrs.push(attrs);
         }
         self.tail.dead.grow(self.tail.rows.len());
         self.tail.segments.push(segment);
@@ -257,12 +294,12 @@ impl ShardView {
         if let Some(index) = slot.as_ref() {
             return Ok(index.clone());
         }
-        let mut builder = Bm25Builder::default();
+        let mut builder = Bm25Builder::with_analyzer(self.analyzer);
         for &(seg, row) in &self.tail.rows {
             builder.add(
-                self.tail.segments[seg as usize]
+                &self.tail.segments[seg as usize]
                     .chunks
-                    .text(row)
+                    .keyword_text(row)
                     .unwrap_or_default(),
             );
         }
@@ -327,8 +364,8 @@ impl ShardView {
                 deadline.check()?;
             }
             let passes = filter.is_none_or(|f| {
-                let (m, t) = &self.tail.attrs[r as usize];
-                f.matches(m, t)
+                let a = &self.tail.attrs[r as usize];
+                f.matches(&a.metadata, &a.tags)
             });
             if passes && !self.tail.dead.contains(r) {
                 allowed.insert(r);
@@ -351,10 +388,10 @@ fn remove_doc_chunk(docs: &mut HashMap<String, DocState>, chunk_id: &str) {
 fn add_doc_chunk(
     docs: &mut HashMap<String, DocState>,
     chunk_id: &str,
-    metadata: &Metadata,
-    tags: &[String],
+    ordinal: u32,
+    attrs: &Attributes,
 ) {
-    let Some(info) = DocInfo::read(metadata) else {
+    let Some(info) = DocInfo::read(&attrs.metadata, ordinal) else {
         return;
     };
     let state = docs
@@ -371,8 +408,8 @@ fn add_doc_chunk(
         state.version = info.version;
         state.sha256 = info.sha256;
         state.bytes = info.bytes;
-        state.metadata = user_metadata(metadata.clone());
-        state.tags = tags.to_vec();
+        state.metadata = user_metadata(&attrs.metadata);
+        state.tags = attrs.tags.clone();
     }
     state.chunks.insert(chunk_id.to_string(), info.ordinal);
 }
@@ -411,10 +448,11 @@ impl ProjectState {
     ) -> Result<Self, EngineError> {
         let metric = index_metric(manifest.metric);
         let dims = manifest.dims as usize;
+        let analyzer = keyword_analyzer(manifest.keyword);
         Ok(Self {
             shards: bases
                 .into_iter()
-                .map(|b| ShardView::new(dims, metric, b))
+                .map(|b| ShardView::new(dims, metric, analyzer, b))
                 .collect(),
             manifest,
             metric,
@@ -495,24 +533,28 @@ impl ProjectState {
             let mut docs = HashMap::new();
             for view in &self.shards {
                 if let Some(base) = &view.base {
-                    for row in 0..base.chunks.len() as u32 {
+                    let chunks = &base.chunks;
+                    // One decode per distinct value: a document's chunks share theirs.
+                    let mut shared = chunks.shared_attributes();
+                    for row in 0..chunks.len() as u32 {
                         if !view.base_live(row) {
                             continue;
                         }
-                        if let (Some(id), Some((m, t))) =
-                            (base.chunks.id(row), base.chunks.attributes(row))
+                        if let (Some(id), Some(ordinal), Some(attrs)) =
+                            (chunks.id(row), chunks.ordinal(row), shared.get(row))
                         {
-                            add_doc_chunk(&mut docs, id, &m, &t);
+                            add_doc_chunk(&mut docs, id, ordinal, &attrs);
                         }
                     }
                 }
-                for (row, (m, t)) in view.tail.attrs.iter().enumerate() {
+                for (row, attrs) in view.tail.attrs.iter().enumerate() {
                     let (seg, r) = view.tail.rows[row];
                     if view.tail.dead.contains(row as u32) {
                         continue;
                     }
-                    if let Some(id) = view.tail.segments[seg as usize].chunks.id(r) {
-                        add_doc_chunk(&mut docs, id, m, t);
+                    let chunks = &view.tail.segments[seg as usize].chunks;
+                    if let (Some(id), Some(ordinal)) = (chunks.id(r), chunks.ordinal(r)) {
+                        add_doc_chunk(&mut docs, id, ordinal, attrs);
                     }
                 }
             }
@@ -724,6 +766,7 @@ mod tests {
             model_id: "caller".into(),
             dims: DIMS as u32,
             metric: snapkb_core::Metric::Cosine,
+            keyword: snapkb_core::KeywordConfig::default(),
             shards: vec![ShardState {
                 base: None,
                 wal: segments
@@ -759,8 +802,9 @@ mod tests {
             id: format!("{doc}#{ordinal}"),
             document_id: doc.into(),
             text: text.into(),
-            metadata,
-            tags: Vec::new(),
+            context: String::new(),
+            ordinal,
+            attributes: Attributes::new(metadata, Vec::new()),
         }
     }
 

@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{DIMS, project, vector};
+use common::{DIMS, caller_project, project, vector};
 
 use std::sync::Arc;
 
-use snapkb_core::{Config, EmbeddingConfig, Principal, Scope};
+use snapkb_core::{Config, Principal, Scope};
 use snapkb_engine::{
     CreateKey, CreateProject, DocumentInput, DocumentStatus, Engine, EngineError, IngestRequest,
     Pause, QueryMode, QueryRequest,
@@ -531,17 +531,11 @@ async fn quotas_reject_writes_that_would_pass_them() {
     e.create_project(
         &Principal::DeploymentAdmin,
         CreateProject {
-            id: "q".into(),
-            embedding: Some(EmbeddingConfig {
-                model: None,
-                dims: DIMS as u32,
-                metric: snapkb_core::Metric::Cosine,
-            }),
             quotas: Some(snapkb_core::Quotas {
                 max_documents: 3,
                 ..Default::default()
             }),
-            ..Default::default()
+            ..caller_project("q")
         },
     )
     .await
@@ -607,4 +601,152 @@ async fn an_uncompacted_log_pushes_back_before_the_manifest_outgrows_an_item() {
         assert_eq!(query(&engine, "p", i, 1).await, vec![format!("d{i}")]);
     }
     assert_eq!(query(&engine, "p", 999, 1).await, vec!["after"]);
+}
+
+#[tokio::test]
+async fn hybrid_fusion_follows_its_weights_and_bad_settings_name_their_field() {
+    use snapkb_engine::{Fusion, FusionMethod, FusionWeights};
+    let (e, _) = engine();
+    project(&e, "p").await;
+    ingest(
+        &e,
+        "p",
+        (0..30).map(|i| doc(&format!("d{i}"), i, "en")).collect(),
+    )
+    .await;
+    // The vector points at d5, the words at d17: the weights decide which comes first.
+    let first = |fusion: Fusion| {
+        let e = &e;
+        async move {
+            query_as_admin(
+                e,
+                "p",
+                QueryRequest {
+                    text: Some("topic17".into()),
+                    vector: Some(vector(5)),
+                    fusion: Some(fusion),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|r| r.results[0].document_id.clone())
+        }
+    };
+    for method in [FusionMethod::Rrf, FusionMethod::Weighted] {
+        for (weights, expected) in [((1.0, 0.0), "d5"), ((0.0, 1.0), "d17")] {
+            let fusion = Fusion {
+                method,
+                weights: Some(FusionWeights {
+                    vector: weights.0,
+                    keyword: weights.1,
+                }),
+                ..Default::default()
+            };
+            assert_eq!(
+                first(fusion).await.unwrap(),
+                expected,
+                "{method:?} {weights:?}"
+            );
+        }
+    }
+    let bad = [
+        (
+            Fusion {
+                k: Some(-1.0),
+                ..Default::default()
+            },
+            "fusion.k",
+        ),
+        (
+            Fusion {
+                method: FusionMethod::Weighted,
+                k: Some(20.0),
+                ..Default::default()
+            },
+            "fusion.k",
+        ),
+        (
+            Fusion {
+                weights: Some(FusionWeights {
+                    vector: 0.0,
+                    keyword: 0.0,
+                }),
+                ..Default::default()
+            },
+            "fusion.weights",
+        ),
+        (
+            Fusion {
+                weights: Some(FusionWeights {
+                    vector: f32::NAN,
+                    keyword: 1.0,
+                }),
+                ..Default::default()
+            },
+            "fusion.weights.vector",
+        ),
+        (
+            Fusion {
+                candidates: Some(3),
+                ..Default::default()
+            },
+            "fusion.candidates",
+        ),
+    ];
+    for (fusion, field) in bad {
+        match first(fusion.clone()).await {
+            Err(EngineError::Invalid { field: f, .. }) => assert_eq!(f, field, "{fusion:?}"),
+            other => panic!("{fusion:?} gave {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_project_without_a_stemmer_matches_words_only_as_written() {
+    use snapkb_core::{KeywordConfig, Stemmer};
+    let (e, _) = engine();
+    for (id, stemmer) in [("english", Stemmer::English), ("none", Stemmer::None)] {
+        e.create_project(
+            &Principal::DeploymentAdmin,
+            CreateProject {
+                keyword: Some(KeywordConfig { stemmer }),
+                ..caller_project(id)
+            },
+        )
+        .await
+        .unwrap();
+        let mut d = doc("d", 1, "en");
+        d.text = Some("the tables were vacuumed".into());
+        ingest(&e, id, vec![d]).await;
+    }
+    let hits = |project: &'static str, words: &'static str| {
+        let e = &e;
+        async move {
+            query_as_admin(
+                e,
+                project,
+                QueryRequest {
+                    text: Some(words.into()),
+                    mode: Some(QueryMode::Keyword),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .results
+            .len()
+        }
+    };
+    assert_eq!(hits("english", "vacuuming table").await, 1);
+    assert_eq!(hits("none", "vacuuming table").await, 0);
+    assert_eq!(hits("none", "vacuumed").await, 1);
+    // "the" is a stop word in English only.
+    assert_eq!(hits("english", "the").await, 0);
+    assert_eq!(hits("none", "the").await, 1);
+    // Compaction rebuilds the keyword index with the same setting.
+    for id in ["english", "none"] {
+        e.compact(id, true).await.unwrap();
+    }
+    assert_eq!(hits("none", "vacuuming").await, 0);
+    assert_eq!(hits("english", "vacuuming").await, 1);
 }

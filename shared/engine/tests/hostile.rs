@@ -138,27 +138,44 @@ async fn metadata_tags_and_chunks_past_their_limits_are_refused_naming_the_field
 }
 
 #[tokio::test]
-async fn metadata_copied_into_many_chunks_is_bounded_per_request() {
-    let e = engine_with(with_limits(Limits {
-        max_attribute_copy_bytes: 100_000,
-        ..Limits::default()
-    }));
+async fn a_documents_metadata_is_stored_once_however_many_chunks_it_has() {
+    let (objects, meta) = stores();
+    let e = Engine::new(objects.clone(), meta, Config::default());
     project(&e, "p").await;
-    let many_chunks = |id: &str| {
-        let mut d = doc(id, 1);
-        d.metadata = json!({ "blob": "x".repeat(4000) })
-            .as_object()
-            .unwrap()
-            .clone();
-        with_chunks(&mut d, 20);
-        d
+    let blob = "x".repeat(8000);
+    let mut d = doc("big", 1);
+    d.metadata = json!({ "blob": blob, "kind": "manual" })
+        .as_object()
+        .unwrap()
+        .clone();
+    d.tags = vec!["t".into()];
+    with_chunks(&mut d, 2000);
+    ingest(&e, "p", vec![d]).await.unwrap();
+    let stored = |objects: Arc<dyn ObjectStore>| async move {
+        let page = objects.list("projects/p/", None, 1000).await.unwrap();
+        page.objects.iter().map(|o| o.size).sum::<u64>()
     };
-    // 4 KB × 20 chunks = 80 KB fits; a second such document does not.
-    ingest(&e, "p", vec![many_chunks("a")]).await.unwrap();
-    assert_eq!(
-        refused_field(ingest(&e, "p", vec![many_chunks("b"), many_chunks("c")]).await),
-        "documents[1].metadata"
+    // 2,000 chunks × 8 KB of metadata would be 16 MB copied; stored once, the segment is the
+    // chunk rows (ids, texts, 8-dim vectors) plus one copy.
+    let wal_bytes = stored(objects.clone()).await;
+    assert!(wal_bytes < 400_000, "WAL segments hold {wal_bytes} bytes");
+    e.compact("p", true).await.unwrap();
+    let after = stored(objects.clone()).await;
+    assert!(
+        after < 2 * wal_bytes + 400_000,
+        "after compaction {after} bytes"
     );
+    let document = e.get_document(&ADMIN, "p", "big").await.unwrap();
+    assert_eq!(document.chunk_count, 2000);
+    assert_eq!(document.metadata["blob"], MetaValue::Text(blob.clone()));
+    let chunks = document.chunks.unwrap();
+    let in_order = (0..2000).map(|i| format!("big chunk {i}"));
+    assert!(chunks.iter().map(|c| c.text.clone()).eq(in_order));
+    let filter = Filter::Eq {
+        field: "kind".into(),
+        value: MetaValue::Text("manual".into()),
+    };
+    assert_eq!(filtered(&e, filter).await.unwrap(), 10);
 }
 
 fn or_of(n: usize) -> Filter {
@@ -521,6 +538,11 @@ async fn an_import_gets_the_checks_an_ingest_gets() {
         l[1]["metadata"] = (0..100).map(|i| (format!("k{i}"), json!(i))).collect();
     });
     assert_eq!(import(wide).await, "archive.line[2].metadata");
+    // An export cut short (its last line never arrived) is refused whole.
+    let cut = tampered(&|l| {
+        l.pop();
+    });
+    assert_eq!(import(cut).await, "archive");
     assert!(matches!(
         e.project("copy").await,
         Err(EngineError::NotFound { .. })

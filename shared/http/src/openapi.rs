@@ -111,6 +111,35 @@ mod tests {
     use crate::{ROUTES, openapi_document};
 
     #[test]
+    fn every_schema_reference_resolves() {
+        fn refs(value: &serde_json::Value, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(fields) => {
+                    for (k, v) in fields {
+                        match (k.as_str(), v.as_str()) {
+                            ("$ref", Some(r)) => out.push(r.rsplit('/').next().unwrap_or(r).into()),
+                            _ => refs(v, out),
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+                serde_json::Value::Null
+                | serde_json::Value::Bool(_)
+                | serde_json::Value::Number(_)
+                | serde_json::Value::String(_) => {}
+            }
+        }
+        let doc = serde_json::to_value(openapi_document()).unwrap();
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let dangling: Vec<&String> = found.iter().filter(|r| !schemas.contains_key(*r)).collect();
+        assert!(dangling.is_empty(), "no schema for {dangling:?}");
+        // The query request's nested settings are among them.
+        assert!(schemas.contains_key("Fusion"));
+    }
+
+    #[test]
     fn every_route_is_documented_and_every_schema_it_names_exists() {
         let doc = openapi_document();
         let schemas = &doc.components.as_ref().unwrap().schemas;

@@ -62,9 +62,17 @@ impl Schema {
     const fn of<T: ToSchema + 'static>() -> Self {
         Schema {
             name: T::name,
-            register: ComponentsBuilder::schema_from::<T>,
+            register: register_with_nested::<T>,
         }
     }
+}
+
+/// `T`'s schema and every schema it refers to (its fields' types, theirs, …): `$ref`s in the
+/// document must all resolve.
+fn register_with_nested<T: ToSchema>(components: ComponentsBuilder) -> ComponentsBuilder {
+    let mut nested = Vec::new();
+    T::schemas(&mut nested);
+    components.schema_from::<T>().schemas_from_iter(nested)
 }
 
 /// One route: what it is, who may call it and what serves it.

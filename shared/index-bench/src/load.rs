@@ -109,8 +109,9 @@ pub(crate) fn measure(
             id: format!("doc{}#{}", i / 4, i % 4),
             document_id: format!("doc{}", i / 4),
             text,
-            metadata: Default::default(),
-            tags: Vec::new(),
+            context: String::new(),
+            ordinal: (i % 4) as u32,
+            attributes: Default::default(),
         };
         table.push(&record).map_err(|e| e.to_string())?;
         keywords.add(&record.text);

@@ -1,7 +1,12 @@
-//! Chunk records (id, document id, text, metadata, tags) stored column by column, so a loaded
-//! snapshot keeps them as the bytes it read and decodes a record only when a result needs it.
+//! Chunk records (id, document id, text, ordinal, metadata, tags) stored column by column, so a
+//! loaded snapshot keeps them as the bytes it read and decodes a record only when a result needs
+//! it. Metadata and tags are stored once per distinct value (every chunk of a document shares
+//! its document's), so a document's attributes cost their size once, not once per chunk.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -23,24 +28,43 @@ pub enum MetaValue {
 pub type Metadata = BTreeMap<String, MetaValue>;
 
 /// One chunk as stored with the index.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChunkRecord {
     pub id: String,
     pub document_id: String,
     pub text: String,
-    #[serde(default)]
+    /// Where the chunk sits in its document (its heading path): keyword-indexed with the text,
+    /// not part of the text callers see, not embedded. Empty for plain text.
+    pub context: String,
+    /// Position of the chunk in its document.
+    pub ordinal: u32,
+    /// Metadata and tags, shared by the chunks of one document.
+    pub attributes: Arc<Attributes>,
+}
+
+/// Metadata and tags, encoded together as one CBOR value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attributes {
+    #[serde(default, rename = "m")]
     pub metadata: Metadata,
-    #[serde(default)]
+    #[serde(default, rename = "t")]
     pub tags: Vec<String>,
 }
 
-/// Metadata and tags, encoded together as one CBOR value per chunk.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct Attributes {
-    #[serde(default, rename = "m")]
-    pub(crate) metadata: Metadata,
-    #[serde(default, rename = "t")]
-    pub(crate) tags: Vec<String>,
+impl Attributes {
+    pub fn new(metadata: Metadata, tags: Vec<String>) -> Arc<Self> {
+        Arc::new(Self { metadata, tags })
+    }
+}
+
+/// What keyword search indexes for a chunk: the context twice (a title or heading word weighs
+/// as much as two in the body), then the text.
+pub fn keyword_text<'a>(context: &str, text: &'a str) -> std::borrow::Cow<'a, str> {
+    if context.is_empty() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(format!("{context}\n{context}\n{text}"))
+    }
 }
 
 /// A column of byte strings: `offsets` (n + 1 ascending u32) into `data`.
@@ -128,7 +152,14 @@ pub struct ChunkTable {
     pub(crate) ids: Column,
     pub(crate) document_ids: Column,
     pub(crate) texts: Column,
+    /// Row → context; `None` in format-1 files (no row has one).
+    pub(crate) contexts: Option<Column>,
+    /// Distinct attribute values (CBOR).
     pub(crate) attributes: Column,
+    /// Row → index into `attributes`; `None` in format-1 files, where row `i` has value `i`.
+    pub(crate) attribute_rows: Option<Slab<u32>>,
+    /// Row → ordinal in its document; `None` in format-1 files (the engine kept it in metadata).
+    pub(crate) ordinals: Option<Slab<u32>>,
     /// Row numbers sorted by chunk id, for lookups by id without building a map at load.
     pub(crate) id_order: Slab<u32>,
 }
@@ -162,22 +193,67 @@ impl ChunkTable {
         self.texts.get_str(row as usize)
     }
 
+    /// The context of a row (empty when it has none).
+    pub fn context(&self, row: u32) -> Option<&str> {
+        match &self.contexts {
+            Some(c) => c.get_str(row as usize),
+            None => (row < self.len() as u32).then_some(""),
+        }
+    }
+
+    /// What keyword search indexes for a row: its context and its text.
+    pub fn keyword_text(&self, row: u32) -> Option<std::borrow::Cow<'_, str>> {
+        Some(keyword_text(self.context(row)?, self.text(row)?))
+    }
+
+    /// Ordinal of a row in its document (0 in format-1 files, which did not store it).
+    pub fn ordinal(&self, row: u32) -> Option<u32> {
+        match &self.ordinals {
+            Some(o) => o.as_slice().get(row as usize).copied(),
+            None => (row < self.len() as u32).then_some(0),
+        }
+    }
+
+    /// Which distinct attribute value a row has (rows of one document share one).
+    pub fn attribute_slot(&self, row: u32) -> Option<u32> {
+        match &self.attribute_rows {
+            Some(a) => a.as_slice().get(row as usize).copied(),
+            None => (row < self.len() as u32).then_some(row),
+        }
+    }
+
+    /// How many distinct attribute values the table holds.
+    pub fn attribute_slots(&self) -> usize {
+        self.attributes.len()
+    }
+
+    /// A distinct attribute value, decoded.
+    pub fn attributes_at(&self, slot: u32) -> Option<Attributes> {
+        ciborium::from_reader(self.attributes.get(slot as usize)?).ok()
+    }
+
+    /// A reader of rows' attributes that decodes each distinct value once and shares it.
+    pub fn shared_attributes(&self) -> SharedAttributes<'_> {
+        SharedAttributes {
+            table: self,
+            decoded: vec![None; self.attribute_slots()],
+        }
+    }
+
     /// Metadata and tags of a row, decoded on demand.
-    pub fn attributes(&self, row: u32) -> Option<(Metadata, Vec<String>)> {
-        let bytes = self.attributes.get(row as usize)?;
-        let attrs: Attributes = ciborium::from_reader(bytes).ok()?;
-        Some((attrs.metadata, attrs.tags))
+    pub fn attributes(&self, row: u32) -> Option<Attributes> {
+        self.attributes_at(self.attribute_slot(row)?)
     }
 
     /// The whole record of a row.
     pub fn record(&self, row: u32) -> Option<ChunkRecord> {
-        let (metadata, tags) = self.attributes(row)?;
         Some(ChunkRecord {
             id: self.id(row)?.to_string(),
             document_id: self.document_id(row)?.to_string(),
             text: self.text(row)?.to_string(),
-            metadata,
-            tags,
+            context: self.context(row)?.to_string(),
+            ordinal: self.ordinal(row)?,
+            attributes: Arc::new(self.attributes(row)?),
         })
     }
 
@@ -200,8 +276,40 @@ impl ChunkTable {
         self.ids.heap_bytes()
             + self.document_ids.heap_bytes()
             + self.texts.heap_bytes()
+            + self.contexts.as_ref().map_or(0, Column::heap_bytes)
             + self.attributes.heap_bytes()
+            + self.attribute_rows.as_ref().map_or(0, Slab::heap_bytes)
+            + self.ordinals.as_ref().map_or(0, Slab::heap_bytes)
             + self.id_order.heap_bytes()
+    }
+
+    /// Checks the row → attribute and ordinal arrays have one entry per row, in range.
+    pub(crate) fn validate_attribute_rows(&self) -> Result<(), DecodeError> {
+        if let Some(rows) = &self.attribute_rows {
+            let slots = self.attributes.len() as u32;
+            if rows.len() != self.len() || rows.as_slice().iter().any(|&s| s >= slots) {
+                return Err(DecodeError::section(
+                    "chunks.attribute_rows",
+                    "not one value in range per row",
+                ));
+            }
+        } else if self.attributes.len() != self.len() {
+            return Err(DecodeError::section(
+                "chunks.attributes",
+                "not one value per row",
+            ));
+        }
+        if self
+            .ordinals
+            .as_ref()
+            .is_some_and(|o| o.len() != self.len())
+        {
+            return Err(DecodeError::section(
+                "chunks.ordinals",
+                "length differs from the row count",
+            ));
+        }
+        Ok(())
     }
 
     /// Checks the id order is a permutation that sorts the ids strictly (so ids are unique).
@@ -238,13 +346,40 @@ impl ChunkTable {
     }
 }
 
+/// Rows' attributes from one table, each distinct value decoded on first use and shared by
+/// every row that has it (see [`ChunkTable::shared_attributes`]).
+#[derive(Debug)]
+pub struct SharedAttributes<'a> {
+    table: &'a ChunkTable,
+    decoded: Vec<Option<Arc<Attributes>>>,
+}
+
+impl SharedAttributes<'_> {
+    /// The attributes of `row`; `None` for a row that is missing or does not decode.
+    pub fn get(&mut self, row: u32) -> Option<Arc<Attributes>> {
+        let slot = self.table.attribute_slot(row)?;
+        let cached = self.decoded.get_mut(slot as usize)?;
+        if cached.is_none() {
+            *cached = Some(Arc::new(self.table.attributes_at(slot)?));
+        }
+        cached.clone()
+    }
+}
+
 /// Builds a [`ChunkTable`] row by row.
 #[derive(Debug)]
 pub struct ChunkTableBuilder {
     ids: Column,
     document_ids: Column,
     texts: Column,
+    contexts: Column,
     attributes: Column,
+    attribute_rows: Vec<u32>,
+    ordinals: Vec<u32>,
+    /// xxh3 of an encoded attribute value → its slots (a collision is checked byte by byte).
+    slots_by_hash: HashMap<u64, Vec<u32>>,
+    /// The last record's attributes and slot: a document's chunks arrive together.
+    last: Option<(Arc<Attributes>, u32)>,
 }
 
 impl Default for ChunkTableBuilder {
@@ -253,23 +388,59 @@ impl Default for ChunkTableBuilder {
             ids: Column::new(),
             document_ids: Column::new(),
             texts: Column::new(),
+            contexts: Column::new(),
             attributes: Column::new(),
+            attribute_rows: Vec::new(),
+            ordinals: Vec::new(),
+            slots_by_hash: HashMap::new(),
+            last: None,
         }
     }
 }
 
 impl ChunkTableBuilder {
     pub fn push(&mut self, record: &ChunkRecord) -> Result<u32, IndexError> {
-        let attrs = Attributes {
-            metadata: record.metadata.clone(),
-            tags: record.tags.clone(),
+        let slot = match &self.last {
+            Some((attrs, slot)) if Arc::ptr_eq(attrs, &record.attributes) => *slot,
+            _ => {
+                let mut encoded = Vec::new();
+                ciborium::into_writer(record.attributes.as_ref(), &mut encoded).map_err(|e| {
+                    IndexError::InvalidParameter {
+                        name: "metadata",
+                        reason: e.to_string(),
+                    }
+                })?;
+                let slot = self.slot_of(&encoded)?;
+                self.last = Some((record.attributes.clone(), slot));
+                slot
+            }
         };
-        let mut encoded = Vec::new();
-        ciborium::into_writer(&attrs, &mut encoded).map_err(|e| IndexError::InvalidParameter {
-            name: "metadata",
-            reason: e.to_string(),
-        })?;
-        self.push_raw(&record.id, &record.document_id, &record.text, &encoded)
+        self.push_raw(
+            [
+                &record.id,
+                &record.document_id,
+                &record.text,
+                &record.context,
+            ],
+            record.ordinal,
+            slot,
+        )
+    }
+
+    /// The slot of an encoded attribute value, adding it if it is new.
+    fn slot_of(&mut self, encoded: &[u8]) -> Result<u32, IndexError> {
+        let hash = xxhash_rust::xxh3::xxh3_64(encoded);
+        let slots = self.slots_by_hash.entry(hash).or_default();
+        if let Some(&slot) = slots
+            .iter()
+            .find(|&&s| self.attributes.get(s as usize) == Some(encoded))
+        {
+            return Ok(slot);
+        }
+        let slot = self.attributes.len() as u32;
+        self.attributes.push(encoded)?;
+        slots.push(slot);
+        Ok(slot)
     }
 
     /// Copies a row from another table without decoding its attributes.
@@ -278,28 +449,36 @@ impl ChunkTableBuilder {
             id: row,
             len: table.len(),
         };
+        let attrs = table
+            .attribute_slot(row)
+            .and_then(|s| table.attributes.get(s as usize))
+            .ok_or_else(missing)?;
+        self.last = None;
+        let slot = self.slot_of(attrs)?;
         self.push_raw(
-            table.id(row).ok_or_else(missing)?,
-            table.document_id(row).ok_or_else(missing)?,
-            table.text(row).ok_or_else(missing)?,
-            table.attributes.get(row as usize).ok_or_else(missing)?,
+            [
+                table.id(row).ok_or_else(missing)?,
+                table.document_id(row).ok_or_else(missing)?,
+                table.text(row).ok_or_else(missing)?,
+                table.context(row).ok_or_else(missing)?,
+            ],
+            table.ordinal(row).ok_or_else(missing)?,
+            slot,
         )
     }
 
-    fn push_raw(
-        &mut self,
-        id: &str,
-        document_id: &str,
-        text: &str,
-        attrs: &[u8],
-    ) -> Result<u32, IndexError> {
+    /// Appends a row: its id, document id, text and context, ordinal and attribute slot.
+    fn push_raw(&mut self, strings: [&str; 4], ordinal: u32, slot: u32) -> Result<u32, IndexError> {
+        let [id, document_id, text, context] = strings;
         let row = u32::try_from(self.ids.len()).map_err(|_| IndexError::Full {
             max: u32::MAX as usize,
         })?;
         self.ids.push(id.as_bytes())?;
         self.document_ids.push(document_id.as_bytes())?;
         self.texts.push(text.as_bytes())?;
-        self.attributes.push(attrs)?;
+        self.contexts.push(context.as_bytes())?;
+        self.attribute_rows.push(slot);
+        self.ordinals.push(ordinal);
         Ok(row)
     }
 
@@ -330,7 +509,10 @@ impl ChunkTableBuilder {
             ids: self.ids,
             document_ids: self.document_ids,
             texts: self.texts,
+            contexts: Some(self.contexts),
             attributes: self.attributes,
+            attribute_rows: Some(Slab::Owned(self.attribute_rows)),
+            ordinals: Some(Slab::Owned(self.ordinals)),
             id_order: Slab::Owned(order),
         })
     }
@@ -348,8 +530,9 @@ mod tests {
             id: id.into(),
             document_id: doc.into(),
             text: text.into(),
-            metadata,
-            tags: vec!["t".into()],
+            context: String::new(),
+            ordinal: 0,
+            attributes: Attributes::new(metadata, vec!["t".into()]),
         }
     }
 
@@ -397,10 +580,41 @@ mod tests {
         ]);
         let mut b = ChunkTableBuilder::default();
         b.push(&ChunkRecord {
-            metadata: m.clone(),
+            attributes: Attributes::new(m.clone(), Vec::new()),
             ..record("1", "d", "t")
         })
         .unwrap();
-        assert_eq!(b.build().unwrap().attributes(0).unwrap().0, m);
+        assert_eq!(b.build().unwrap().attributes(0).unwrap().metadata, m);
+    }
+
+    #[test]
+    fn chunks_of_a_document_store_its_attributes_once() {
+        let mut big = Metadata::new();
+        big.insert("blob".into(), MetaValue::Text("x".repeat(4096)));
+        let shared = Attributes::new(big, vec!["tag".into()]);
+        let mut b = ChunkTableBuilder::default();
+        for i in 0..100u32 {
+            b.push(&ChunkRecord {
+                ordinal: i,
+                attributes: shared.clone(),
+                ..record(&format!("d#{i}"), "d", "t")
+            })
+            .unwrap();
+        }
+        // Equal values from another document share the slot too, found by content.
+        b.push(&ChunkRecord {
+            attributes: Arc::new(shared.as_ref().clone()),
+            ..record("e#0", "e", "t")
+        })
+        .unwrap();
+        b.push(&record("f#0", "f", "t")).unwrap();
+        let table = b.build().unwrap();
+        assert_eq!(table.attribute_slots(), 2);
+        assert!(table.attributes.data.len() < 4096 + 200);
+        assert_eq!(table.ordinal(7), Some(7));
+        assert_eq!(table.record(42).unwrap().attributes, shared);
+        assert_eq!(table.attribute_slot(100), Some(0));
+        assert_eq!(table.attribute_slot(101), Some(1));
+        table.validate_attribute_rows().unwrap();
     }
 }

@@ -116,9 +116,22 @@ impl Filter {
     }
 
     /// The rows of `table` that pass the filter. Rows whose attributes cannot be decoded fail it.
-    /// `stopped` is asked every [`STOP_CHECK_ROWS`] rows; once it says yes the scan ends with
-    /// `None` (a query past its deadline).
+    /// Each distinct attribute value (one per document, usually) is decoded and judged once.
+    /// `stopped` is asked every [`STOP_CHECK_ROWS`] values and rows; once it says yes the scan
+    /// ends with `None` (a query past its deadline).
     pub fn select(&self, table: &ChunkTable, stopped: &dyn Fn() -> bool) -> Option<IdSet> {
+        let slots = table.attribute_slots();
+        let mut passes = Vec::with_capacity(slots);
+        for slot in 0..slots as u32 {
+            if slot % STOP_CHECK_ROWS == 0 && stopped() {
+                return None;
+            }
+            passes.push(
+                table
+                    .attributes_at(slot)
+                    .is_some_and(|a| self.matches(&a.metadata, &a.tags)),
+            );
+        }
         let n = table.len();
         let mut set = IdSet::from_ids(n, std::iter::empty());
         for row in 0..n as u32 {
@@ -126,8 +139,8 @@ impl Filter {
                 return None;
             }
             if table
-                .attributes(row)
-                .is_some_and(|(m, t)| self.matches(&m, &t))
+                .attribute_slot(row)
+                .is_some_and(|s| passes.get(s as usize).copied().unwrap_or(false))
             {
                 set.insert(row);
             }
@@ -278,8 +291,9 @@ mod tests {
                 id: format!("c{i}"),
                 document_id: "d".into(),
                 text: String::new(),
-                metadata,
-                tags: vec![],
+                context: String::new(),
+                ordinal: 0,
+                attributes: crate::Attributes::new(metadata, vec![]),
             })
             .unwrap();
         }

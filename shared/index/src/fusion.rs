@@ -3,24 +3,76 @@
 
 use std::{collections::HashMap, hash::Hash};
 
-/// The constant in `1 / (k + rank)`; 60 is the value from the paper and common practice.
-pub const RRF_K: f32 = 60.0;
+/// The default constant in `1 / (k + rank)`. The paper's 60 weighs agreement between the lists
+/// over each list's top; on the PostgreSQL dev set 20 ranked as well or better on every index
+/// tried (docs/retrieval.md, "Fusion").
+pub const RRF_K: f32 = 20.0;
 
-/// Fuses ranked lists (best first), each with a weight. Returns keys with their fused score,
-/// best first; ties keep the order in which keys were first seen.
+/// Fuses ranked lists (best first), each with a weight, by `weight / (rrf_k + rank)`. Returns
+/// the `k` best keys with their fused score; ties keep the order in which keys were first seen.
 pub fn reciprocal_rank_fusion<K: Clone + Eq + Hash>(
     lists: &[(f32, Vec<K>)],
+    rrf_k: f32,
     k: usize,
 ) -> Vec<(K, f32)> {
+    let ranked: Vec<(f32, Vec<(K, f32)>)> = lists
+        .iter()
+        .map(|(weight, list)| {
+            let scored = list
+                .iter()
+                .enumerate()
+                .map(|(rank, key)| (key.clone(), 1.0 / (rrf_k + rank as f32 + 1.0)))
+                .collect();
+            (*weight, scored)
+        })
+        .collect();
+    fuse(&ranked, k)
+}
+
+/// Fuses scored lists by their scores rescaled to 0..=1 within each list (the best 1, the
+/// worst 0), each times its weight: a large lead in one list counts for more than under RRF,
+/// which sees only ranks. A list whose scores are all equal counts 1 for each of its keys.
+pub fn weighted_score_fusion<K: Clone + Eq + Hash>(
+    lists: &[(f32, Vec<(K, f32)>)],
+    k: usize,
+) -> Vec<(K, f32)> {
+    let rescaled: Vec<(f32, Vec<(K, f32)>)> = lists
+        .iter()
+        .map(|(weight, list)| {
+            let (lo, hi) = list
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), (_, s)| {
+                    (lo.min(*s), hi.max(*s))
+                });
+            let span = hi - lo;
+            let scored = list
+                .iter()
+                .map(|(key, s)| {
+                    let unit = if span > 0.0 && span.is_finite() {
+                        (s - lo) / span
+                    } else {
+                        1.0
+                    };
+                    (key.clone(), unit)
+                })
+                .collect();
+            (*weight, scored)
+        })
+        .collect();
+    fuse(&rescaled, k)
+}
+
+/// Sums each key's weighted scores over the lists; the `k` best, ties in first-seen order.
+fn fuse<K: Clone + Eq + Hash>(lists: &[(f32, Vec<(K, f32)>)], k: usize) -> Vec<(K, f32)> {
     let mut scores: HashMap<K, (f32, usize)> = HashMap::new();
     let mut order = 0usize;
     for (weight, list) in lists {
-        for (rank, key) in list.iter().enumerate() {
+        for (key, score) in list {
             let entry = scores.entry(key.clone()).or_insert_with(|| {
                 order += 1;
                 (0.0, order)
             });
-            entry.0 += weight / (RRF_K + rank as f32 + 1.0);
+            entry.0 += weight * score;
         }
     }
     let mut fused: Vec<(K, f32, usize)> = scores
@@ -43,17 +95,44 @@ mod tests {
     fn items_ranked_well_in_both_lists_win() {
         let vector = vec!["a", "b", "c", "d"];
         let keyword = vec!["c", "a", "e"];
-        let fused = reciprocal_rank_fusion(&[(1.0, vector), (1.0, keyword)], 3);
+        let fused = reciprocal_rank_fusion(&[(1.0, vector), (1.0, keyword)], RRF_K, 3);
         let keys: Vec<&str> = fused.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, vec!["a", "c", "b"]);
-        assert!((fused[0].1 - (1.0 / 61.0 + 1.0 / 62.0)).abs() < 1e-6);
+        assert!((fused[0].1 - (1.0 / (RRF_K + 1.0) + 1.0 / (RRF_K + 2.0))).abs() < 1e-6);
     }
 
     #[test]
     fn weights_shift_the_balance_and_empty_lists_are_harmless() {
-        let fused =
-            reciprocal_rank_fusion(&[(0.1, vec![1, 2]), (1.0, vec![2, 1]), (1.0, vec![])], 2);
+        let fused = reciprocal_rank_fusion(
+            &[(0.1, vec![1, 2]), (1.0, vec![2, 1]), (1.0, vec![])],
+            RRF_K,
+            2,
+        );
         assert_eq!(fused[0].0, 2);
-        assert!(reciprocal_rank_fusion::<u32>(&[], 5).is_empty());
+        assert!(reciprocal_rank_fusion::<u32>(&[], RRF_K, 5).is_empty());
+    }
+
+    #[test]
+    fn a_smaller_rrf_constant_favours_the_top_of_each_list() {
+        // `a` is first in one list and absent from the other; `b` is second and third.
+        let lists = [(1.0, vec!["a", "b"]), (1.0, vec!["c", "d", "b"])];
+        assert_eq!(reciprocal_rank_fusion(&lists, 60.0, 1)[0].0, "b");
+        assert_eq!(reciprocal_rank_fusion(&lists, 0.1, 1)[0].0, "a");
+    }
+
+    #[test]
+    fn weighted_fusion_counts_how_far_ahead_a_hit_is() {
+        // Vector scores are close together; the keyword list has one clear winner.
+        let vector = vec![("a", 0.80), ("b", 0.79), ("c", 0.10)];
+        let keyword = vec![("b", 12.0), ("a", 1.0)];
+        let fused = weighted_score_fusion(&[(1.0, vector.clone()), (1.0, keyword.clone())], 3);
+        assert_eq!(fused[0].0, "b");
+        assert!((fused[0].1 - (0.9857 + 1.0)).abs() < 1e-3, "{fused:?}");
+        // A weight of zero leaves a list out.
+        let vector_only = weighted_score_fusion(&[(1.0, vector), (0.0, keyword)], 3);
+        assert_eq!(vector_only[0].0, "a");
+        // One hit, or equal scores: each counts fully.
+        let single = weighted_score_fusion(&[(1.0, vec![("x", 3.0)])], 1);
+        assert_eq!(single, vec![("x", 1.0)]);
     }
 }

@@ -20,7 +20,10 @@ pub mod synthetic;
 mod visited;
 
 pub use crate::{
-    chunks::{ChunkRecord, ChunkTable, ChunkTableBuilder, MetaValue, Metadata},
+    chunks::{
+        Attributes, ChunkRecord, ChunkTable, ChunkTableBuilder, MetaValue, Metadata,
+        SharedAttributes, keyword_text,
+    },
     codec::{
         snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, Snapshot, SnapshotInfo},
         wal::{WAL_FORMAT_VERSION, WAL_MAGIC, WalHeader, WalSegment},
@@ -29,7 +32,7 @@ pub use crate::{
     error::{DecodeError, IndexError},
     exact::{FlatIndex, merge_nearest},
     filter::{Filter, STOP_CHECK_ROWS, TAGS_FIELD},
-    fusion::{RRF_K, reciprocal_rank_fusion},
+    fusion::{RRF_K, reciprocal_rank_fusion, weighted_score_fusion},
     hnsw::{Hnsw, HnswParams, MAX_K, Neighbor, SearchParams},
     idset::IdSet,
 };

@@ -29,8 +29,19 @@ pub(crate) fn export(
 ) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
     send(async move {
         let project = caller.project();
-        let archive = state.engine.export(&caller.principal, project).await?;
-        let mut response = caller.rated(archive).into_response();
+        let archive = state
+            .engine
+            .export_stream(&caller.principal, project)
+            .await?
+            .map(|batch| {
+                batch.map_err(|e| {
+                    // The client sees the archive cut short; the log says why.
+                    tracing::warn!(error = %e, "export stopped part way");
+                    std::io::Error::other(e.to_string())
+                })
+            });
+        let body = axum::body::Body::from_stream(archive);
+        let mut response = caller.rated(body).into_response();
         let h = response.headers_mut();
         h.insert(
             header::CONTENT_TYPE,

@@ -11,7 +11,7 @@
 //! checksum is xxh3-64 (little-endian) of every byte before the checksum item, which is always
 //! the last 9 bytes. Decoding checks it before parsing anything, then checks every header.
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 use bytes::Bytes;
 use ciborium_ll::{Decoder, Encoder, Header};
@@ -87,6 +87,8 @@ fn write_all(
 /// A parsed envelope: the header and where each section's data lies in the input.
 #[derive(Debug)]
 pub(crate) struct Envelope<H> {
+    /// The format version the file was written in.
+    pub(crate) version: u64,
     pub(crate) header: H,
     bytes: Bytes,
     sections: Vec<(String, Range<usize>)>,
@@ -163,12 +165,13 @@ fn expect_array(
     }
 }
 
-/// Checks the checksum, magic and version, decodes the header and locates every section.
+/// Checks the checksum, magic and version (one of `versions`), decodes the header and locates
+/// every section.
 pub(crate) fn decode<H: DeserializeOwned>(
     input: Bytes,
     kind: &'static str,
     magic: &'static str,
-    version: u64,
+    versions: RangeInclusive<u64>,
 ) -> Result<Envelope<H>, DecodeError> {
     let len = input.len();
     if len < CHECKSUM_ITEM_LEN + 8 {
@@ -203,11 +206,11 @@ pub(crate) fn decode<H: DeserializeOwned>(
             });
         }
     };
-    if found_version != version {
+    if !versions.contains(&found_version) {
         return Err(DecodeError::UnsupportedVersion {
             kind,
             found: found_version,
-            supported: version,
+            supported: *versions.end(),
         });
     }
 
@@ -262,6 +265,7 @@ pub(crate) fn decode<H: DeserializeOwned>(
         });
     }
     Ok(Envelope {
+        version: found_version,
         header,
         bytes: input,
         sections,
@@ -297,7 +301,7 @@ mod tests {
     #[test]
     fn sections_round_trip_aligned_to_16_bytes() {
         let bytes = Bytes::from(sample());
-        let env: Envelope<Head> = decode(bytes.clone(), "test", "test.magic", 1).unwrap();
+        let env: Envelope<Head> = decode(bytes.clone(), "test", "test.magic", 1..=1).unwrap();
         assert_eq!(
             env.header,
             Head {
@@ -322,7 +326,7 @@ mod tests {
                 let mut bad = good.clone();
                 bad[i] ^= 1 << bit;
                 assert!(
-                    decode::<Head>(Bytes::from(bad), "test", "test.magic", 1).is_err(),
+                    decode::<Head>(Bytes::from(bad), "test", "test.magic", 1..=1).is_err(),
                     "byte {i} bit {bit}"
                 );
             }
@@ -338,7 +342,7 @@ mod tests {
                     Bytes::copy_from_slice(&good[..len]),
                     "test",
                     "test.magic",
-                    1
+                    1..=1
                 )
                 .is_err()
             );
@@ -349,14 +353,14 @@ mod tests {
     fn wrong_magic_and_version_are_named() {
         let bytes = Bytes::from(sample());
         assert!(matches!(
-            decode::<Head>(bytes.clone(), "test", "other.magic", 1),
+            decode::<Head>(bytes.clone(), "test", "other.magic", 1..=1),
             Err(DecodeError::WrongMagic { .. })
         ));
         assert!(matches!(
-            decode::<Head>(bytes, "test", "test.magic", 2),
+            decode::<Head>(bytes, "test", "test.magic", 2..=3),
             Err(DecodeError::UnsupportedVersion {
                 found: 1,
-                supported: 2,
+                supported: 3,
                 ..
             })
         ));

@@ -1,14 +1,18 @@
-//! Golden files: a snapshot and a WAL segment written on x86-64 and committed. The same test
-//! runs natively and on wasm32-wasip1 (infra/dev/wasm-test.sh), proving both targets decode the
-//! bytes to the same values, and guarding the format against accidental change.
+//! Golden files: a snapshot and a WAL segment written on x86-64 and committed, in each format
+//! version this build reads. The same tests run natively and on wasm32-wasip1
+//! (infra/dev/wasm-test.sh), proving both targets decode the bytes to the same values, that
+//! files written by an older build stay readable, and guarding the format against accidental
+//! change (a current-format file re-encodes byte for byte).
 
 use bytes::Bytes;
 
 use super::tests::{sample_snapshot, sample_wal};
 use crate::{SearchParams, Snapshot, WalSegment};
 
-const SNAPSHOT: &[u8] = include_bytes!("../../tests/fixtures/golden-v1.snapshot");
-const WAL: &[u8] = include_bytes!("../../tests/fixtures/golden-v1.wal");
+const SNAPSHOT_V1: &[u8] = include_bytes!("../../tests/fixtures/golden-v1.snapshot");
+const WAL_V1: &[u8] = include_bytes!("../../tests/fixtures/golden-v1.wal");
+const SNAPSHOT: &[u8] = include_bytes!("../../tests/fixtures/golden-v2.snapshot");
+const WAL: &[u8] = include_bytes!("../../tests/fixtures/golden-v2.wal");
 
 fn xxh3_of_floats(values: &[f32]) -> u64 {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -23,6 +27,25 @@ fn golden_snapshot_decodes_to_the_same_values_on_every_target() {
         SNAPSHOT,
         "re-encoding reproduces the file byte for byte"
     );
+    check_snapshot(&snapshot);
+    assert_eq!(snapshot.chunks.record(13).unwrap().ordinal, 1);
+    assert_eq!(snapshot.chunks.context(12), Some("Doc 4 › Section 0"));
+    assert_eq!(snapshot.chunks.context(13), Some(""));
+    assert!(snapshot.chunks.attribute_slots() < snapshot.chunks.len());
+}
+
+#[test]
+fn format_1_snapshots_still_decode_and_upgrade_on_encode() {
+    let old = Snapshot::decode(Bytes::from_static(SNAPSHOT_V1)).expect("format-1 snapshot");
+    check_snapshot(&old);
+    let upgraded = Snapshot::decode(Bytes::from(old.encode())).expect("re-encoded in format 2");
+    check_snapshot(&upgraded);
+    for row in 0..old.chunks.len() as u32 {
+        assert_eq!(old.chunks.record(row), upgraded.chunks.record(row));
+    }
+}
+
+fn check_snapshot(snapshot: &Snapshot) {
     assert_eq!(snapshot.info.project_id, "p1");
     assert_eq!(snapshot.info.manifest_version, 7);
     assert_eq!(snapshot.vectors.len(), 40);
@@ -54,6 +77,18 @@ fn golden_snapshot_decodes_to_the_same_values_on_every_target() {
 fn golden_wal_decodes_to_the_same_values_on_every_target() {
     let wal = WalSegment::decode(Bytes::from_static(WAL)).expect("golden WAL decodes");
     assert_eq!(wal.encode(), WAL);
+    check_wal(&wal);
+}
+
+#[test]
+fn format_1_wal_segments_still_decode() {
+    let wal = WalSegment::decode(Bytes::from_static(WAL_V1)).expect("format-1 WAL decodes");
+    check_wal(&wal);
+    let upgraded = WalSegment::decode(Bytes::from(wal.encode())).expect("re-encoded");
+    check_wal(&upgraded);
+}
+
+fn check_wal(wal: &WalSegment) {
     assert_eq!(wal.header.sequence, 12);
     assert_eq!(
         wal.tombstones,
@@ -73,11 +108,11 @@ const GOLDEN_WAL_VECTORS_XXH3: u64 = 0xa5df_ef98_d602_4515;
 fn write_golden_fixtures() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
     std::fs::write(
-        format!("{dir}/golden-v1.snapshot"),
+        format!("{dir}/golden-v2.snapshot"),
         sample_snapshot(40, 8).encode(),
     )
     .unwrap();
-    std::fs::write(format!("{dir}/golden-v1.wal"), sample_wal().encode()).unwrap();
+    std::fs::write(format!("{dir}/golden-v2.wal"), sample_wal().encode()).unwrap();
     let snapshot = sample_snapshot(40, 8);
     eprintln!(
         "vectors xxh3 {:#x}",

@@ -28,8 +28,8 @@ use crate::{
 
 /// First item of every snapshot.
 pub const SNAPSHOT_MAGIC: &str = "snapkb.snapshot";
-/// The snapshot layout this build writes and reads.
-pub const SNAPSHOT_FORMAT_VERSION: u64 = 1;
+/// The snapshot layout this build writes; it reads format 1 too.
+pub const SNAPSHOT_FORMAT_VERSION: u64 = 2;
 
 /// Which project, shard and committed state a snapshot captures, and the model that made its
 /// vectors (a snapshot is never mixed with vectors from another model).
@@ -112,7 +112,7 @@ impl Snapshot {
         index.reserve(records.len());
         for (record, vector) in records.iter().zip(vectors.chunks_exact(dims)) {
             table.push(record)?;
-            keywords.add(&record.text);
+            keywords.add(&crate::chunks::keyword_text(&record.context, &record.text));
             index.insert(vector)?;
         }
         Self::new(
@@ -178,7 +178,7 @@ impl Snapshot {
             bytes,
             "snapshot",
             SNAPSHOT_MAGIC,
-            SNAPSHOT_FORMAT_VERSION,
+            1..=SNAPSHOT_FORMAT_VERSION,
         )?;
         let h = &env.header;
         let n =

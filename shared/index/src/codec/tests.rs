@@ -4,10 +4,11 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use crate::{
-    ChunkRecord, DecodeError, HnswParams, MetaValue, Metadata, Metric, SearchParams, Snapshot,
-    SnapshotInfo, WalHeader, WalSegment, synthetic::Clustered,
+    Attributes, ChunkRecord, DecodeError, HnswParams, MetaValue, Metadata, Metric, SearchParams,
+    Snapshot, SnapshotInfo, WalHeader, WalSegment, synthetic::Clustered,
 };
 
+/// Chunks of documents of three chunks each; a document's chunks have equal attributes.
 pub(crate) fn sample_records(n: usize) -> Vec<ChunkRecord> {
     (0..n)
         .map(|i| ChunkRecord {
@@ -17,18 +18,26 @@ pub(crate) fn sample_records(n: usize) -> Vec<ChunkRecord> {
                 "chunk {i} about {} and ünïcode",
                 ["cats", "dogs", "boats", "trains"][i % 4]
             ),
-            metadata: Metadata::from([
-                ("n".to_string(), MetaValue::Int(i as i64)),
-                (
-                    "kind".to_string(),
-                    MetaValue::Text(["a", "b"][i % 2].into()),
-                ),
-            ]),
-            tags: if i % 5 == 0 {
-                vec!["five".into()]
+            context: if i % 2 == 0 {
+                format!("Doc {} › Section {}", i / 3, i % 3)
             } else {
-                vec![]
+                String::new()
             },
+            ordinal: (i % 3) as u32,
+            attributes: Attributes::new(
+                Metadata::from([
+                    ("n".to_string(), MetaValue::Int((i / 3) as i64)),
+                    (
+                        "kind".to_string(),
+                        MetaValue::Text(["a", "b"][i / 3 % 2].into()),
+                    ),
+                ]),
+                if i / 3 % 5 == 0 {
+                    vec!["five".into()]
+                } else {
+                    vec![]
+                },
+            ),
         })
         .collect()
 }
@@ -94,7 +103,7 @@ fn section(bytes: &[u8], magic: &'static str, name: &str) -> std::ops::Range<usi
         Bytes::copy_from_slice(bytes),
         "test",
         magic,
-        1,
+        1..=2,
     )
     .expect("valid file");
     env.section_range(name).expect("section present")

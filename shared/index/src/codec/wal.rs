@@ -17,8 +17,8 @@ use crate::{
 
 /// First item of every WAL segment.
 pub const WAL_MAGIC: &str = "snapkb.wal";
-/// The WAL layout this build writes and reads.
-pub const WAL_FORMAT_VERSION: u64 = 1;
+/// The WAL layout this build writes; it reads format 1 too.
+pub const WAL_FORMAT_VERSION: u64 = 2;
 
 /// Where a segment belongs: project, shard, its place in the commit sequence, and the model and
 /// vector space of its vectors.
@@ -113,7 +113,7 @@ impl WalSegment {
             bytes,
             "WAL segment",
             WAL_MAGIC,
-            WAL_FORMAT_VERSION,
+            1..=WAL_FORMAT_VERSION,
         )?;
         let h = &env.header;
         let n =

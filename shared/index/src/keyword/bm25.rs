@@ -8,19 +8,25 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::tokenize;
+use super::Analyzer;
 use crate::{DecodeError, IndexError, chunks::Column, hnsw::check_k, slab::Slab};
 
-/// BM25 parameters.
+/// BM25 parameters, and the analyzer the index was built with (queries are analyzed the same).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bm25Params {
     pub k1: f32,
     pub b: f32,
+    #[serde(default = "Analyzer::plain")]
+    pub analyzer: Analyzer,
 }
 
 impl Default for Bm25Params {
     fn default() -> Self {
-        Self { k1: 1.2, b: 0.75 }
+        Self {
+            k1: 1.2,
+            b: 0.75,
+            analyzer: Analyzer::English,
+        }
     }
 }
 
@@ -33,20 +39,37 @@ pub struct KeywordHit {
     pub score: f32,
 }
 
-/// Collects documents; ids are dense and given in order.
-#[derive(Debug, Default)]
+/// Collects documents; ids are dense and given in order. Terms come from the default
+/// analyzer ([`Bm25Params::default`]); `build` records it whatever params it is given.
+#[derive(Debug)]
 pub struct Bm25Builder {
+    analyzer: Analyzer,
     postings: HashMap<String, Vec<(u32, u32)>>,
     doc_lens: Vec<u32>,
 }
 
+impl Default for Bm25Builder {
+    fn default() -> Self {
+        Self::with_analyzer(Bm25Params::default().analyzer)
+    }
+}
+
 impl Bm25Builder {
+    /// A builder that makes terms with `analyzer`.
+    pub fn with_analyzer(analyzer: Analyzer) -> Self {
+        Self {
+            analyzer,
+            postings: HashMap::new(),
+            doc_lens: Vec::new(),
+        }
+    }
+
     /// Adds the next document (its id is the number of documents added before it).
     pub fn add(&mut self, text: &str) -> u32 {
         let id = self.doc_lens.len() as u32;
         let mut counts: HashMap<String, u32> = HashMap::new();
         let mut len = 0u32;
-        for token in tokenize(text) {
+        for token in self.analyzer.terms(text) {
             *counts.entry(token).or_insert(0) += 1;
             len = len.saturating_add(1);
         }
@@ -85,7 +108,10 @@ impl Bm25Builder {
         }
         let total_len = self.doc_lens.iter().map(|&l| u64::from(l)).sum();
         Ok(Bm25Index {
-            params,
+            params: Bm25Params {
+                analyzer: self.analyzer,
+                ..params
+            },
             terms,
             postings,
             doc_freq: Slab::Owned(doc_freq),
@@ -250,7 +276,11 @@ pub fn search_many(
     allow: impl Fn(usize, u32) -> bool,
 ) -> Result<Vec<KeywordHit>, IndexError> {
     check_k(k)?;
-    let mut terms: Vec<String> = tokenize(query).collect();
+    // Every analyzer among the indexes analyzes the query (a project may hold snapshots from
+    // before and after stemming); a term absent from an index simply has no postings there.
+    let mut analyzers: Vec<Analyzer> = indexes.iter().map(|i| i.params.analyzer).collect();
+    analyzers.dedup();
+    let mut terms: Vec<String> = analyzers.iter().flat_map(|a| a.terms(query)).collect();
     terms.sort();
     terms.dedup();
     let docs: u64 = indexes.iter().map(|i| i.len() as u64).sum();
@@ -267,7 +297,7 @@ pub fn search_many(
         }
         let idf = (1.0 + (docs as f64 - df as f64 + 0.5) / (df as f64 + 0.5)).ln() as f32;
         for (source, index) in indexes.iter().enumerate() {
-            let Bm25Params { k1, b } = index.params;
+            let Bm25Params { k1, b, .. } = index.params;
             let lens = index.doc_lens.as_slice();
             index.for_each_posting(term, |doc, tf| {
                 if !allow(source, doc) {
@@ -297,6 +327,27 @@ pub fn search_many(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unstemmed_and_a_stemmed_index_answer_one_query_together() {
+        let mut plain = Bm25Builder::with_analyzer(Analyzer::Plain);
+        plain.add("vacuuming tables");
+        plain.add("unrelated words");
+        let plain = plain.build(Bm25Params::default()).unwrap();
+        assert_eq!(
+            plain.params.analyzer,
+            Analyzer::Plain,
+            "build keeps the builder's"
+        );
+        let stemmed = index(&["a table is vacuumed", "other words"]);
+        let hits = search_many(&[&plain, &stemmed], "vacuuming tables", 10, |_, _| true).unwrap();
+        let found: Vec<(usize, u32)> = hits.iter().map(|h| (h.source, h.id)).collect();
+        assert!(
+            found.contains(&(0, 0)) && found.contains(&(1, 0)),
+            "{found:?}"
+        );
+        assert_eq!(found.len(), 2);
+    }
 
     fn index(texts: &[&str]) -> Bm25Index {
         let mut b = Bm25Builder::default();

@@ -7,5 +7,5 @@ mod tokenize;
 
 pub use self::{
     bm25::{Bm25Builder, Bm25Index, Bm25Params, KeywordHit, search_many},
-    tokenize::{MAX_TOKEN_BYTES, tokenize},
+    tokenize::{Analyzer, MAX_TOKEN_BYTES, tokenize},
 };
