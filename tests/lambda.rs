@@ -504,3 +504,136 @@ fn rate_limits_hold_across_function_containers() {
     assert!(limited["headers"]["retry-after"].is_string(), "{limited}");
     assert_eq!(limited["headers"]["ratelimit-remaining"], "0", "{limited}");
 }
+
+/// The export function of a deployment, on a host of its own.
+fn export_function(d: &Deployment) -> (LambdaHost, FunctionProcess) {
+    let host = LambdaHost::start();
+    let process = FunctionProcess::start(&host, "snapkb-export", &d.env);
+    (host, process)
+}
+
+#[test]
+fn exports_are_links_to_the_bucket_and_imports_read_an_archive_uploaded_there() {
+    let host = LambdaHost::start();
+    let d = deployment("archives", &host);
+    d.create_project(&json!({ "id": "src", "embedding": { "model": null, "dims": DIMS } }));
+    let ingest_host = LambdaHost::start();
+    let _ingest = FunctionProcess::start(&ingest_host, "snapkb-ingest", &d.env);
+    let docs: Vec<Value> = (0..3).map(|i| doc(&format!("d{i}"), i, DIMS)).collect();
+    let (status, body) = post(
+        &ingest_host,
+        "/v1/projects/src/documents",
+        &d.admin,
+        &json!({ "documents": docs }),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // Responses stop at 6 MB on Lambda: the archive is written to the bucket and linked.
+    let (export_host, _export) = export_function(&d);
+    let (status, link) = post(
+        &export_host,
+        "/v1/projects/src/export",
+        &d.admin,
+        &json!({}),
+    );
+    assert_eq!(status, 200, "{link}");
+    let object = link["object"].as_str().unwrap().to_string();
+    assert!(object.starts_with("exports/src/"), "{link}");
+    assert!(link["expires_at_ms"].as_u64().unwrap() > snapkb_core::now_ms());
+    let url = link["url"].as_str().unwrap();
+    assert!(url.contains("X-Amz-Signature="), "a presigned URL: {url}");
+    let archive = ureq::get(url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(archive.len() as u64, link["bytes"].as_u64().unwrap());
+    let lines: Vec<Value> = archive
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["source_project"], "src", "{}", lines[0]);
+    assert_eq!(lines.len(), 4, "a header and one line per chunk");
+
+    // An archive too large for a request is uploaded under imports/ and imported from there.
+    let objects = snapkb_e2e::aws_objects(&d.var("SNAPKB_BUCKET"));
+    block_on(objects.put("imports/src.jsonl", archive.clone().into_bytes().into())).unwrap();
+    let (status, body) = post(
+        &export_host,
+        "/v1/projects/import?id=copy&object=imports/src.jsonl",
+        &d.admin,
+        &json!({}),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["project"]["id"], "copy", "{body}");
+    // The copy holds the same chunks; a stream is still there for whoever asks for it.
+    let (status, copied) = post(
+        &export_host,
+        "/v1/projects/copy/export?delivery=stream",
+        &d.admin,
+        &json!({}),
+    );
+    assert_eq!(status, 200);
+    let copied = copied
+        .as_str()
+        .expect("the archive as the body")
+        .to_string();
+    assert_eq!(copied.lines().count(), 4, "{copied}");
+    assert_eq!(
+        copied.lines().skip(1).collect::<Vec<_>>(),
+        archive.lines().skip(1).collect::<Vec<_>>()
+    );
+
+    // Only objects under imports/ can be imported, and only ones that exist.
+    for (object, field) in [
+        (object.as_str(), "object"),
+        ("imports/missing.jsonl", "object"),
+        ("imports/../projects/src/x", "object"),
+    ] {
+        let (status, body) = post(
+            &export_host,
+            &format!("/v1/projects/import?id=other&object={object}"),
+            &d.admin,
+            &json!({}),
+        );
+        assert_eq!(status, 422, "{object}: {body}");
+        assert_eq!(body["field"], field, "{body}");
+    }
+}
+
+#[test]
+fn a_body_past_what_lambda_carries_is_refused_with_a_413_naming_the_limit() {
+    let host = LambdaHost::start();
+    let d = deployment("bodies", &host);
+    d.create_project(&json!({ "id": "kb", "embedding": { "model": null, "dims": DIMS } }));
+    let ingest_host = LambdaHost::start();
+    let _ingest = FunctionProcess::start(&ingest_host, "snapkb-ingest", &d.env);
+    // 4.5 MiB: under the 6 MB an invocation carries, over the 4 MiB a function takes, whose
+    // base64 form (5.6 MB) still fits.
+    let text = "word ".repeat(900 * 1024);
+    let (status, body) = post(
+        &ingest_host,
+        "/v1/projects/kb/documents",
+        &d.admin,
+        &json!({ "documents": [{ "id": "big", "text": text }] }),
+    );
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("SNAPKB_MAX_BODY_BYTES")),
+        "{body}"
+    );
+    // Set above what Lambda carries, a function refuses to start.
+    let (config, _) = snapkb_lambda::LambdaSettings::from_vars([(
+        "SNAPKB_MAX_BODY_BYTES".to_string(),
+        (5 << 20).to_string(),
+    )])
+    .map(|(c, s)| (Some(c), s))
+    .unwrap_or_else(|e| {
+        assert!(e.to_string().contains("SNAPKB_MAX_BODY_BYTES"), "{e}");
+        (None, Default::default())
+    });
+    assert!(config.is_none(), "5 MiB bodies cannot reach a function");
+}

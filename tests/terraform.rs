@@ -1,6 +1,7 @@
-//! The Terraform module against the code, since `terraform plan` cannot run here: every `.tf`
-//! file is parsed (hcl-rs) and its functions, routes, settings and IAM actions are compared with
-//! the tables the code keeps (functions/lambda/src/deployment.rs, shared/http/src/routes.rs,
+//! The Terraform module against the code, for what Terraform's own checks
+//! (infra/dev/terraform-check.sh: validate, and `terraform test` with a mocked provider) cannot
+//! know: every `.tf` file is parsed (hcl-rs) and its functions, routes, settings, IAM actions and
+//! object prefixes are compared with the tables the code keeps (functions/lambda/src/deployment.rs, shared/http/src/routes.rs,
 //! infra/aws/src/iam.rs).
 #![expect(
     clippy::wildcard_enum_match_arm,
@@ -166,9 +167,19 @@ fn every_function_binary_has_a_lambda_with_its_group() {
         );
     }
     // Every function gets memory and a timeout by default, and runs the binary as `bootstrap`.
-    let defaults = module.attribute(&["variable", "functions"], "default");
+    let defaults = entries(module.local("function_defaults"));
     for spec in FUNCTIONS {
-        assert!(defaults.contains(spec.name), "{} has no default", spec.name);
+        let d = entries(defaults[spec.name]);
+        assert!(
+            d.contains_key("memory_mb") && d.contains_key("timeout_seconds"),
+            "{} has no default",
+            spec.name
+        );
+        if spec.group.is_some() {
+            // API Gateway stops waiting at 30 s.
+            let timeout: u64 = expression_text(d["timeout_seconds"]).parse().unwrap();
+            assert!(timeout <= 30, "{} times out after the gateway", spec.name);
+        }
     }
     let lambda = ["resource", "aws_lambda_function", "this"];
     assert_eq!(module.attribute(&lambda, "for_each"), "local.functions");
@@ -280,9 +291,21 @@ fn each_role_has_exactly_the_actions_its_code_sends_and_no_wildcards() {
         text.contains("local.resource_arns[statement.key]"),
         "{text}"
     );
+    // Object actions only on the prefixes each function uses.
+    assert!(text.contains("local.object_prefixes[each.key]"), "{text}");
+    let prefixes = entries(module.local("object_prefixes"));
+    for spec in FUNCTIONS {
+        let expected: BTreeSet<String> =
+            spec.object_prefixes.iter().map(|p| p.to_string()).collect();
+        assert_eq!(strings(prefixes[spec.name]), expected, "{}", spec.name);
+    }
     let arns = entries(module.local("resource_arns"));
     for spec in FUNCTIONS {
         for resource in entries(granted[spec.name]).keys() {
+            // Objects are granted per function, under its prefixes (checked above).
+            if resource == "Objects" {
+                continue;
+            }
             assert!(arns.contains_key(resource), "no ARN for {resource}");
             assert!(!expression_text(arns[resource]).contains("\"*\""));
         }
@@ -344,5 +367,33 @@ fn the_example_deploys_the_module_with_every_required_input() {
     assert!(given.contains("source"));
     for input in &required {
         assert!(given.contains(input), "the example does not set {input}");
+    }
+}
+
+#[test]
+fn every_variable_the_deploy_guide_sets_is_declared_by_the_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let guide = std::fs::read_to_string(root.join("docs/deploy.md")).unwrap();
+    let used: BTreeSet<String> = guide
+        .split("-var ")
+        .skip(1)
+        .filter_map(|rest| rest.split('=').next())
+        .map(|name| name.trim().to_string())
+        .collect();
+    assert!(
+        !used.is_empty(),
+        "the guide sets no -var: this test checks nothing"
+    );
+    let declared: BTreeSet<String> = parse_all(&root.join("terraform/examples/basic"))
+        .iter()
+        .flat_map(|(_, body)| body.blocks())
+        .filter(|b| b.identifier() == "variable")
+        .map(|b| b.labels()[0].as_str().to_string())
+        .collect();
+    for name in &used {
+        assert!(
+            declared.contains(name),
+            "docs/deploy.md sets -var {name}, which terraform/examples/basic does not declare"
+        );
     }
 }

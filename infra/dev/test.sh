@@ -70,6 +70,9 @@ step "format (cargo fmt, terraform fmt)"
 cargo fmt --all --check
 "$(infra/dev/terraform.sh)" fmt -check -recursive terraform/
 
+step "terraform: init from the provider mirror, validate, test (mocked AWS provider)"
+infra/dev/terraform-check.sh
+
 step "tools: DynamoDB Local, s3s-fs, wasm toolchain, wasm-bindgen, wasm-component-ld, workerd"
 infra/dev/aws-servers.sh install
 infra/dev/wasm-toolchain.sh

@@ -20,7 +20,12 @@ pub struct FunctionSpec {
     pub operation_groups: &'static [&'static [&'static str]],
     /// Settings it reads that have no usable default in a deployment, in groups.
     pub setting_groups: &'static [&'static [&'static str]],
+    /// The key prefixes of the bucket its object actions are granted on.
+    pub object_prefixes: &'static [&'static str],
 }
+
+/// Every project's snapshots and write-ahead segments (`snapkb_engine::layout`).
+const PROJECTS: &str = "projects/";
 
 /// Writing an object: one PUT, or a multipart upload above the part size.
 const OBJECT_WRITES: &[&str] = &[
@@ -64,6 +69,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             "SSM.GetParameter",
         ]],
         setting_groups: &[STORAGE_SETTINGS, HTTP_SETTINGS],
+        object_prefixes: &[PROJECTS],
     },
     FunctionSpec {
         name: "ingest",
@@ -72,6 +78,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         // Commits are transactions; webhook deliveries are claimed once with a PutItem.
         operation_groups: &[OBJECT_WRITES, COMMITS, &["DynamoDB.PutItem"]],
         setting_groups: &[STORAGE_SETTINGS, HTTP_SETTINGS, COMPACT_SETTINGS],
+        object_prefixes: &[PROJECTS],
     },
     FunctionSpec {
         name: "export",
@@ -79,8 +86,18 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
         group: Some(Group::Export),
         // Export reads; import writes; rollback checks its objects are still there; the
         // compact route asks the compact function.
-        operation_groups: &[OBJECT_WRITES, COMMITS, &["S3.HeadObject", "DynamoDB.Query"]],
+        operation_groups: &[
+            OBJECT_WRITES,
+            COMMITS,
+            // An import creates its project item.
+            &["S3.HeadObject", "DynamoDB.Query", "DynamoDB.PutItem"],
+        ],
         setting_groups: &[STORAGE_SETTINGS, HTTP_SETTINGS, COMPACT_SETTINGS],
+        object_prefixes: &[
+            PROJECTS,
+            snapkb_engine::EXPORTS_PREFIX,
+            snapkb_engine::IMPORTS_PREFIX,
+        ],
     },
     FunctionSpec {
         name: "keys",
@@ -99,6 +116,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             "SSM.GetParameter",
         ]],
         setting_groups: &[STORAGE_SETTINGS, HTTP_SETTINGS],
+        object_prefixes: &[PROJECTS],
     },
     FunctionSpec {
         name: "compact",
@@ -119,6 +137,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             ],
         ],
         setting_groups: &[STORAGE_SETTINGS],
+        object_prefixes: &[PROJECTS],
     },
     FunctionSpec {
         name: "s3-trigger",
@@ -136,6 +155,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
             ],
         ],
         setting_groups: &[STORAGE_SETTINGS, COMPACT_SETTINGS],
+        object_prefixes: &[PROJECTS, crate::inbox::INBOX_PREFIX],
     },
 ];
 

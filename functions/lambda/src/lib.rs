@@ -29,6 +29,13 @@ pub enum InitError {
     AdminKey(String),
 }
 
+/// The largest request body a function accepts (and its default `SNAPKB_MAX_BODY_BYTES` and
+/// `SNAPKB_MAX_IMPORT_BYTES`): 4 MiB, base64-encoded 5.6 MB, under the 6 MB Lambda takes in one
+/// synchronous invocation. Larger bodies get snapkb's 413 up to 6 MB and Lambda's own 413
+/// past it; larger ingests go in batches or through `inbox/`, larger imports through
+/// `imports/` (docs/deploy.md).
+pub const LAMBDA_MAX_BODY_BYTES: usize = 4 << 20;
+
 /// A function's own settings: its AWS storage, the compact function it invokes, the admin key's
 /// SSM parameter, the model's location, and endpoint overrides for local servers (tests).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,11 +71,31 @@ impl LambdaSettings {
         "SNAPKB_LOG_FORMAT",
     ];
 
-    /// The shared configuration and these settings from `SNAPKB_*` variables.
+    /// The shared configuration and these settings from `SNAPKB_*` variables, with Lambda's
+    /// own defaults for the body limits ([`LAMBDA_MAX_BODY_BYTES`]).
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(Config, Self), snapkb_core::ConfigError> {
+        let mut vars: Vec<(String, String)> = vars.into_iter().collect();
+        for name in ["SNAPKB_MAX_BODY_BYTES", "SNAPKB_MAX_IMPORT_BYTES"] {
+            if !vars.iter().any(|(n, _)| n == name) {
+                vars.insert(0, (name.to_string(), LAMBDA_MAX_BODY_BYTES.to_string()));
+            }
+        }
         let (config, host) = Config::from_vars_with_host(vars, &Self::NAMES)?;
+        for (name, value) in [
+            ("SNAPKB_MAX_BODY_BYTES", config.max_body_bytes),
+            ("SNAPKB_MAX_IMPORT_BYTES", config.max_import_bytes),
+        ] {
+            if value > LAMBDA_MAX_BODY_BYTES {
+                return Err(snapkb_core::ConfigError::Invalid {
+                    field: name,
+                    reason: format!(
+                        "at most {LAMBDA_MAX_BODY_BYTES} on Lambda: a synchronous invocation carries at most 6 MB, and API Gateway sends binary bodies base64-encoded (4/3 larger)"
+                    ),
+                });
+            }
+        }
         let settings = LambdaSettings {
             aws: AwsSettings::from_host(&host),
             compact_function: host.get("SNAPKB_COMPACT_FUNCTION"),
@@ -185,6 +212,8 @@ impl Function {
             .with_rate_limiter(Arc::new(TableRateLimiter {
                 meta: stores.meta.clone(),
             }));
+        // Responses stop at 6 MB: exports are written to the bucket and handed over as a link.
+        engine = engine.with_download_links(stores.objects.clone(), true);
         if embeds {
             engine = engine.with_embedder(Arc::new(LazyMiniLm::new(&model_dir(&settings))));
         }

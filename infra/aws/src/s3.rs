@@ -15,7 +15,7 @@ use aws_sdk_s3::{
 };
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
-use snapkb_store::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreResult};
+use snapkb_store::{DownloadLinks, ListPage, ObjectMeta, ObjectStore, StoreError, StoreResult};
 
 /// Objects larger than this are uploaded in parts, and read back in parallel ranged reads of
 /// this size. 8 MiB is what the AWS CLI uses; S3's smallest part is 5 MiB.
@@ -110,18 +110,7 @@ impl S3ObjectStore {
     /// Uploads `body` in parts, `PARALLEL_PARTS` at a time; aborts the upload on any failure
     /// so no parts are left billed behind it (the bucket's lifecycle rule is the backstop).
     async fn put_multipart(&self, key: &str, body: Bytes) -> StoreResult<()> {
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| store_error(key, e))?;
-        let upload_id = created
-            .upload_id()
-            .ok_or_else(|| StoreError::Backend(format!("S3 gave no upload id for {key}")))?
-            .to_string();
+        let upload_id = self.start_upload(key).await?;
         let result = async {
             let chunks: Vec<(i32, Bytes)> = (0..body.len())
                 .step_by(self.part_bytes)
@@ -131,58 +120,24 @@ impl S3ObjectStore {
                     (i as i32 + 1, body.slice(start..end))
                 })
                 .collect();
-            let mut parts: Vec<CompletedPart> = stream::iter(chunks)
+            let mut parts: Vec<(i32, String)> = stream::iter(chunks)
                 .map(|(number, chunk)| {
-                    let upload_id = upload_id.clone();
+                    let upload_id = &upload_id;
                     async move {
-                        let out = self
-                            .client
-                            .upload_part()
-                            .bucket(&self.bucket)
-                            .key(key)
-                            .upload_id(upload_id)
-                            .part_number(number)
-                            .body(ByteStream::from(chunk))
-                            .send()
-                            .await
-                            .map_err(|e| store_error(key, e))?;
-                        Ok::<_, StoreError>(
-                            CompletedPart::builder()
-                                .part_number(number)
-                                .set_e_tag(out.e_tag().map(str::to_string))
-                                .build(),
-                        )
+                        let tag = self.upload_part(key, upload_id, number, chunk).await?;
+                        Ok::<_, StoreError>((number, tag))
                     }
                 })
                 .buffer_unordered(PARALLEL_PARTS)
                 .try_collect()
                 .await?;
-            parts.sort_by_key(|p| p.part_number());
-            self.client
-                .complete_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| store_error(key, e))?;
-            Ok(())
+            parts.sort_by_key(|(number, _)| *number);
+            let tags = parts.into_iter().map(|(_, tag)| tag).collect();
+            self.finish_upload(key, &upload_id, tags).await
         }
         .await;
         if result.is_err() {
-            let _ = self
-                .client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(&upload_id)
-                .send()
-                .await;
+            let _ = self.abort_upload(key, &upload_id).await;
         }
         result
     }
@@ -424,5 +379,101 @@ impl ObjectStore for S3ObjectStore {
             }
         }
         Ok(ListPage::from_overfetched(objects, limit))
+    }
+}
+
+#[async_trait::async_trait]
+impl DownloadLinks for S3ObjectStore {
+    fn min_part_bytes(&self) -> usize {
+        self.part_bytes
+    }
+
+    async fn start_upload(&self, key: &str) -> StoreResult<String> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| store_error(key, e))?;
+        Ok(created
+            .upload_id()
+            .ok_or_else(|| StoreError::Backend(format!("S3 gave no upload id for {key}")))?
+            .to_string())
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &str,
+        number: i32,
+        body: Bytes,
+    ) -> StoreResult<String> {
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| store_error(key, e))?;
+        Ok(out.e_tag().unwrap_or_default().to_string())
+    }
+
+    async fn finish_upload(&self, key: &str, upload: &str, tags: Vec<String>) -> StoreResult<()> {
+        let parts = tags
+            .into_iter()
+            .enumerate()
+            .map(|(i, tag)| {
+                CompletedPart::builder()
+                    .part_number(i as i32 + 1)
+                    .e_tag(tag)
+                    .build()
+            })
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| store_error(key, e))?;
+        Ok(())
+    }
+
+    async fn abort_upload(&self, key: &str, upload: &str) -> StoreResult<()> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload)
+            .send()
+            .await
+            .map_err(|e| store_error(key, e))?;
+        Ok(())
+    }
+
+    async fn download_url(&self, key: &str, valid_for: std::time::Duration) -> StoreResult<String> {
+        let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(valid_for)
+            .map_err(|e| StoreError::Backend(format!("presigning {key}: {e}")))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .map_err(|e| store_error(key, e))?;
+        Ok(request.uri().to_string())
     }
 }

@@ -89,6 +89,8 @@ pub struct Engine {
     pub(crate) access: Access,
     /// Where queries' CPU work runs (bounded, off the async workers).
     pub(crate) cpu: CpuPool,
+    /// Where exports delivered by link are written, if the host has such a store.
+    pub(crate) downloads: Option<crate::export::Downloads>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -126,6 +128,7 @@ impl Engine {
             writers: Mutex::new(HashMap::new()),
             access,
             cpu: CpuPool::default(),
+            downloads: None,
         }
     }
 
@@ -142,6 +145,23 @@ impl Engine {
     pub fn with_compaction_trigger(mut self, trigger: Arc<dyn CompactionTrigger>) -> Self {
         self.compaction = trigger;
         self
+    }
+
+    /// Exports can be delivered as a download link to an object in `links`; with
+    /// `by_default`, every export is unless the request asks for the stream (hosts whose
+    /// responses are bounded, like Lambda's 6 MB).
+    pub fn with_download_links(
+        mut self,
+        links: Arc<dyn snapkb_store::DownloadLinks>,
+        by_default: bool,
+    ) -> Self {
+        self.downloads = Some(crate::export::Downloads { links, by_default });
+        self
+    }
+
+    /// Whether an export that does not say how it wants the archive gets a link.
+    pub fn exports_by_link(&self) -> bool {
+        self.downloads.as_ref().is_some_and(|d| d.by_default)
     }
 
     pub fn with_pause(mut self, pause: Arc<dyn Pause>) -> Self {

@@ -13,6 +13,7 @@ use snapkb_core::{
     Project, Quotas, RateLimits, Scope,
 };
 use snapkb_index::Metadata;
+use snapkb_store::DownloadLinks;
 
 use crate::{
     Engine, EngineError,
@@ -23,6 +24,34 @@ use crate::{
 
 pub const EXPORT_FORMAT: &str = "snapkb-export";
 pub const EXPORT_FORMAT_VERSION: u32 = 1;
+
+/// Where exports delivered by link are written (`exports/<project>/<ms>-<random>.snapkb.jsonl`);
+/// the deployment's lifecycle rule removes them after a day.
+pub const EXPORTS_PREFIX: &str = "exports/";
+
+/// How long an export's download link works.
+pub const EXPORT_LINK_SECONDS: u64 = 15 * 60;
+
+/// A host's store for exports delivered by link.
+#[derive(Clone)]
+pub(crate) struct Downloads {
+    pub(crate) links: Arc<dyn DownloadLinks>,
+    pub(crate) by_default: bool,
+}
+
+/// An export written to an object, and a link to fetch it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExportLink {
+    /// A plain `GET` of this URL (no API key) returns the archive, until `expires_at_ms`.
+    pub url: String,
+    /// When the link stops working (Unix milliseconds). The object itself is removed a day
+    /// after it was written.
+    pub expires_at_ms: u64,
+    /// The archive's key in the deployment's bucket.
+    pub object: String,
+    /// The archive's size.
+    pub bytes: u64,
+}
 
 /// How long one batch of an export may wait for its CPU slot and run.
 const EXPORT_BATCH_DEADLINE_MS: u64 = 60 * 1000;
@@ -144,6 +173,75 @@ impl Engine {
         });
         let header = futures::stream::once(std::future::ready(Ok(Bytes::from(header))));
         Ok(Box::pin(header.chain(batches)))
+    }
+}
+
+impl Engine {
+    /// Writes the archive of a project to an object as it is encoded, in parts of the store's
+    /// smallest part size (so an export costs one part in memory, whatever its size), and
+    /// answers with a short-lived link to it. For hosts that cannot stream large responses.
+    pub async fn export_link(
+        &self,
+        principal: &Principal,
+        project_id: &str,
+    ) -> Result<ExportLink, EngineError> {
+        let links = match &self.downloads {
+            Some(d) => d.links.clone(),
+            None => {
+                return Err(EngineError::invalid(
+                    "delivery",
+                    "this deployment streams exports; it has no store for download links",
+                ));
+            }
+        };
+        let mut archive = self.export_stream(principal, project_id).await?;
+        let object = format!(
+            "{EXPORTS_PREFIX}{project_id}/{:013}-{}.snapkb.jsonl",
+            snapkb_core::now_ms(),
+            snapkb_core::random_hex(8)
+        );
+        let upload = links.start_upload(&object).await?;
+        let written = async {
+            let part_bytes = links.min_part_bytes();
+            let (mut tags, mut part, mut bytes) = (Vec::new(), Vec::new(), 0u64);
+            loop {
+                let next = archive.next().await.transpose()?;
+                if let Some(batch) = &next {
+                    bytes += batch.len() as u64;
+                    part.extend_from_slice(batch);
+                }
+                // Every part but the last is at least the store's smallest part.
+                let last = next.is_none();
+                if part.len() >= part_bytes || (last && (!part.is_empty() || tags.is_empty())) {
+                    let number = tags.len() as i32 + 1;
+                    let body = Bytes::from(std::mem::take(&mut part));
+                    tags.push(links.upload_part(&object, &upload, number, body).await?);
+                }
+                if last {
+                    break;
+                }
+            }
+            links.finish_upload(&object, &upload, tags).await?;
+            Ok::<_, EngineError>(bytes)
+        }
+        .await;
+        let bytes = match written {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                if let Err(abort) = links.abort_upload(&object, &upload).await {
+                    tracing::warn!(object, error = %abort, "an unfinished export upload was left; the bucket's lifecycle rule removes it");
+                }
+                return Err(e);
+            }
+        };
+        let valid_for = std::time::Duration::from_secs(EXPORT_LINK_SECONDS);
+        let url = links.download_url(&object, valid_for).await?;
+        Ok(ExportLink {
+            url,
+            expires_at_ms: snapkb_core::now_ms() + EXPORT_LINK_SECONDS * 1000,
+            object,
+            bytes,
+        })
     }
 }
 

@@ -22,6 +22,12 @@ use crate::{
     state::{DOC_META_KEY, DocInfo},
 };
 
+/// Archives imported from an object are read from under this prefix only.
+pub const IMPORTS_PREFIX: &str = "imports/";
+
+/// Bytes read from an import object at a time.
+const IMPORT_READ_BYTES: u64 = 8 << 20;
+
 /// Chunks per write-ahead segment when importing: what an import holds in memory at a time.
 const IMPORT_BATCH: usize = 5_000;
 
@@ -260,6 +266,49 @@ impl Engine {
             Bytes::copy_from_slice(archive),
         )]);
         self.import_stream(principal, new_id, body).await
+    }
+
+    /// Creates project `new_id` from an archive already in the deployment's object store under
+    /// `imports/` (uploaded there by whoever runs the deployment: larger than any request a
+    /// host takes), read in ranges as it is imported.
+    pub async fn import_object(
+        &self,
+        principal: &Principal,
+        new_id: &str,
+        object: &str,
+    ) -> Result<(Project, u64), EngineError> {
+        self.require_deployment_admin(principal)?;
+        let name = object.strip_prefix(IMPORTS_PREFIX).unwrap_or_default();
+        if name.is_empty() || object.split('/').any(|part| part == "..") {
+            return Err(EngineError::invalid(
+                "object",
+                format!("must be the key of an archive under {IMPORTS_PREFIX}"),
+            ));
+        }
+        let size = self
+            .objects
+            .head(object)
+            .await?
+            .ok_or_else(|| EngineError::invalid("object", format!("no object {object}")))?
+            .size;
+        let objects = self.objects.clone();
+        let key = object.to_string();
+        let ranges = futures::stream::unfold(0u64, move |at| {
+            let (objects, key) = (objects.clone(), key.clone());
+            async move {
+                if at >= size {
+                    return None;
+                }
+                let end = size.min(at + IMPORT_READ_BYTES);
+                match objects.get_range(&key, at..end).await {
+                    Ok(piece) => Some((Ok(piece), end)),
+                    // The import stops at the first error and removes what it wrote.
+                    Err(e) => Some((Err(e.to_string()), size)),
+                }
+            }
+        });
+        self.import_stream(principal, new_id, Box::pin(ranges))
+            .await
     }
 
     /// Creates project `new_id` from an archive read from `body` as it arrives (the caller

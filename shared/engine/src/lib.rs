@@ -44,7 +44,11 @@ pub use crate::{
     embedders::{InlineEmbedder, TextEmbedder},
     engine::{CompactionTrigger, Engine, NoCompactionTrigger, NoPause, Pause},
     error::EngineError,
-    export::{ArchiveStream, EXPORT_FORMAT, EXPORT_FORMAT_VERSION, ExportChunk, ExportHeader},
+    export::{
+        ArchiveStream, EXPORT_FORMAT, EXPORT_FORMAT_VERSION, EXPORT_LINK_SECONDS, EXPORTS_PREFIX,
+        ExportChunk, ExportHeader, ExportLink,
+    },
+    import::IMPORTS_PREFIX,
     ingest::{
         ChunkInput, DocumentInput, DocumentResult, DocumentStatus, IngestRequest, IngestResponse,
     },

@@ -10,12 +10,14 @@ use serde::de::DeserializeOwned;
 
 use crate::problem::ApiError;
 
-pub(crate) fn too_large() -> ApiError {
+pub(crate) fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body-too-large",
         "The request body is too large",
-        "the body exceeds the configured limit (SNAPKB_MAX_BODY_BYTES; SNAPKB_MAX_IMPORT_BYTES for imports)",
+        format!(
+            "the body exceeds the limit of {limit} bytes (SNAPKB_MAX_BODY_BYTES; SNAPKB_MAX_IMPORT_BYTES for imports)"
+        ),
     )
 }
 
@@ -52,7 +54,7 @@ pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiEr
         buf.extend_from_slice(&chunk);
     }
     if over {
-        return Err(too_large());
+        return Err(too_large(limit));
     }
     Ok(buf.freeze())
 }

@@ -390,7 +390,7 @@ pub const ROUTES: &[Route] = &[
         "/v1/projects/{project}/export",
         Some(Export),
         Project(Scope::Export),
-        "Export the project as a portable archive (JSON lines)",
+        "Export the project as a portable archive (JSON lines), or as a link to it in the bucket (`?delivery=link`, the default on Lambda)",
         |m| on(m, archive::export),
     ),
     Route::new(

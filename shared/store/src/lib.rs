@@ -21,7 +21,7 @@ pub use crate::{
         Condition, Item, ItemRange, MAX_TRANSACT_WRITES, MetaStore, QueryPage, TransactWrite,
         counter_value, next_counter, validate_transaction,
     },
-    object::{ListPage, ObjectMeta, ObjectStore},
+    object::{DownloadLinks, ListPage, ObjectMeta, ObjectStore},
     outbound::{Outbound, OutboundError, OutboundRequest, OutboundResponse},
 };
 

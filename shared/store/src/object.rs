@@ -51,3 +51,30 @@ pub trait ObjectStore: MaybeSendSync {
     /// Up to `limit` objects whose keys start with `prefix` and sort after `after`.
     async fn list(&self, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<ListPage>;
 }
+
+/// Objects handed to clients by link: written in parts as they are produced (no whole copy in
+/// memory), then fetched by whoever holds a short-lived URL. Hosts whose responses are bounded
+/// (Lambda: 6 MB) deliver exports this way; S3 implements it with multipart uploads and
+/// presigned GETs.
+#[cfg_attr(not(target_family = "wasm"), async_trait::async_trait)]
+#[cfg_attr(target_family = "wasm", async_trait::async_trait(?Send))]
+pub trait DownloadLinks: MaybeSendSync {
+    /// The smallest part [`Self::upload_part`] takes, except the last.
+    fn min_part_bytes(&self) -> usize;
+    /// Starts an object at `key` written in parts; returns the upload's id.
+    async fn start_upload(&self, key: &str) -> StoreResult<String>;
+    /// Part `number` (1, 2, …) of an upload; returns the tag [`Self::finish_upload`] needs.
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &str,
+        number: i32,
+        body: Bytes,
+    ) -> StoreResult<String>;
+    /// Makes the object out of the parts whose tags are given, in order.
+    async fn finish_upload(&self, key: &str, upload: &str, tags: Vec<String>) -> StoreResult<()>;
+    /// Drops an unfinished upload and its parts.
+    async fn abort_upload(&self, key: &str, upload: &str) -> StoreResult<()>;
+    /// A URL that fetches the object with a plain GET until `valid_for` has passed.
+    async fn download_url(&self, key: &str, valid_for: std::time::Duration) -> StoreResult<String>;
+}

@@ -40,7 +40,7 @@ resource "aws_cloudwatch_metric_alarm" "p99_duration" {
   extended_statistic  = "p99"
   period              = 300
   evaluation_periods  = 3
-  threshold           = lookup(var.p99_duration_ms, each.key, var.functions[each.key].timeout_seconds * 800)
+  threshold           = lookup(var.p99_duration_ms, each.key, local.function_config[each.key].timeout_seconds * 800)
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = var.alarm_actions

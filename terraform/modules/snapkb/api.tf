@@ -13,7 +13,7 @@ resource "aws_apigatewayv2_integration" "function" {
   integration_type       = "AWS_PROXY"
   integration_uri        = aws_lambda_function.this[each.key].invoke_arn
   payload_format_version = "2.0"
-  timeout_milliseconds   = min(30000, var.functions[each.key].timeout_seconds * 1000)
+  timeout_milliseconds   = min(30000, local.function_config[each.key].timeout_seconds * 1000)
 }
 
 resource "aws_apigatewayv2_route" "this" {

@@ -45,11 +45,21 @@ locals {
     }
   }
 
+  # Function → the bucket prefixes its object actions cover (functions/lambda/src/deployment.rs):
+  # project data, plus exports and imports for export and the inbox for s3-trigger.
+  object_prefixes = {
+    query        = ["projects/"]
+    ingest       = ["projects/"]
+    export       = ["projects/", "exports/", "imports/"]
+    keys         = ["projects/"]
+    compact      = ["projects/"]
+    "s3-trigger" = ["projects/", "inbox/"]
+  }
+
   resource_arns = {
-    Objects           = ["${aws_s3_bucket.this.arn}/*"]
     Bucket            = [aws_s3_bucket.this.arn]
     Table             = [aws_dynamodb_table.this.arn]
-    CompactFunction   = ["arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:function:${local.compact_function_name}"]
+    CompactFunction   = ["arn:${data.aws_partition.current.partition}:lambda:${data.aws_region.current.id}:${data.aws_caller_identity.current.account_id}:function:${local.compact_function_name}"]
     AdminKeyParameter = [aws_ssm_parameter.admin_key_sha256.arn]
   }
 }
@@ -64,11 +74,18 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
+# Role names are global to the account: the region in the name lets the same deployment name
+# live in several regions. A renamed role is created before the old one goes, so functions
+# never point at a deleted role during an upgrade.
 resource "aws_iam_role" "function" {
   for_each           = local.functions
-  name               = "${var.name}-${each.key}"
+  name               = "${var.name}-${each.key}-${data.aws_region.current.id}"
   assume_role_policy = data.aws_iam_policy_document.assume.json
   tags               = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 data "aws_iam_policy_document" "function" {
@@ -78,9 +95,12 @@ data "aws_iam_policy_document" "function" {
   dynamic "statement" {
     for_each = local.function_actions[each.key]
     content {
-      sid       = statement.key
-      actions   = statement.value
-      resources = local.resource_arns[statement.key]
+      sid     = statement.key
+      actions = statement.value
+      # Object actions only under the prefixes the function uses.
+      resources = statement.key == "Objects" ? [
+        for prefix in local.object_prefixes[each.key] : "${aws_s3_bucket.this.arn}/${prefix}*"
+      ] : local.resource_arns[statement.key]
     }
   }
 
@@ -105,6 +125,11 @@ data "aws_iam_policy_document" "function" {
 resource "aws_iam_role_policy" "function" {
   for_each = local.functions
   name     = "${var.name}-${each.key}"
-  role     = aws_iam_role.function[each.key].id
-  policy   = data.aws_iam_policy_document.function[each.key].json
+
+  lifecycle {
+    create_before_destroy = true
+  }
+
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.function[each.key].json
 }

@@ -8,7 +8,7 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  bucket = coalesce(var.bucket_name, "${var.name}-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}")
+  bucket = coalesce(var.bucket_name, "${var.name}-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.id}")
 
   # Function name → its binary and route group (null for event functions).
   functions = {
@@ -20,6 +20,25 @@ locals {
     "s3-trigger" = { binary = "snapkb-s3-trigger", group = null }
   }
   http_functions = { for f, c in local.functions : f => c if c.group != null }
+
+  # Each function's memory (MB) and timeout (s) unless var.functions overrides a field. HTTP
+  # functions stop at 30 s, where API Gateway stops waiting; longer work goes through events
+  # (inbox/ uploads, compaction) whose functions run up to 15 minutes.
+  function_defaults = {
+    query        = { memory_mb = 1769, timeout_seconds = 30 }
+    ingest       = { memory_mb = 1769, timeout_seconds = 30 }
+    export       = { memory_mb = 1769, timeout_seconds = 30 }
+    keys         = { memory_mb = 512, timeout_seconds = 30 }
+    compact      = { memory_mb = 3008, timeout_seconds = 900 }
+    "s3-trigger" = { memory_mb = 1769, timeout_seconds = 300 }
+  }
+  function_config = {
+    for f, d in local.function_defaults : f => {
+      memory_mb            = coalesce(try(var.functions[f].memory_mb, null), d.memory_mb)
+      timeout_seconds      = coalesce(try(var.functions[f].timeout_seconds, null), d.timeout_seconds)
+      reserved_concurrency = try(var.functions[f].reserved_concurrency, null)
+    }
+  }
 
   # Every route of shared/http's table → the function that mounts it. The routes every
   # function mounts (/healthz, /openapi.json) go to query.
@@ -157,6 +176,29 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Exports handed out as links (a link works 15 minutes) and archives uploaded for import.
+  rule {
+    id     = "exports"
+    status = "Enabled"
+    filter {
+      prefix = "exports/"
+    }
+    expiration {
+      days = 1
+    }
+  }
+
+  rule {
+    id     = "imports"
+    status = "Enabled"
+    filter {
+      prefix = "imports/"
+    }
+    expiration {
+      days = var.import_retention_days
+    }
+  }
+
   rule {
     id     = "incomplete-multipart-uploads"
     status = "Enabled"
@@ -170,6 +212,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 }
 
 resource "aws_s3_bucket_notification" "inbox" {
+  count  = var.manage_bucket_notifications ? 1 : 0
   bucket = aws_s3_bucket.this.id
   lambda_function {
     lambda_function_arn = aws_lambda_function.this["s3-trigger"].arn
@@ -269,10 +312,10 @@ resource "aws_lambda_function" "this" {
   s3_key            = aws_s3_object.package[each.key].key
   s3_object_version = aws_s3_object.package[each.key].version_id
   source_code_hash  = filebase64sha256("${var.package_dir}/${each.value.binary}.zip")
-  memory_size       = var.functions[each.key].memory_mb
-  timeout           = var.functions[each.key].timeout_seconds
+  memory_size       = local.function_config[each.key].memory_mb
+  timeout           = local.function_config[each.key].timeout_seconds
 
-  reserved_concurrent_executions = coalesce(var.functions[each.key].reserved_concurrency, -1)
+  reserved_concurrent_executions = coalesce(local.function_config[each.key].reserved_concurrency, -1)
 
   environment {
     variables = local.environment[each.key]
@@ -285,8 +328,10 @@ resource "aws_lambda_function" "this" {
     }
   }
 
-  tags       = var.tags
-  depends_on = [aws_cloudwatch_log_group.function]
+  tags = var.tags
+  # The role's policy must be in place first: creating a function with a dead-letter queue
+  # checks that its role may send to it, and a function's first requests need the rest.
+  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function]
 }
 
 resource "aws_lambda_function_event_invoke_config" "async" {

@@ -48,31 +48,39 @@ variable "admin_key_sha256" {
 }
 
 variable "functions" {
-  description = "Memory (MB), timeout (seconds) and optional reserved concurrency per function. Keys are the function names: query, ingest, export, keys, compact, s3-trigger."
+  description = "Per-function overrides of memory (MB), timeout (seconds) and reserved concurrency; any field left out keeps its default (see README.md). Keys are function names: query, ingest, export, keys, compact, s3-trigger. HTTP functions (query, ingest, export, keys) time out in at most 30 s, API Gateway's limit."
   type = map(object({
-    memory_mb            = number
-    timeout_seconds      = number
+    memory_mb            = optional(number)
+    timeout_seconds      = optional(number)
     reserved_concurrency = optional(number)
   }))
-  default = {
-    query        = { memory_mb = 1769, timeout_seconds = 30 }
-    ingest       = { memory_mb = 1769, timeout_seconds = 60 }
-    export       = { memory_mb = 1769, timeout_seconds = 300 }
-    keys         = { memory_mb = 512, timeout_seconds = 30 }
-    compact      = { memory_mb = 3008, timeout_seconds = 900 }
-    "s3-trigger" = { memory_mb = 1769, timeout_seconds = 300 }
+  default = {}
+
+  validation {
+    condition     = length(setsubtract(keys(var.functions), ["query", "ingest", "export", "keys", "compact", "s3-trigger"])) == 0
+    error_message = "functions keys must be among query, ingest, export, keys, compact and s3-trigger."
   }
 
   validation {
     condition = alltrue([
-      for f, c in var.functions : c.memory_mb >= 128 && c.memory_mb <= 10240 && c.timeout_seconds >= 1 && c.timeout_seconds <= 900
+      # Conditionals, not ||: Terraform evaluates both sides of || and a null cannot be compared.
+      for f, c in var.functions : (c.memory_mb == null ? true : c.memory_mb >= 128 && c.memory_mb <= 10240) && (c.timeout_seconds == null ? true : c.timeout_seconds >= 1 && c.timeout_seconds <= 900)
     ])
     error_message = "memory_mb must be 128 to 10240 and timeout_seconds 1 to 900."
   }
 
   validation {
-    condition     = length(setsubtract(keys(var.functions), ["query", "ingest", "export", "keys", "compact", "s3-trigger"])) == 0 && length(var.functions) == 6
-    error_message = "functions must have exactly the keys query, ingest, export, keys, compact and s3-trigger."
+    condition = alltrue([
+      for f, c in var.functions : c.timeout_seconds == null ? true : c.timeout_seconds <= 30 || !contains(["query", "ingest", "export", "keys"], f)
+    ])
+    error_message = "HTTP functions (query, ingest, export, keys) must time out in at most 30 seconds: API Gateway stops waiting at 30 s."
+  }
+
+  validation {
+    condition = alltrue([
+      for f, c in var.functions : c.reserved_concurrency == null ? true : c.reserved_concurrency >= 0
+    ])
+    error_message = "reserved_concurrency must be 0 or more (0 stops the function)."
   }
 }
 
@@ -136,12 +144,28 @@ variable "throttling_burst_limit" {
   description = "API Gateway burst limit for every route (requests)."
   type        = number
   default     = 500
+
+  validation {
+    condition     = var.throttling_burst_limit >= 0 && var.throttling_burst_limit == floor(var.throttling_burst_limit)
+    error_message = "throttling_burst_limit must be a whole number of requests, 0 or more."
+  }
 }
 
 variable "throttling_rate_limit" {
   description = "API Gateway steady rate limit for every route (requests per second)."
   type        = number
   default     = 1000
+
+  validation {
+    condition     = var.throttling_rate_limit >= 0
+    error_message = "throttling_rate_limit must be 0 or more requests per second."
+  }
+}
+
+variable "manage_bucket_notifications" {
+  description = "Let the module own the bucket's event notifications (inbox/ uploads → s3-trigger). A bucket has one notification configuration: set false to write your own aws_s3_bucket_notification, with the s3_trigger_function_arn output for inbox/."
+  type        = bool
+  default     = true
 }
 
 variable "domain_name" {
@@ -181,4 +205,15 @@ variable "tags" {
   description = "Tags for every resource that takes them."
   type        = map(string)
   default     = {}
+}
+
+variable "import_retention_days" {
+  description = "Days an archive uploaded under imports/ (for POST /v1/projects/import?object=) is kept."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.import_retention_days >= 1
+    error_message = "import_retention_days must be at least 1."
+  }
 }

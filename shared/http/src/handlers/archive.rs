@@ -23,12 +23,37 @@ use crate::{
     send::send,
 };
 
+/// How an export is handed over: the archive as the response body, or a link to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Delivery {
+    Stream,
+    Link,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportParams {
+    delivery: Option<Delivery>,
+}
+
 pub(crate) fn export(
     State(state): State<AppState>,
     caller: Caller,
-) -> impl Future<Output = Result<impl IntoResponse, ApiError>> + Send {
+    Params(p): Params<ExportParams>,
+) -> impl Future<Output = Result<axum::response::Response, ApiError>> + Send {
     send(async move {
         let project = caller.project();
+        let by_link = state.engine.exports_by_link();
+        if p.delivery.unwrap_or(if by_link {
+            Delivery::Link
+        } else {
+            Delivery::Stream
+        }) == Delivery::Link
+        {
+            let link = state.engine.export_link(&caller.principal, project).await?;
+            return Ok(caller.rated(Json(link)).into_response());
+        }
         let archive = state
             .engine
             .export_stream(&caller.principal, project)
@@ -60,6 +85,8 @@ pub(crate) fn export(
 #[serde(deny_unknown_fields)]
 pub(crate) struct ImportParams {
     id: Option<String>,
+    /// An archive already in the deployment's bucket under `imports/`, instead of the body.
+    object: Option<String>,
 }
 
 /// `POST /v1/projects/import`.
@@ -78,6 +105,16 @@ pub(crate) fn import(
     send(async move {
         let id =
             p.id.ok_or_else(|| ApiError::invalid("id", "name the new project with `?id=`"))?;
+        if let Some(object) = p.object {
+            let (project, version) = state
+                .engine
+                .import_object(&caller.principal, &id, &object)
+                .await?;
+            return Ok((
+                StatusCode::CREATED,
+                Json(ImportResponse { project, version }),
+            ));
+        }
         let limit = state.engine.config().max_import_bytes;
         let declared = req
             .headers()
@@ -87,7 +124,7 @@ pub(crate) fn import(
         if declared.is_some_and(|n| n > limit) {
             // Read (and drop) what the client sends, so it can read the 413 (see read_body).
             read_body(req, limit).await?;
-            return Err(too_large());
+            return Err(too_large(limit));
         }
         // The archive is read as it arrives and imported in batches; past the limit the
         // stream fails, the import removes what it wrote, and the answer is 413.
@@ -118,7 +155,7 @@ pub(crate) fn import(
                         break;
                     }
                 }
-                return Err(too_large());
+                return Err(too_large(limit));
             }
             other => other?,
         };
