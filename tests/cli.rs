@@ -142,6 +142,32 @@ fn the_cli_creates_ingests_queries_and_round_trips_a_project() {
     );
     assert_eq!(copy["results"][0]["document_id"], "coffee.md");
 
+    // An archive already in the deployment's object store under imports/ is imported from there.
+    server.put_object("imports/docs.jsonl", std::fs::read(&archive).unwrap());
+    ok(snapkb(
+        &server,
+        &admin,
+        &[
+            "import",
+            "--id",
+            "docs-object",
+            "--object",
+            "imports/docs.jsonl",
+        ],
+    ));
+    let health: Value = snapkb_json(&server, &admin, &["health", "docs-object"]);
+    assert_eq!(health["documents"], 10, "{health}");
+    let outside = snapkb(
+        &server,
+        &admin,
+        &["import", "--id", "other", "--object", "projects/docs/x"],
+    );
+    assert!(
+        String::from_utf8_lossy(&outside.stderr).contains("`object`"),
+        "{}",
+        String::from_utf8_lossy(&outside.stderr)
+    );
+
     assert!(ok(snapkb(&server, &admin, &["versions", "docs"])).contains("current version"));
     let health: Value = snapkb_json(&server, &admin, &["health", "docs"]);
     assert_eq!(health["documents"], 10);

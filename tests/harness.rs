@@ -278,6 +278,22 @@ pub fn say(s: impl AsRef<str>) {
 }
 
 impl Server {
+    /// Puts an object into this server's object store, as whoever runs the deployment would
+    /// (an archive under `imports/`): a file under the data directory's `objects/`, or the
+    /// bucket on S3.
+    pub fn put_object(&self, key: &str, body: Vec<u8>) {
+        match backend() {
+            Backend::Local => {
+                let path = self.data_dir.join("objects").join(key);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, body).unwrap();
+            }
+            Backend::Aws => {
+                block_on(aws_objects(&aws_name(&self.data_dir)).put(key, body.into())).unwrap()
+            }
+        }
+    }
+
     /// Starts a server on a data directory of its own.
     pub fn temporary() -> Server {
         let dir = tempfile::tempdir().expect("a temporary data directory");

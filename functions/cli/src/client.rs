@@ -99,6 +99,13 @@ impl Client {
         Self::parse(&self.finish(r)?)
     }
 
+    /// A plain GET of a full URL, without the API key: how an export link (a presigned URL to
+    /// the deployment's bucket) is fetched.
+    pub(crate) fn download(&self, url: &str) -> Result<Vec<u8>, CliError> {
+        let r = self.agent.get(url).call();
+        self.finish(r)
+    }
+
     /// POST with a raw body; returns raw bytes.
     pub(crate) fn post_raw(
         &self,

@@ -174,11 +174,17 @@ enum Command {
         #[command(flatten)]
         remote: Remote,
     },
-    /// Create a project from an archive.
+    /// Create a project from an archive: a local file, or (`--object`) one already uploaded to
+    /// the deployment's bucket under imports/.
     Import {
-        file: PathBuf,
+        #[arg(required_unless_present = "object")]
+        file: Option<PathBuf>,
         #[arg(long)]
         id: String,
+        /// The key of an archive in the deployment's bucket under imports/ (for archives larger
+        /// than a request body, 4 MiB on Lambda).
+        #[arg(long, conflicts_with = "file")]
+        object: Option<String>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -565,11 +571,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
             output,
             remote,
         } => {
-            let bytes = client(&remote).post_raw(
+            let client = client(&remote);
+            let mut bytes = client.post_raw(
                 &format!("/v1/projects/{project}/export"),
                 "application/json",
                 b"",
             )?;
+            // Deployments whose responses are bounded (Lambda) answer with a link to the
+            // archive in their bucket instead of the archive; an archive is JSON lines, never
+            // one object with a url.
+            if let Ok(link) = serde_json::from_slice::<snapkb_engine::ExportLink>(&bytes) {
+                bytes = client.download(&link.url)?;
+            }
             std::fs::write(&output, &bytes)
                 .map_err(|e| CliError::Io(format!("{}: {e}", output.display())))?;
             say(format!(
@@ -579,14 +592,31 @@ fn run(cli: Cli) -> Result<(), CliError> {
             ));
             Ok(())
         }
-        Command::Import { file, id, remote } => {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
-            let v = client(&remote).post_raw(
-                &format!("/v1/projects/import?id={id}"),
-                "application/x-ndjson",
-                &bytes,
-            )?;
+        Command::Import {
+            file,
+            id,
+            object,
+            remote,
+        } => {
+            let v = match (file, object) {
+                (_, Some(object)) => client(&remote).post_raw(
+                    &format!("/v1/projects/import?id={id}&object={object}"),
+                    "application/json",
+                    b"",
+                )?,
+                (Some(file), None) => {
+                    let bytes = std::fs::read(&file)
+                        .map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
+                    client(&remote).post_raw(
+                        &format!("/v1/projects/import?id={id}"),
+                        "application/x-ndjson",
+                        &bytes,
+                    )?
+                }
+                (None, None) => {
+                    return Err(CliError::Usage("give an archive file or --object".into()));
+                }
+            };
             say(String::from_utf8_lossy(&v));
             Ok(())
         }
