@@ -105,6 +105,22 @@ impl Deployment {
         env
     }
 
+    /// Creates project `id` for caller vectors of `DIMS` dimensions and ingests `n` documents
+    /// into it through an ingest function of its own.
+    fn create_project_with_documents(&self, id: &str, n: u64) {
+        self.create_project(&json!({ "id": id, "embedding": { "model": null, "dims": DIMS } }));
+        let host = LambdaHost::start();
+        let _ingest = FunctionProcess::start(&host, "snapkb-ingest", &self.env);
+        let docs: Vec<Value> = (0..n).map(|i| doc(&format!("d{i}"), i, DIMS)).collect();
+        let (status, body) = post(
+            &host,
+            &format!("/v1/projects/{id}/documents"),
+            &self.admin,
+            &json!({ "documents": docs }),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// Creates a project through a keys function of its own.
     fn create_project(&self, body: &Value) {
         let host = LambdaHost::start();
@@ -396,17 +412,7 @@ fn a_function_whose_table_is_unreachable_answers_a_retryable_503() {
 fn throttling_5xx_and_broken_bodies_are_retried_and_the_query_answers() {
     let host = LambdaHost::start();
     let d = deployment("faults", &host);
-    d.create_project(&json!({ "id": "kb", "embedding": { "model": null, "dims": DIMS } }));
-    let ingest_host = LambdaHost::start();
-    let _ingest = FunctionProcess::start(&ingest_host, "snapkb-ingest", &d.env);
-    let docs: Vec<Value> = (0..20).map(|i| doc(&format!("d{i}"), i, DIMS)).collect();
-    let (status, body) = post(
-        &ingest_host,
-        "/v1/projects/kb/documents",
-        &d.admin,
-        &json!({ "documents": docs }),
-    );
-    assert_eq!(status, 200, "{body}");
+    d.create_project_with_documents("kb", 20);
 
     // The same cold query, once direct and once through the faults.
     let cold_query = |env: &[(String, String)]| {
@@ -505,31 +511,15 @@ fn rate_limits_hold_across_function_containers() {
     assert_eq!(limited["headers"]["ratelimit-remaining"], "0", "{limited}");
 }
 
-/// The export function of a deployment, on a host of its own.
-fn export_function(d: &Deployment) -> (LambdaHost, FunctionProcess) {
-    let host = LambdaHost::start();
-    let process = FunctionProcess::start(&host, "snapkb-export", &d.env);
-    (host, process)
-}
-
 #[test]
 fn exports_are_links_to_the_bucket_and_imports_read_an_archive_uploaded_there() {
     let host = LambdaHost::start();
     let d = deployment("archives", &host);
-    d.create_project(&json!({ "id": "src", "embedding": { "model": null, "dims": DIMS } }));
-    let ingest_host = LambdaHost::start();
-    let _ingest = FunctionProcess::start(&ingest_host, "snapkb-ingest", &d.env);
-    let docs: Vec<Value> = (0..3).map(|i| doc(&format!("d{i}"), i, DIMS)).collect();
-    let (status, body) = post(
-        &ingest_host,
-        "/v1/projects/src/documents",
-        &d.admin,
-        &json!({ "documents": docs }),
-    );
-    assert_eq!(status, 200, "{body}");
+    d.create_project_with_documents("src", 3);
 
     // Responses stop at 6 MB on Lambda: the archive is written to the bucket and linked.
-    let (export_host, _export) = export_function(&d);
+    let export_host = LambdaHost::start();
+    let _export = FunctionProcess::start(&export_host, "snapkb-export", &d.env);
     let (status, link) = post(
         &export_host,
         "/v1/projects/src/export",
