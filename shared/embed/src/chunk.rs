@@ -258,8 +258,6 @@ fn chunk_range(
 ) {
     let config = config.sanitized();
     let context = heading_path.join(CONTEXT_SEPARATOR);
-    // The context is embedded with every chunk: leave it room in the model's window (but never
-    // less than half of it for the text).
     let mut units = Vec::new();
     for paragraph in paragraphs(text, range) {
         split_unit(text, paragraph, counter, config.max_pieces, &mut units);

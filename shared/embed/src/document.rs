@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    Chunk, ChunkConfig, DocumentError, PieceCounter, chunk_markdown, chunk_text, html_to_markdown,
+    Chunk, ChunkConfig, DocumentError, PieceCounter, chunk::chunk_sections, chunk_markdown,
+    chunk_text, html_text,
 };
 
 /// How a document's text is structured.
@@ -223,7 +224,10 @@ pub fn chunk_document(
     match doc.format {
         TextFormat::Plain => chunk_text(&doc.id, &doc.text, counter, config),
         TextFormat::Markdown => chunk_markdown(&doc.id, &doc.text, counter, config),
-        TextFormat::Html => chunk_markdown(&doc.id, &html_to_markdown(&doc.text), counter, config),
+        TextFormat::Html => {
+            let html = html_text(&doc.text);
+            chunk_sections(&doc.id, &html.text, html.sections, counter, config)
+        }
     }
 }
 

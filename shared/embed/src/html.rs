@@ -2,12 +2,15 @@
 //! the page's main content found (`main`, `[role=main]`, a lone `article`) and site chrome left
 //! out — navigation, sidebars, related-links bars, tables of contents, footers (by element, ARIA
 //! role, and class or id words site generators use), and blocks that are mostly links —
-//! headings kept as markdown headings so the markdown chunker can keep sections apart.
+//! headings kept as markdown headings, and each section (the text under a heading, up to the
+//! end of the element holding it) given with its heading path.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, ops::Range};
 
 use ego_tree::{NodeId, NodeRef};
 use scraper::{Html, Node, node::Element};
+
+use crate::markdown::heading_text;
 
 /// Elements whose content is never document text.
 const SKIPPED: &[&str] = &[
@@ -199,14 +202,32 @@ fn heading_level(name: &str) -> Option<usize> {
     }
 }
 
-/// The main text of an HTML document as markdown: `#` headings, blank lines between blocks,
-/// whitespace collapsed outside `<pre>`, site chrome left out (see the module docs). Walks the
-/// tree without recursion, so deeply nested (or hostile) documents cannot exhaust the stack.
+/// An HTML document's main text and its sections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HtmlText {
+    /// The text as markdown: `#` headings, blank lines between blocks, whitespace collapsed
+    /// outside `<pre>`, site chrome left out (see the module docs).
+    pub text: String,
+    /// Each section's byte range in `text` and the headings above it, outermost first. A
+    /// heading's section ends where the element holding it ends, so the text after an
+    /// admonition's "Note" heading is back under the section around it, and a `#` line in a
+    /// code block is never a heading: sections come from the markup, not from re-reading the
+    /// text as markdown.
+    pub sections: Vec<(Range<usize>, Vec<String>)>,
+}
+
+/// The main text of an HTML document as markdown (see [`HtmlText::text`]).
+pub fn html_to_markdown(html: &str) -> String {
+    html_text(html).text
+}
+
+/// The main text of an HTML document and its sections. Walks the tree without recursion, so
+/// deeply nested (or hostile) documents cannot exhaust the stack.
 #[expect(
     clippy::wildcard_enum_match_arm,
     reason = "comments, doctypes and processing instructions carry no text"
 )]
-pub fn html_to_markdown(html: &str) -> String {
+pub fn html_text(html: &str) -> HtmlText {
     let document = Html::parse_document(html);
     let root = content_root(&document);
     let extents = extents(root);
@@ -214,6 +235,9 @@ pub fn html_to_markdown(html: &str) -> String {
     let mut out = String::new();
     let mut line = String::new();
     let mut pre_depth = 0usize;
+    // Elements entered and not yet left.
+    let mut depth = 0usize;
+    let mut outline = Outline::default();
     enum Step<'a> {
         Enter(NodeRef<'a, Node>),
         Leave(&'a str),
@@ -221,10 +245,6 @@ pub fn html_to_markdown(html: &str) -> String {
     let flush = |line: &mut String, out: &mut String| {
         let text = line.trim();
         if !text.is_empty() {
-            // A text line starting with `#` would read as a heading.
-            if text.starts_with('#') {
-                out.push('\\');
-            }
             out.push_str(text);
             out.push_str("\n\n");
         }
@@ -270,12 +290,14 @@ pub fn html_to_markdown(html: &str) -> String {
                         flush(&mut line, &mut out);
                     }
                     if let Some(level) = heading {
+                        outline.heading_starts(out.len(), level, depth);
                         line.push_str(&"#".repeat(level));
                         line.push(' ');
                     }
                     if name == "pre" {
                         pre_depth += 1;
                     }
+                    depth += 1;
                     stack.push(Step::Leave(name));
                     let children: Vec<_> = node.children().collect();
                     stack.extend(children.into_iter().rev().map(Step::Enter));
@@ -287,6 +309,7 @@ pub fn html_to_markdown(html: &str) -> String {
                 _ => {}
             },
             Step::Leave(name) => {
+                depth = depth.saturating_sub(1);
                 if name == "pre" {
                     pre_depth = pre_depth.saturating_sub(1);
                 }
@@ -294,19 +317,95 @@ pub fn html_to_markdown(html: &str) -> String {
                     // A heading is one line: keep its text, then end the block.
                     let text = line.trim().to_string();
                     line.clear();
-                    if text.trim_start_matches('#').trim().is_empty() {
+                    let title = text.trim_start_matches('#').trim();
+                    if title.is_empty() {
+                        outline.heading_is_empty();
                         continue;
                     }
+                    outline.heading_ends(title);
                     out.push_str(&text);
                     out.push_str("\n\n");
-                } else if BLOCKS.contains(&name) {
-                    flush(&mut line, &mut out);
+                } else {
+                    if BLOCKS.contains(&name) {
+                        flush(&mut line, &mut out);
+                    }
+                    outline.element_ends(depth, || {
+                        flush(&mut line, &mut out);
+                        out.len()
+                    });
                 }
             }
         }
     }
     flush(&mut line, &mut out);
-    out
+    let sections = outline.finish(&out);
+    HtmlText {
+        text: out,
+        sections,
+    }
+}
+
+/// The sections of the text as it is written: headings open them, and the end of the element
+/// that holds a heading closes its section (and those below it).
+#[derive(Debug, Default)]
+struct Outline {
+    /// Open headings, outermost first: level, text, how many elements are around it.
+    open: Vec<(usize, String, usize)>,
+    /// A heading entered whose text is not read yet: where it starts, its level and depth.
+    pending: Option<(usize, usize, usize)>,
+    section_start: usize,
+    sections: Vec<(Range<usize>, Vec<String>)>,
+}
+
+impl Outline {
+    fn path(&self) -> Vec<String> {
+        self.open.iter().map(|(_, text, _)| text.clone()).collect()
+    }
+
+    fn close_section(&mut self, end: usize) {
+        let path = self.path();
+        self.sections.push((self.section_start..end, path));
+        self.section_start = end;
+    }
+
+    fn heading_starts(&mut self, at: usize, level: usize, depth: usize) {
+        self.pending = Some((at, level, depth));
+    }
+
+    fn heading_is_empty(&mut self) {
+        self.pending = None;
+    }
+
+    fn heading_ends(&mut self, text: &str) {
+        let Some((at, level, depth)) = self.pending.take() else {
+            return;
+        };
+        self.close_section(at);
+        while self.open.last().is_some_and(|(l, _, _)| *l >= level) {
+            self.open.pop();
+        }
+        self.open.push((level, heading_text(text), depth));
+    }
+
+    /// An element with `depth` elements around it ended: the headings it held (those with more
+    /// around them) close, and their section with them (`end` flushes the text so far and
+    /// says where it ends).
+    fn element_ends(&mut self, depth: usize, end: impl FnOnce() -> usize) {
+        if self.open.last().is_some_and(|(_, _, d)| *d > depth) {
+            let end = end();
+            self.close_section(end);
+            while self.open.last().is_some_and(|(_, _, d)| *d > depth) {
+                self.open.pop();
+            }
+        }
+    }
+
+    fn finish(mut self, text: &str) -> Vec<(Range<usize>, Vec<String>)> {
+        self.close_section(text.len());
+        let mut sections = self.sections;
+        sections.retain(|(r, _)| !text[r.clone()].trim().is_empty());
+        sections
+    }
 }
 
 #[cfg(test)]
@@ -324,8 +423,68 @@ mod tests {
         let md = html_to_markdown(html);
         assert_eq!(
             md,
-            "# Getting started\n\nFirst paragraph with bold text.\n\n## Details\n\none\n\ntwo\n\nkeep   spacing\n\n\\# not a heading\n\n"
+            "# Getting started\n\nFirst paragraph with bold text.\n\n## Details\n\none\n\ntwo\n\nkeep   spacing\n\n# not a heading\n\n"
         );
+    }
+
+    /// Each section's text (trimmed) with its path joined by ` › `.
+    fn sections_of(html: &str) -> Vec<(String, String)> {
+        let html = html_text(html);
+        html.sections
+            .iter()
+            .map(|(r, path)| (path.join(" › "), html.text[r.clone()].trim().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_hash_line_in_a_code_block_is_text_not_a_heading() {
+        let sections = sections_of(
+            "<main><h1>Config</h1><pre># Allow local users\nlocal all all trust\n----\nx</pre>\
+             <p>After the code.</p></main>",
+        );
+        assert_eq!(
+            sections,
+            vec![(
+                "Config".to_string(),
+                "# Config\n\n# Allow local users\nlocal all all trust\n----\nx\n\nAfter the code."
+                    .to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn text_after_an_admonition_heading_is_back_under_the_section_around_it() {
+        // DocBook: sections are `div.sect1` holding their heading; a tip is a `div` holding
+        // an `h3` of its own.
+        let sections = sections_of(
+            r#"<div class="sect1"><h2>Usage</h2><p>Intro.</p>
+               <div class="tip"><h3>Tip</h3><p>A tip.</p></div><p>More usage.</p>
+               <div class="sect2"><h3>Details</h3><p>Deep.</p></div></div>
+               <div class="sect1"><h2>Notes</h2><p>Last.</p></div>"#,
+        );
+        let paths: Vec<(&str, &str)> = sections
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                ("Usage", "## Usage\n\nIntro."),
+                ("Usage › Tip", "### Tip\n\nA tip."),
+                ("Usage", "More usage."),
+                ("Usage › Details", "### Details\n\nDeep."),
+                ("Notes", "## Notes\n\nLast."),
+            ]
+        );
+    }
+
+    #[test]
+    fn flat_headings_nest_by_level_as_in_markdown() {
+        let sections = sections_of(
+            "<main><h1>A</h1><p>a</p><h2>B</h2><p>b</p><h3>C</h3><p>c</p><h2>D</h2><p>d</p></main>",
+        );
+        let paths: Vec<&str> = sections.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, vec!["A", "A › B", "A › B › C", "A › D"]);
     }
 
     #[test]

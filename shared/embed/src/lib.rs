@@ -27,7 +27,7 @@ pub use crate::{
     },
     embedder::{Embedded, Embedder, MINILM_DIMS, MINILM_MAX_PIECES, MINILM_MODEL_ID, Provided},
     error::{DocumentError, EmbedError},
-    html::html_to_markdown,
+    html::{HtmlText, html_text, html_to_markdown},
     markdown::{MAX_HEADING_BYTES, chunk_markdown},
     pieces::{PieceCounter, WordCounter},
     upsert::{DocumentRecord, UpsertPlan, plan_upsert},

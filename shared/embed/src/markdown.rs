@@ -13,7 +13,7 @@ pub const MAX_HEADING_BYTES: usize = 256;
 
 /// A heading as carried in paths: trimmed, cut to [`MAX_HEADING_BYTES`] at a character
 /// boundary.
-fn heading_text(text: &str) -> String {
+pub(crate) fn heading_text(text: &str) -> String {
     let text = text.trim();
     let mut end = text.len().min(MAX_HEADING_BYTES);
     while !text.is_char_boundary(end) {

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use snapkb_core::{Limits, Principal, Scope};
-use snapkb_index::{Filter, MAX_K, Metadata, RRF_K, reciprocal_rank_fusion, weighted_score_fusion};
+use snapkb_index::{
+    DOCUMENT_BOOST, Filter, MAX_K, Metadata, RRF_K, rank_by_document, reciprocal_rank_fusion,
+    weighted_score_fusion,
+};
 
 use crate::{
     Engine, EngineError,
@@ -45,6 +48,10 @@ pub struct QueryRequest {
     pub ef: Option<usize>,
     /// How hybrid mode merges its two lists (default: RRF, k = 20).
     pub fusion: Option<Fusion>,
+    /// Document-aware ranking, in every mode: how much a passage is lifted by the other good
+    /// passages of its document among the best 20 of its list (0 to 10; default 0.3, 0 turns it
+    /// off). Only the order changes: each hit keeps its own similarity or BM25 score.
+    pub document_boost: Option<f32>,
 }
 
 impl Default for QueryRequest {
@@ -57,6 +64,7 @@ impl Default for QueryRequest {
             filter: None,
             ef: None,
             fusion: None,
+            document_boost: None,
         }
     }
 }
@@ -72,7 +80,8 @@ pub struct Fusion {
     pub k: Option<f32>,
     /// Each list's weight (default 1 and 1).
     pub weights: Option<FusionWeights>,
-    /// How many hits each list brings to the fusion (default: see [`DEFAULT_CANDIDATES`]).
+    /// How many hits each list brings to the fusion, and to document-aware ranking in every
+    /// mode (default: see [`DEFAULT_CANDIDATES`]).
     pub candidates: Option<usize>,
 }
 
@@ -96,6 +105,10 @@ pub struct FusionWeights {
 /// Each list of a hybrid query brings at least this many hits, and 2 × `top_k` when that is
 /// more, so that a passage ranked well by one list and middling by the other is still seen.
 pub const DEFAULT_CANDIDATES: usize = 20;
+
+/// The largest `document_boost` a query may set: past it a document's evidence outweighs any
+/// passage's own rank many times over.
+const MAX_DOCUMENT_BOOST: f32 = 10.0;
 
 /// The largest RRF constant a query may set.
 const MAX_RRF_K: f32 = 10_000.0;
@@ -290,6 +303,13 @@ impl Engine {
             check_filter(f, &self.config.limits)?;
         }
         let fusion = FusionPlan::of(request.fusion.as_ref(), k)?;
+        let document_boost = request.document_boost.unwrap_or(DOCUMENT_BOOST);
+        if !(0.0..=MAX_DOCUMENT_BOOST).contains(&document_boost) {
+            return Err(EngineError::invalid(
+                "document_boost",
+                format!("must be 0 to {MAX_DOCUMENT_BOOST}, got {document_boost}"),
+            ));
+        }
         let text = request.text.as_deref().filter(|t| !t.trim().is_empty());
         let can_embed = project.model_id().is_some() && self.embedder.is_some();
         let mode = match request.mode {
@@ -355,6 +375,7 @@ impl Engine {
             k,
             ef,
             fusion,
+            document_boost,
             vector,
             text: text.map(str::to_string),
             filter: request.filter,
@@ -438,6 +459,7 @@ struct Search {
     k: usize,
     ef: usize,
     fusion: FusionPlan,
+    document_boost: f32,
     vector: Option<Vec<f32>>,
     text: Option<String>,
     filter: Option<Filter>,
@@ -448,7 +470,9 @@ impl Search {
         let (mode, k, ef) = (self.mode, self.k, self.ef);
         let filter = self.filter.as_ref();
         let fusion = self.fusion;
-        let candidates = if mode == QueryMode::Hybrid {
+        // Document-aware ranking needs a list deeper than `top_k` to see a document's other
+        // passages, as fusion does.
+        let candidates = if mode == QueryMode::Hybrid || self.document_boost > 0.0 {
             fusion.candidates
         } else {
             k
@@ -464,6 +488,10 @@ impl Search {
             }
             _ => Vec::new(),
         };
+        let (vector_hits, keyword_hits) = (
+            self.by_document(st, vector_hits),
+            self.by_document(st, keyword_hits),
+        );
         let hits: Vec<Hit> = match mode {
             QueryMode::Vector => vector_hits,
             QueryMode::Keyword => keyword_hits,
@@ -512,6 +540,17 @@ impl Search {
             mode,
             results,
         })
+    }
+}
+
+impl Search {
+    /// One list in document-aware order (see [`rank_by_document`]).
+    fn by_document(&self, st: &ProjectState, hits: Vec<Hit>) -> Vec<Hit> {
+        let list = hits.into_iter().map(|h| (h.row, h.score)).collect();
+        rank_by_document(list, |row| st.document_id(*row), self.document_boost)
+            .into_iter()
+            .map(|(row, score)| Hit { row, score })
+            .collect()
     }
 }
 

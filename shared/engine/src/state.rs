@@ -318,6 +318,16 @@ impl ShardView {
         }
     }
 
+    fn document_id(&self, loc: Loc) -> Option<&str> {
+        match loc {
+            Loc::Base(row) => self.base.as_ref()?.chunks.document_id(row),
+            Loc::Tail(row) => {
+                let (seg, r) = *self.tail.rows.get(row as usize)?;
+                self.tail.segments.get(seg as usize)?.chunks.document_id(r)
+            }
+        }
+    }
+
     fn vector(&self, loc: Loc) -> Option<&[f32]> {
         match loc {
             Loc::Base(row) => self.base.as_ref()?.vectors.vector(row),
@@ -574,6 +584,11 @@ impl ProjectState {
 
     pub(crate) fn record(&self, row: RowRef) -> Option<ChunkRecord> {
         self.shards.get(row.shard as usize)?.record(row.loc)
+    }
+
+    /// The document a row's chunk belongs to.
+    pub(crate) fn document_id(&self, row: RowRef) -> Option<&str> {
+        self.shards.get(row.shard as usize)?.document_id(row.loc)
     }
 
     pub(crate) fn vector(&self, row: RowRef) -> Option<&[f32]> {

@@ -750,3 +750,82 @@ async fn a_project_without_a_stemmer_matches_words_only_as_written() {
     assert_eq!(hits("none", "vacuuming").await, 0);
     assert_eq!(hits("english", "vacuuming").await, 1);
 }
+
+#[tokio::test]
+async fn a_passage_of_a_document_with_other_matching_passages_ranks_above_a_lone_one() {
+    use snapkb_engine::{ChunkInput, QueryMode};
+    let (e, _) = engine();
+    project(&e, "p").await;
+    let chunks = |texts: &[&str]| {
+        Some(
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| ChunkInput {
+                    text: t.to_string(),
+                    vector: vector(i as u64),
+                })
+                .collect(),
+        )
+    };
+    // `lone` has the single best match for "replication"; `guide` matches it in three places,
+    // each a little less well; `other` is noise.
+    let docs = vec![
+        DocumentInput {
+            id: "lone".into(),
+            chunks: chunks(&["replication replication"]),
+            ..Default::default()
+        },
+        DocumentInput {
+            id: "guide".into(),
+            chunks: chunks(&[
+                "replication slots and standby servers",
+                "replication lag on the standby",
+                "replication of some tables only",
+            ]),
+            ..Default::default()
+        },
+        DocumentInput {
+            id: "other".into(),
+            chunks: chunks(&["vacuum and analyze", "indexes and plans"]),
+            ..Default::default()
+        },
+    ];
+    ingest(&e, "p", docs).await;
+    let first = |boost: Option<f32>| {
+        let e = &e;
+        async move {
+            query_as_admin(
+                e,
+                "p",
+                QueryRequest {
+                    text: Some("replication".into()),
+                    mode: Some(QueryMode::Keyword),
+                    top_k: 2,
+                    document_boost: boost,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    };
+    let plain = first(Some(0.0)).await.unwrap();
+    assert_eq!(plain.results[0].document_id, "lone");
+    assert!(plain.results[0].score > plain.results[1].score);
+    let ranked = first(None).await.unwrap();
+    assert_eq!(ranked.results.len(), 2);
+    assert_eq!(ranked.results[0].document_id, "guide");
+    // The hits keep their own BM25 scores; only the order changed.
+    assert!(
+        ranked
+            .results
+            .iter()
+            .all(|h| h.document_id != "guide" || h.score < plain.results[0].score)
+    );
+    for bad in [-0.1, 10.5, f32::INFINITY] {
+        match first(Some(bad)).await {
+            Err(EngineError::Invalid { field, .. }) => assert_eq!(field, "document_boost"),
+            other => panic!("{bad} gave {other:?}"),
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Reciprocal-rank fusion (Cormack et al., 2009): combines ranked lists whose scores are not
-//! comparable (cosine similarity, BM25) by rank alone.
+//! comparable (cosine similarity, BM25) by rank alone; and document-aware ranking, which lifts
+//! a passage whose document has other good passages in the same list.
 
 use std::{collections::HashMap, hash::Hash};
 
@@ -87,6 +88,61 @@ fn fuse<K: Clone + Eq + Hash>(lists: &[(f32, Vec<(K, f32)>)], k: usize) -> Vec<(
         .collect()
 }
 
+/// The default weight of a document's evidence in [`rank_by_document`]: chosen on the
+/// PostgreSQL dev set (docs/retrieval.md, "Document-aware ranking").
+pub const DOCUMENT_BOOST: f32 = 0.3;
+/// How many of a list's best hits are the evidence about their documents.
+pub const DOCUMENT_EVIDENCE_WINDOW: usize = 20;
+/// How many of one document's hits in that window count towards its evidence.
+pub const DOCUMENT_EVIDENCE_HITS: usize = 3;
+
+/// Document-aware ranking of one ranked list (best first): each hit's rank score
+/// `(c + 1) / (c + rank)` (1 for the first, `c` = [`RRF_K`]) plus `boost` times the sum of the
+/// rank scores of its document's best [`DOCUMENT_EVIDENCE_HITS`] hits among the list's first
+/// [`DOCUMENT_EVIDENCE_WINDOW`] (its own included). A passage of a page that answers the
+/// question from several places rises above a lone passage of a page about something else;
+/// by ranks, not raw scores, so it means the same for every metric and for BM25. The list keeps
+/// its keys and scores, only their order changes; ties keep the order given. `boost` 0 keeps
+/// the list as it is.
+pub fn rank_by_document<K, D: Eq + Hash>(
+    list: Vec<(K, f32)>,
+    document: impl Fn(&K) -> Option<D>,
+    boost: f32,
+) -> Vec<(K, f32)> {
+    if boost <= 0.0 || list.len() < 2 {
+        return list;
+    }
+    let unit = |rank: usize| (RRF_K + 1.0) / (RRF_K + rank as f32 + 1.0);
+    let documents: Vec<Option<D>> = list.iter().map(|(key, _)| document(key)).collect();
+    let mut evidence: HashMap<&D, (f32, usize)> = HashMap::new();
+    for (rank, doc) in documents.iter().enumerate().take(DOCUMENT_EVIDENCE_WINDOW) {
+        if let Some(doc) = doc {
+            let e = evidence.entry(doc).or_insert((0.0, 0));
+            if e.1 < DOCUMENT_EVIDENCE_HITS {
+                e.0 += unit(rank);
+                e.1 += 1;
+            }
+        }
+    }
+    let mut ranked: Vec<(f32, usize)> = documents
+        .iter()
+        .enumerate()
+        .map(|(rank, doc)| {
+            let lift = doc
+                .as_ref()
+                .and_then(|d| evidence.get(d))
+                .map_or(0.0, |e| e.0);
+            (unit(rank) + boost * lift, rank)
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut slots: Vec<Option<(K, f32)>> = list.into_iter().map(Some).collect();
+    ranked
+        .into_iter()
+        .filter_map(|(_, rank)| slots.get_mut(rank).and_then(Option::take))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +190,39 @@ mod tests {
         // One hit, or equal scores: each counts fully.
         let single = weighted_score_fusion(&[(1.0, vec![("x", 3.0)])], 1);
         assert_eq!(single, vec![("x", 1.0)]);
+    }
+
+    #[test]
+    fn a_passage_of_a_document_with_other_good_passages_rises_above_a_lone_one() {
+        // `x1` is first but alone; `a` has three passages just below it.
+        let list = vec![
+            ("x1", 0.9),
+            ("a1", 0.8),
+            ("a2", 0.7),
+            ("a3", 0.6),
+            ("y1", 0.5),
+        ];
+        let doc = |k: &&str| Some(k.chars().next());
+        let ranked = rank_by_document(list.clone(), doc, DOCUMENT_BOOST);
+        let keys: Vec<&str> = ranked.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec!["a1", "a2", "a3", "x1", "y1"]);
+        // Scores stay the list's own.
+        assert!(ranked.iter().all(|hit| list.contains(hit)));
+        // No boost, or hits without a document: the order given.
+        assert_eq!(rank_by_document(list.clone(), doc, 0.0), list);
+        assert_eq!(rank_by_document(list.clone(), |_| None::<char>, 1.0), list);
+    }
+
+    #[test]
+    fn only_a_documents_best_hits_in_the_window_are_its_evidence() {
+        // `b` has many weak passages below the window (ranks 20 on); they lift nothing.
+        let fillers: Vec<String> = (0..18).map(|i| format!("f{i}-x")).collect();
+        let mut list = vec![("a-1", 1.0), ("b-1", 0.9)];
+        list.extend(fillers.iter().map(|f| (f.as_str(), 0.5)));
+        list.extend((0..22).map(|_| ("b-9", 0.1)));
+        let doc = |k: &&str| k.split('-').next().map(str::to_string);
+        let ranked = rank_by_document(list, doc, DOCUMENT_BOOST);
+        assert_eq!(ranked[0].0, "a-1", "{:?}", &ranked[..3]);
+        assert_eq!(ranked.len(), 42);
     }
 }

@@ -32,7 +32,10 @@ pub use crate::{
     error::{DecodeError, IndexError},
     exact::{FlatIndex, merge_nearest},
     filter::{Filter, STOP_CHECK_ROWS, TAGS_FIELD},
-    fusion::{RRF_K, reciprocal_rank_fusion, weighted_score_fusion},
+    fusion::{
+        DOCUMENT_BOOST, DOCUMENT_EVIDENCE_HITS, DOCUMENT_EVIDENCE_WINDOW, RRF_K, rank_by_document,
+        reciprocal_rank_fusion, weighted_score_fusion,
+    },
     hnsw::{Hnsw, HnswParams, MAX_K, Neighbor, SearchParams},
     idset::IdSet,
 };
