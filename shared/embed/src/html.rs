@@ -178,6 +178,24 @@ fn is_chrome(el: &Element, extent: Extent, page_text: usize) -> bool {
         && extent.link_text as f64 >= LINK_BLOCK_DENSITY * extent.text as f64
 }
 
+/// The element whose end closes a heading's section: its nearest ancestor holding more text
+/// than the heading itself (DocBook wraps a heading in `div`s of its own inside the section's
+/// `div`; a note's heading shares its `div` with the note), else the content root.
+fn heading_scope(
+    heading: NodeRef<'_, Node>,
+    root: NodeId,
+    extents: &HashMap<NodeId, Extent>,
+) -> NodeId {
+    let text = |id: NodeId| extents.get(&id).map_or(0, |e| e.text);
+    let own = text(heading.id());
+    for ancestor in heading.ancestors() {
+        if ancestor.id() == root || text(ancestor.id()) > own {
+            return ancestor.id();
+        }
+    }
+    root
+}
+
 /// Where the page's content is: its one `main` or `[role=main]`, else its one `article`, else
 /// the whole document.
 fn content_root(document: &Html) -> NodeRef<'_, Node> {
@@ -235,12 +253,10 @@ pub fn html_text(html: &str) -> HtmlText {
     let mut out = String::new();
     let mut line = String::new();
     let mut pre_depth = 0usize;
-    // Elements entered and not yet left.
-    let mut depth = 0usize;
     let mut outline = Outline::default();
     enum Step<'a> {
         Enter(NodeRef<'a, Node>),
-        Leave(&'a str),
+        Leave(&'a str, NodeId),
     }
     let flush = |line: &mut String, out: &mut String| {
         let text = line.trim();
@@ -290,15 +306,15 @@ pub fn html_text(html: &str) -> HtmlText {
                         flush(&mut line, &mut out);
                     }
                     if let Some(level) = heading {
-                        outline.heading_starts(out.len(), level, depth);
+                        let scope = heading_scope(node, root.id(), &extents);
+                        outline.heading_starts(out.len(), level, scope);
                         line.push_str(&"#".repeat(level));
                         line.push(' ');
                     }
                     if name == "pre" {
                         pre_depth += 1;
                     }
-                    depth += 1;
-                    stack.push(Step::Leave(name));
+                    stack.push(Step::Leave(name, node.id()));
                     let children: Vec<_> = node.children().collect();
                     stack.extend(children.into_iter().rev().map(Step::Enter));
                 }
@@ -308,8 +324,7 @@ pub fn html_text(html: &str) -> HtmlText {
                 }
                 _ => {}
             },
-            Step::Leave(name) => {
-                depth = depth.saturating_sub(1);
+            Step::Leave(name, id) => {
                 if name == "pre" {
                     pre_depth = pre_depth.saturating_sub(1);
                 }
@@ -329,7 +344,7 @@ pub fn html_text(html: &str) -> HtmlText {
                     if BLOCKS.contains(&name) {
                         flush(&mut line, &mut out);
                     }
-                    outline.element_ends(depth, || {
+                    outline.element_ends(id, || {
                         flush(&mut line, &mut out);
                         out.len()
                     });
@@ -349,10 +364,10 @@ pub fn html_text(html: &str) -> HtmlText {
 /// that holds a heading closes its section (and those below it).
 #[derive(Debug, Default)]
 struct Outline {
-    /// Open headings, outermost first: level, text, how many elements are around it.
-    open: Vec<(usize, String, usize)>,
-    /// A heading entered whose text is not read yet: where it starts, its level and depth.
-    pending: Option<(usize, usize, usize)>,
+    /// Open headings, outermost first: level, text, the element whose end closes it.
+    open: Vec<(usize, String, NodeId)>,
+    /// A heading entered whose text is not read yet: where it starts, its level and scope.
+    pending: Option<(usize, usize, NodeId)>,
     section_start: usize,
     sections: Vec<(Range<usize>, Vec<String>)>,
 }
@@ -368,8 +383,8 @@ impl Outline {
         self.section_start = end;
     }
 
-    fn heading_starts(&mut self, at: usize, level: usize, depth: usize) {
-        self.pending = Some((at, level, depth));
+    fn heading_starts(&mut self, at: usize, level: usize, scope: NodeId) {
+        self.pending = Some((at, level, scope));
     }
 
     fn heading_is_empty(&mut self) {
@@ -377,26 +392,24 @@ impl Outline {
     }
 
     fn heading_ends(&mut self, text: &str) {
-        let Some((at, level, depth)) = self.pending.take() else {
+        let Some((at, level, scope)) = self.pending.take() else {
             return;
         };
         self.close_section(at);
         while self.open.last().is_some_and(|(l, _, _)| *l >= level) {
             self.open.pop();
         }
-        self.open.push((level, heading_text(text), depth));
+        self.open.push((level, heading_text(text), scope));
     }
 
-    /// An element with `depth` elements around it ended: the headings it held (those with more
-    /// around them) close, and their section with them (`end` flushes the text so far and
-    /// says where it ends).
-    fn element_ends(&mut self, depth: usize, end: impl FnOnce() -> usize) {
-        if self.open.last().is_some_and(|(_, _, d)| *d > depth) {
+    /// The element `id` ended: the headings it is the scope of close, with those opened after
+    /// them, and their section with them (`end` flushes the text so far and says where it
+    /// ends).
+    fn element_ends(&mut self, id: NodeId, end: impl FnOnce() -> usize) {
+        if let Some(first) = self.open.iter().position(|(_, _, scope)| *scope == id) {
             let end = end();
             self.close_section(end);
-            while self.open.last().is_some_and(|(_, _, d)| *d > depth) {
-                self.open.pop();
-            }
+            self.open.truncate(first);
         }
     }
 
@@ -454,12 +467,13 @@ mod tests {
 
     #[test]
     fn text_after_an_admonition_heading_is_back_under_the_section_around_it() {
-        // DocBook: sections are `div.sect1` holding their heading; a tip is a `div` holding
-        // an `h3` of its own.
+        // DocBook: sections are `div.sect1` holding their heading, wrapped in `div`s of its
+        // own; a tip is a `div` holding an `h3` of its own.
         let sections = sections_of(
-            r#"<div class="sect1"><h2>Usage</h2><p>Intro.</p>
+            r#"<div class="sect1"><div class="titlepage"><div><h2>Usage</h2></div></div>
+               <p>Intro.</p>
                <div class="tip"><h3>Tip</h3><p>A tip.</p></div><p>More usage.</p>
-               <div class="sect2"><h3>Details</h3><p>Deep.</p></div></div>
+               <div class="sect2"><div class="titlepage"><h3>Details</h3></div><p>Deep.</p></div></div>
                <div class="sect1"><h2>Notes</h2><p>Last.</p></div>"#,
         );
         let paths: Vec<(&str, &str)> = sections

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use snapkb_embed::html_to_markdown;
+use snapkb_embed::{html_text, html_to_markdown};
 
 fn check(name: &str, kept: &[&str], dropped: &[&str]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/html");
@@ -70,5 +70,55 @@ fn mdbook_pages_keep_the_chapter_and_drop_the_sidebar_menu_and_pager() {
             "Installing Rust on Linux, macOS, and Windows",
         ],
         &["Foreword", "Appendix", "Print this book"],
+    );
+}
+
+/// Each fixture's sections as `path: first line`, one per line.
+fn outline(name: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/html");
+    let html = std::fs::read_to_string(dir.join(format!("{name}.html"))).unwrap();
+    let html = html_text(&html);
+    html.sections
+        .iter()
+        .map(|(range, path)| {
+            let first = html.text[range.clone()].trim().lines().next().unwrap_or("");
+            format!("{}: {first}\n", path.join(" › "))
+        })
+        .collect()
+}
+
+#[test]
+fn sections_follow_the_markup_of_each_site_generator() {
+    // DocBook wraps each heading in `div`s of its own inside the section's `div` (a reference
+    // page's headings are all `h2`).
+    assert_eq!(
+        outline("docbook-postgresql-vacuum"),
+        "VACUUM: ## VACUUM\nSynopsis: ## Synopsis\nDescription: ## Description\n\
+         Parameters: ## Parameters\nOutputs: ## Outputs\nNotes: ## Notes\n\
+         Examples: ## Examples\nCompatibility: ## Compatibility\n"
+    );
+    // Sphinx: nested `section` elements; the `#` comment lines of the example's code are text,
+    // not headings of sections of their own.
+    let shelve = "shelve — Python object persistence";
+    assert_eq!(
+        outline("sphinx-python-shelve"),
+        format!(
+            "{shelve}: # {shelve}\n{shelve} › Restrictions: ## Restrictions\n{shelve} › Example: ## Example\n"
+        )
+    );
+    assert!(
+        html_to_markdown(
+            &std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures/html/sphinx-python-shelve.html")
+            )
+            .unwrap()
+        )
+        .contains("\n# as d was opened WITHOUT writeback=True")
+    );
+    // mdBook: headings straight under `main`, nested by level.
+    assert_eq!(
+        outline("mdbook-rust-getting-started"),
+        "Getting Started: # Getting Started\n"
     );
 }
