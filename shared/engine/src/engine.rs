@@ -80,6 +80,8 @@ pub struct Engine {
     pub(crate) compaction: Arc<dyn CompactionTrigger>,
     pub(crate) pause: Arc<dyn Pause>,
     pub(crate) metrics: QueryMetrics,
+    /// Query texts' vectors, so a question asked again is not embedded again.
+    pub(crate) query_vectors: crate::query_vectors::QueryVectors,
     states: Mutex<HashMap<String, StateSlot>>,
     /// One commit at a time per project in this process: writers in one process queue here
     /// instead of racing on the manifest (a lost race costs a WAL object and a re-plan, and a
@@ -124,6 +126,7 @@ impl Engine {
             compaction: Arc::new(NoCompactionTrigger),
             pause: default_pause(),
             metrics: QueryMetrics::default(),
+            query_vectors: Default::default(),
             states: Mutex::new(HashMap::new()),
             writers: Mutex::new(HashMap::new()),
             access,

@@ -20,6 +20,7 @@ pub mod layout;
 mod oplog;
 mod projects;
 mod query;
+mod query_vectors;
 mod ratelimit;
 mod records;
 mod state;

@@ -346,6 +346,7 @@ impl Engine {
         self.access.forget_project(id);
         self.forget_state(id);
         self.metrics.forget(id);
+        self.query_vectors.forget_project(id);
     }
 
     /// Removes every object and item of a project marked deleted, then the project item.

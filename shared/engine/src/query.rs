@@ -14,6 +14,7 @@ use crate::{
     Engine, EngineError,
     cpu::Deadline,
     error::{embed_error, too_many},
+    query_vectors::Asker,
     state::{DOC_META_KEY, Hit, ProjectState, RowRef, user_metadata},
     sync::read,
 };
@@ -362,11 +363,25 @@ impl Engine {
                     .embedder
                     .as_ref()
                     .ok_or_else(|| EngineError::ModelUnavailable("no model".into()))?;
-                let out = embedder
-                    .embed(vec![text.to_string()])
-                    .await
-                    .map_err(|e| embed_error("text", e))?;
-                out.vectors.into_iter().next()
+                let asker = Asker {
+                    project: project_id,
+                    generation: &project.generation,
+                };
+                let model = embedder.model_id();
+                match self.query_vectors.get(asker, model, text) {
+                    Some(v) => Some(v),
+                    None => {
+                        let out = embedder
+                            .embed(vec![text.to_string()])
+                            .await
+                            .map_err(|e| embed_error("text", e))?;
+                        let v = out.vectors.into_iter().next();
+                        if let Some(v) = &v {
+                            self.query_vectors.put(asker, model, text, v);
+                        }
+                        v
+                    }
+                }
             }
         };
         let slot = self.state(&project).await?;
