@@ -181,6 +181,11 @@ fn is_chrome(el: &Element, extent: Extent, page_text: usize) -> bool {
 /// The element whose end closes a heading's section: its nearest ancestor holding more text
 /// than the heading itself (DocBook wraps a heading in `div`s of its own inside the section's
 /// `div`; a note's heading shares its `div` with the note), else the content root.
+///
+/// The walk is linear in the page overall: the elements it passes hold the heading's text and
+/// nothing else, so no two headings with text pass the same one. A heading without text opens
+/// no section, so it is not walked for (many empty headings deep in a page would otherwise
+/// each walk the same long chain).
 fn heading_scope(
     heading: NodeRef<'_, Node>,
     root: NodeId,
@@ -188,6 +193,9 @@ fn heading_scope(
 ) -> NodeId {
     let text = |id: NodeId| extents.get(&id).map_or(0, |e| e.text);
     let own = text(heading.id());
+    if own == 0 {
+        return root;
+    }
     for ancestor in heading.ancestors() {
         if ancestor.id() == root || text(ancestor.id()) > own {
             return ancestor.id();
@@ -499,6 +507,19 @@ mod tests {
         );
         let paths: Vec<&str> = sections.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, vec!["A", "A › B", "A › B › C", "A › D"]);
+    }
+
+    #[test]
+    fn empty_headings_deep_in_a_page_open_no_sections() {
+        let html = format!(
+            "{}<h2>Real</h2><p>text</p>{}{}",
+            "<div>".repeat(2_000),
+            "<h3> </h3>".repeat(5_000),
+            "</div>".repeat(2_000)
+        );
+        let html = html_text(&html);
+        assert_eq!(html.sections.len(), 1);
+        assert_eq!(html.sections[0].1, vec!["Real".to_string()]);
     }
 
     #[test]

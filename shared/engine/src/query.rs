@@ -359,29 +359,11 @@ impl Engine {
                         "this project has no embedding model: send a query `vector`, or use mode `keyword`",
                     ));
                 }
-                let embedder = self
-                    .embedder
-                    .as_ref()
-                    .ok_or_else(|| EngineError::ModelUnavailable("no model".into()))?;
                 let asker = Asker {
                     project: project_id,
                     generation: &project.generation,
                 };
-                let model = embedder.model_id();
-                match self.query_vectors.get(asker, model, text) {
-                    Some(v) => Some(v),
-                    None => {
-                        let out = embedder
-                            .embed(vec![text.to_string()])
-                            .await
-                            .map_err(|e| embed_error("text", e))?;
-                        let v = out.vectors.into_iter().next();
-                        if let Some(v) = &v {
-                            self.query_vectors.put(asker, model, text, v);
-                        }
-                        v
-                    }
-                }
+                self.query_vector(asker, text).await?
             }
         };
         let slot = self.state(&project).await?;
@@ -401,6 +383,32 @@ impl Engine {
                 search.run(&read(&slot), &deadline)
             })
             .await
+    }
+
+    /// The vector of a query text: from this process's cache when the project asked it
+    /// before, else from the embedder (and then kept).
+    async fn query_vector(
+        &self,
+        asker: Asker<'_>,
+        text: &str,
+    ) -> Result<Option<Vec<f32>>, EngineError> {
+        let embedder = self
+            .embedder
+            .as_ref()
+            .ok_or_else(|| EngineError::ModelUnavailable("no model".into()))?;
+        let model = embedder.model_id();
+        if let Some(v) = self.query_vectors.get(asker, model, text) {
+            return Ok(Some(v));
+        }
+        let out = embedder
+            .embed(vec![text.to_string()])
+            .await
+            .map_err(|e| embed_error("text", e))?;
+        let vector = out.vectors.into_iter().next();
+        if let Some(v) = &vector {
+            self.query_vectors.put(asker, model, text, v);
+        }
+        Ok(vector)
     }
 
     /// Documents in id order, `limit` per page after `after`.
@@ -556,9 +564,7 @@ impl Search {
             results,
         })
     }
-}
 
-impl Search {
     /// One list in document-aware order (see [`rank_by_document`]).
     fn by_document(&self, st: &ProjectState, hits: Vec<Hit>) -> Vec<Hit> {
         let list = hits.into_iter().map(|h| (h.row, h.score)).collect();

@@ -11,8 +11,8 @@ use std::{
 
 use snapkb_core::Manifest;
 use snapkb_index::{
-    Attributes, ChunkRecord, FlatIndex, IdSet, MetaValue, Metadata, Metric, SearchParams, Snapshot,
-    WalSegment,
+    Attributes, ChunkRecord, ChunkTable, FlatIndex, IdSet, MetaValue, Metadata, Metric,
+    SearchParams, Snapshot, WalSegment,
     keyword::{Analyzer, Bm25Builder, Bm25Index, Bm25Params, search_many},
     merge_nearest,
 };
@@ -308,24 +308,25 @@ impl ShardView {
         Ok(index)
     }
 
-    fn record(&self, loc: Loc) -> Option<ChunkRecord> {
+    /// The chunk table a row is in, and its row there.
+    fn chunk_row(&self, loc: Loc) -> Option<(&ChunkTable, u32)> {
         match loc {
-            Loc::Base(row) => self.base.as_ref()?.chunks.record(row),
+            Loc::Base(row) => Some((&self.base.as_ref()?.chunks, row)),
             Loc::Tail(row) => {
                 let (seg, r) = *self.tail.rows.get(row as usize)?;
-                self.tail.segments[seg as usize].chunks.record(r)
+                Some((&self.tail.segments.get(seg as usize)?.chunks, r))
             }
         }
     }
 
+    fn record(&self, loc: Loc) -> Option<ChunkRecord> {
+        let (table, row) = self.chunk_row(loc)?;
+        table.record(row)
+    }
+
     fn document_id(&self, loc: Loc) -> Option<&str> {
-        match loc {
-            Loc::Base(row) => self.base.as_ref()?.chunks.document_id(row),
-            Loc::Tail(row) => {
-                let (seg, r) = *self.tail.rows.get(row as usize)?;
-                self.tail.segments.get(seg as usize)?.chunks.document_id(r)
-            }
-        }
+        let (table, row) = self.chunk_row(loc)?;
+        table.document_id(row)
     }
 
     fn vector(&self, loc: Loc) -> Option<&[f32]> {

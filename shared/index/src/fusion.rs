@@ -124,7 +124,7 @@ pub fn rank_by_document<K, D: Eq + Hash>(
             }
         }
     }
-    let mut ranked: Vec<(f32, usize)> = documents
+    let lifted: Vec<f32> = documents
         .iter()
         .enumerate()
         .map(|(rank, doc)| {
@@ -132,15 +132,13 @@ pub fn rank_by_document<K, D: Eq + Hash>(
                 .as_ref()
                 .and_then(|d| evidence.get(d))
                 .map_or(0.0, |e| e.0);
-            (unit(rank) + boost * lift, rank)
+            unit(rank) + boost * lift
         })
         .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut slots: Vec<Option<(K, f32)>> = list.into_iter().map(Some).collect();
-    ranked
-        .into_iter()
-        .filter_map(|(_, rank)| slots.get_mut(rank).and_then(Option::take))
-        .collect()
+    let mut ranked: Vec<(f32, (K, f32))> = lifted.into_iter().zip(list).collect();
+    // A stable sort: ties keep the order given.
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked.into_iter().map(|(_, hit)| hit).collect()
 }
 
 #[cfg(test)]
