@@ -4,6 +4,9 @@ use crate::EmbedError;
 
 /// Model id of all-MiniLM-L6-v2, as projects record it.
 pub const MINILM_MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2";
+/// Model id of the same model with int8 dense layers (quantized at load from the same weights);
+/// its own id, so its vectors never mix with the exact model's.
+pub const MINILM_INT8_MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2-int8";
 /// Its vector dimensions.
 pub const MINILM_DIMS: usize = 384;
 /// Word pieces it reads per text, [CLS] and [SEP] included; longer texts are truncated.

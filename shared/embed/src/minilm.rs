@@ -1,24 +1,31 @@
-//! all-MiniLM-L6-v2 on the CPU with candle: BERT forward pass, attention-masked mean pooling and
-//! L2 normalization, as sentence-transformers configures this model; tokenization by the
-//! `tokenizers` crate from the model's own tokenizer.json.
+//! all-MiniLM-L6-v2 on the CPU: our BERT forward pass (`bert`), attention-masked mean pooling
+//! and L2 normalization as sentence-transformers configures this model, tokenization by the
+//! `tokenizers` crate from the model's own tokenizer.json, and texts spread over the cores one
+//! whole sequence per core.
 
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::{
-    EmbedError, Embedded, Embedder, MINILM_DIMS, MINILM_MAX_PIECES, MINILM_MODEL_ID, PieceCounter,
+    EmbedError, Embedded, Embedder, MINILM_DIMS, MINILM_INT8_MODEL_ID, MINILM_MAX_PIECES,
+    MINILM_MODEL_ID, PieceCounter,
+    bert::{Bert, BertConfig, Scratch},
 };
+
+pub use crate::bert::Precision;
 
 /// Environment variable naming the model directory.
 pub const MODEL_DIR_ENV: &str = "SNAPKB_MODEL_DIR";
+/// Environment variable capping the threads one embedding call uses (default: every core).
+pub const EMBED_THREADS_ENV: &str = "SNAPKB_EMBED_THREADS";
 
 /// `$SNAPKB_MODEL_DIR`, or `models/all-MiniLM-L6-v2` (where infra/dev/fetch-model.sh puts it).
 pub fn default_model_dir() -> PathBuf {
@@ -26,21 +33,31 @@ pub fn default_model_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from("models/all-MiniLM-L6-v2"), PathBuf::from)
 }
 
-/// Texts embedded together; sorted by length first, so padding stays small.
-const BATCH: usize = 32;
+/// `$SNAPKB_EMBED_THREADS` if set to a positive number, else the cores this process may use.
+pub fn default_embed_threads() -> usize {
+    std::env::var(EMBED_THREADS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
 
 /// The loaded model.
 pub struct MiniLm {
-    model: BertModel,
+    bert: Bert,
+    precision: Precision,
     tokenizer: Tokenizer,
-    device: Device,
     counter: TokenizerCounter,
+    threads: usize,
+    /// Buffers of finished calls, reused by the next (at most one per thread).
+    scratch: Mutex<Vec<Scratch>>,
 }
 
 impl std::fmt::Debug for MiniLm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MiniLm")
-            .field("model_id", &MINILM_MODEL_ID)
+            .field("model_id", &self.model_id())
+            .field("threads", &self.threads)
             .finish_non_exhaustive()
     }
 }
@@ -61,46 +78,48 @@ fn read(dir: &Path, file: &'static str) -> Result<Vec<u8>, EmbedError> {
 }
 
 impl MiniLm {
-    /// Loads `model.safetensors`, `config.json` and `tokenizer.json` from `dir`.
+    /// Loads `model.safetensors`, `config.json` and `tokenizer.json` from `dir`, exact (f32).
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
+        Self::load_with(dir, Precision::F32, default_embed_threads())
+    }
+
+    /// Loads the model at `precision` (int8 quantizes the same weights at load), using up to
+    /// `threads` threads per call.
+    pub fn load_with(dir: &Path, precision: Precision, threads: usize) -> Result<Self, EmbedError> {
         let invalid = |reason: String| EmbedError::ModelInvalid {
             dir: dir.display().to_string(),
             reason,
         };
         let weights = read(dir, "model.safetensors")?;
-        let config: Config = serde_json::from_slice(&read(dir, "config.json")?)
+        let config: BertConfig = serde_json::from_slice(&read(dir, "config.json")?)
             .map_err(|e| invalid(format!("config.json: {e}")))?;
         let tokenizer_json = read(dir, "tokenizer.json")?;
-        let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+        let bert = Bert::load(&weights, config, precision)
             .map_err(|e| invalid(format!("model.safetensors: {e}")))?;
-        let model =
-            BertModel::load(vb, &config).map_err(|e| invalid(format!("model.safetensors: {e}")))?;
+        drop(weights);
         let mut tokenizer = Tokenizer::from_bytes(&tokenizer_json)
             .map_err(|e| invalid(format!("tokenizer.json: {e}")))?;
-        // tokenizer.json carries its own padding settings; counting must see no padding and no
-        // truncation.
+        // tokenizer.json carries its own padding settings; sequences run one at a time and
+        // unpadded, and counting must see no truncation either.
+        tokenizer.with_padding(None);
         let mut plain = tokenizer.clone();
-        plain.with_padding(None);
         plain
             .with_truncation(None)
             .map_err(|e| invalid(format!("tokenizer.json: {e}")))?;
         let counter = TokenizerCounter::new(plain);
         tokenizer
             .with_truncation(Some(TruncationParams {
-                max_length: MINILM_MAX_PIECES,
+                max_length: MINILM_MAX_PIECES.min(bert.max_tokens()),
                 ..Default::default()
             }))
             .map_err(|e| invalid(format!("tokenizer.json: {e}")))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
-        }));
         Ok(Self {
-            model,
+            bert,
+            precision,
             tokenizer,
-            device,
             counter,
+            threads: threads.max(1),
+            scratch: Mutex::new(Vec::new()),
         })
     }
 
@@ -109,67 +128,34 @@ impl MiniLm {
         self.counter.clone()
     }
 
-    fn embed_batch(&self, texts: &[&str]) -> Result<Embedded, EmbedError> {
-        let fail = |e: &dyn std::fmt::Display| EmbedError::Inference(e.to_string());
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| fail(&e))?;
-        let len = encodings
-            .iter()
-            .map(|e| e.get_ids().len())
-            .max()
-            .unwrap_or(0);
-        let rows = encodings.len();
-        let mut ids = Vec::with_capacity(rows * len);
-        let mut mask = Vec::with_capacity(rows * len);
-        for e in &encodings {
-            ids.extend_from_slice(e.get_ids());
-            mask.extend_from_slice(e.get_attention_mask());
+    /// The precision dense layers run at.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    fn take_scratch(&self) -> Scratch {
+        self.scratch
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_default()
+    }
+
+    fn return_scratch(&self, scratch: Scratch) {
+        if let Ok(mut pool) = self.scratch.lock()
+            && pool.len() < self.threads
+        {
+            pool.push(scratch);
         }
-        let ids = Tensor::from_vec(ids, (rows, len), &self.device).map_err(|e| fail(&e))?;
-        let mask = Tensor::from_vec(mask, (rows, len), &self.device).map_err(|e| fail(&e))?;
-        let types = ids.zeros_like().map_err(|e| fail(&e))?;
-        let hidden = self
-            .model
-            .forward(&ids, &types, Some(&mask))
-            .map_err(|e| fail(&e))?;
-        // Mean over real tokens only: zero the padding, divide by each row's token count.
-        let mask = mask
-            .to_dtype(DType::F32)
-            .map_err(|e| fail(&e))?
-            .unsqueeze(2)
-            .map_err(|e| fail(&e))?;
-        let summed = hidden
-            .broadcast_mul(&mask)
-            .and_then(|t| t.sum(1))
-            .map_err(|e| fail(&e))?;
-        let counts = mask.sum(1).map_err(|e| fail(&e))?;
-        let pooled = summed.broadcast_div(&counts).map_err(|e| fail(&e))?;
-        let norms = pooled
-            .sqr()
-            .and_then(|t| t.sum_keepdim(1))
-            .and_then(|t| t.sqrt())
-            .map_err(|e| fail(&e))?;
-        let unit = pooled.broadcast_div(&norms).map_err(|e| fail(&e))?;
-        let vectors: Vec<Vec<f32>> = unit.to_vec2().map_err(|e| fail(&e))?;
-        Ok(Embedded {
-            vectors,
-            pieces: encodings
-                .iter()
-                .map(|e| e.get_attention_mask().iter().filter(|&&m| m == 1).count())
-                .collect(),
-            truncated: encodings
-                .iter()
-                .map(|e| !e.get_overflowing().is_empty())
-                .collect(),
-        })
     }
 }
 
 impl Embedder for MiniLm {
     fn model_id(&self) -> &str {
-        MINILM_MODEL_ID
+        match self.precision {
+            Precision::F32 => MINILM_MODEL_ID,
+            Precision::Int8 => MINILM_INT8_MODEL_ID,
+        }
     }
 
     fn dims(&self) -> usize {
@@ -177,23 +163,74 @@ impl Embedder for MiniLm {
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Embedded, EmbedError> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Inference(e.to_string()))?;
+        let vocab = self.tokenizer.get_vocab_size(true);
+        if let Some(bad) = encodings
+            .iter()
+            .flat_map(|e| e.get_ids())
+            .find(|&&id| id as usize >= vocab)
+        {
+            return Err(EmbedError::Inference(format!(
+                "token id {bad} is outside the vocabulary"
+            )));
+        }
+        // Longest first, so the last sequence a worker picks up is a short one.
         let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let mut out = Embedded {
-            vectors: vec![Vec::new(); texts.len()],
-            pieces: vec![0; texts.len()],
-            truncated: vec![false; texts.len()],
+        order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
+        let next = AtomicUsize::new(0);
+        let work = |scratch: &mut Scratch| {
+            let mut done = Vec::new();
+            loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&i) = order.get(k) else { break };
+                done.push((i, self.bert.embed(encodings[i].get_ids(), scratch)));
+            }
+            done
         };
-        for group in order.chunks(BATCH) {
-            let batch: Vec<&str> = group.iter().map(|&i| texts[i]).collect();
-            let done = self.embed_batch(&batch)?;
-            for (k, &i) in group.iter().enumerate() {
-                out.vectors[i] = done.vectors[k].clone();
-                out.pieces[i] = done.pieces[k];
-                out.truncated[i] = done.truncated[k];
+        let workers = self.threads.min(texts.len()).max(1);
+        let mut results: Vec<(usize, Vec<f32>)> = Vec::with_capacity(texts.len());
+        if workers == 1 {
+            let mut scratch = self.take_scratch();
+            results = work(&mut scratch);
+            self.return_scratch(scratch);
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut scratch = self.take_scratch();
+                            let done = work(&mut scratch);
+                            self.return_scratch(scratch);
+                            done
+                        })
+                    })
+                    .collect();
+                for handle in handles {
+                    match handle.join() {
+                        Ok(done) => results.extend(done),
+                        Err(_) => results.clear(),
+                    }
+                }
+            });
+            if results.len() != texts.len() {
+                return Err(EmbedError::Inference("an embedding worker failed".into()));
             }
         }
-        Ok(out)
+        let mut vectors = vec![Vec::new(); texts.len()];
+        for (i, v) in results {
+            vectors[i] = v;
+        }
+        Ok(Embedded {
+            vectors,
+            pieces: encodings.iter().map(|e| e.get_ids().len()).collect(),
+            truncated: encodings
+                .iter()
+                .map(|e| !e.get_overflowing().is_empty())
+                .collect(),
+        })
     }
 }
 
