@@ -93,7 +93,12 @@ pub(crate) struct IngestSummary {
     pub(crate) updated: u64,
     pub(crate) unchanged: u64,
     pub(crate) skipped: usize,
+    /// Chunks the server embedded, and chunks whose stored vectors it reused.
+    pub(crate) embedded: u64,
+    pub(crate) reused: u64,
     pub(crate) version: u64,
+    /// Wall-clock seconds the ingest took.
+    pub(crate) seconds: f64,
 }
 
 pub(crate) fn run(
@@ -104,15 +109,25 @@ pub(crate) fn run(
     quiet: bool,
 ) -> Result<IngestSummary, CliError> {
     let (files, skipped) = collect(paths, excludes)?;
+    // Progress is in bytes, which track the server's work (chunks to embed) far better than a
+    // file count does when file sizes differ, so the ETA holds.
+    let total_bytes: u64 = files
+        .iter()
+        .map(|(path, _)| std::fs::metadata(path).map_or(0, |m| m.len()))
+        .sum();
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(files.len() as u64)
+        ProgressBar::new(total_bytes)
     };
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} files  {per_sec}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{bar:30} {percent:>3}% {binary_bytes}/{binary_total_bytes}  ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let files_total = files.len();
+    let mut files_sent = 0usize;
     let started = Instant::now();
     let mut summary = IngestSummary {
         skipped,
@@ -120,41 +135,54 @@ pub(crate) fn run(
     };
     let mut batch: Vec<DocumentInput> = Vec::new();
     let mut batch_bytes = 0usize;
-    let send =
-        |batch: &mut Vec<DocumentInput>, summary: &mut IngestSummary| -> Result<(), CliError> {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let n = batch.len() as u64;
-            let request = IngestRequest {
-                documents: std::mem::take(batch),
-            };
-            let response: IngestResponse =
-                client.post(&format!("/v1/projects/{project}/documents"), &request)?;
-            for doc in &response.documents {
-                match doc.status {
-                    DocumentStatus::Created => summary.created += 1,
-                    DocumentStatus::Updated => summary.updated += 1,
-                    DocumentStatus::Unchanged | DocumentStatus::Deleted => summary.unchanged += 1,
-                }
-            }
-            summary.version = response.version;
-            bar.inc(n);
-            bar.set_message(format!(
-                "{} new, {} updated, {} unchanged",
-                summary.created, summary.updated, summary.unchanged
-            ));
-            Ok(())
+    let mut send = |batch: &mut Vec<DocumentInput>,
+                    batch_bytes: usize,
+                    summary: &mut IngestSummary|
+     -> Result<(), CliError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        files_sent += batch.len();
+        let request = IngestRequest {
+            documents: std::mem::take(batch),
         };
+        let response: IngestResponse =
+            client.post(&format!("/v1/projects/{project}/documents"), &request)?;
+        for doc in &response.documents {
+            match doc.status {
+                DocumentStatus::Created => summary.created += 1,
+                DocumentStatus::Updated => summary.updated += 1,
+                DocumentStatus::Unchanged | DocumentStatus::Deleted => summary.unchanged += 1,
+            }
+        }
+        summary.version = response.version;
+        summary.embedded += response.embedded as u64;
+        summary.reused += response.reused as u64;
+        bar.inc(batch_bytes as u64);
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!(
+                "{files_sent}/{files_total} files, {} chunks embedded ({:.1}/s), {} reused; {} new, {} updated, {} unchanged",
+                summary.embedded,
+                summary.embedded as f64 / secs,
+                summary.reused,
+                summary.created,
+                summary.updated,
+                summary.unchanged
+            ));
+        Ok(())
+    };
     for (path, id) in files {
         let bytes =
             std::fs::read(&path).map_err(|e| CliError::Io(format!("{}: {e}", path.display())))?;
+        let file_bytes = bytes.len() as u64;
         let Ok(text) = String::from_utf8(bytes) else {
             bar.println(format!("skipped {} (not UTF-8)", path.display()));
+            bar.inc(file_bytes);
             summary.skipped += 1;
             continue;
         };
         if text.trim().is_empty() {
+            bar.inc(file_bytes);
             summary.skipped += 1;
             continue;
         }
@@ -169,12 +197,12 @@ pub(crate) fn run(
             ..Default::default()
         });
         if batch.len() >= BATCH_DOCUMENTS || batch_bytes >= BATCH_BYTES {
-            send(&mut batch, &mut summary)?;
+            send(&mut batch, batch_bytes, &mut summary)?;
             batch_bytes = 0;
         }
     }
-    send(&mut batch, &mut summary)?;
+    send(&mut batch, batch_bytes, &mut summary)?;
     bar.finish_and_clear();
-    tracing::debug!(ms = started.elapsed().as_millis() as u64, "ingest finished");
+    summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

@@ -485,8 +485,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 return show(&s);
             } else {
                 say(format!(
-                    "{} created, {} updated, {} unchanged, {} skipped (version {})",
-                    s.created, s.updated, s.unchanged, s.skipped, s.version
+                    "{} created, {} updated, {} unchanged, {} skipped (version {}); {} chunks embedded, {} reused, in {:.1} s ({:.1} chunks/s)",
+                    s.created,
+                    s.updated,
+                    s.unchanged,
+                    s.skipped,
+                    s.version,
+                    s.embedded,
+                    s.reused,
+                    s.seconds,
+                    s.embedded as f64 / s.seconds.max(1e-3)
                 ));
             }
             Ok(())

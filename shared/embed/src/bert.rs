@@ -243,7 +243,7 @@ impl Bert {
             ));
         }
         let h = config.hidden_size;
-        if config.num_attention_heads == 0 || h % config.num_attention_heads != 0 {
+        if config.num_attention_heads == 0 || !h.is_multiple_of(config.num_attention_heads) {
             return Err("config.json: hidden_size must be a multiple of the head count".into());
         }
         let st = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
@@ -283,7 +283,13 @@ impl Bert {
             }
             layers.push(Layer {
                 qkv: Dense::new(qkv_w, qkv_b, h, precision),
-                attention_out: Dense::load(&st, &format!("{p}.attention.output.dense"), h, h, precision)?,
+                attention_out: Dense::load(
+                    &st,
+                    &format!("{p}.attention.output.dense"),
+                    h,
+                    h,
+                    precision,
+                )?,
                 attention_norm: Norm::load(&st, &format!("{p}.attention.output.LayerNorm"), h)?,
                 intermediate: Dense::load(
                     &st,
@@ -310,6 +316,11 @@ impl Bert {
             embedding_norm,
             layers,
         })
+    }
+
+    /// Rows of the word embedding table; every token id must be below it.
+    pub(crate) fn vocab_size(&self) -> usize {
+        self.config.vocab_size
     }
 
     /// The longest sequence the position embeddings cover.
@@ -346,7 +357,16 @@ impl Bert {
             s.scores.clear();
             s.scores.resize(tokens * tokens, 0.0);
             for head in 0..heads {
-                attend(&s.qkv, tokens, h, head * d, d, scale, &mut s.scores, &mut s.context);
+                attend(
+                    &s.qkv,
+                    tokens,
+                    h,
+                    head * d,
+                    d,
+                    scale,
+                    &mut s.scores,
+                    &mut s.context,
+                );
             }
             layer.attention_out.forward(
                 &s.context,
@@ -374,7 +394,9 @@ impl Bert {
                 &mut s.quantized,
                 &mut s.row_scales,
             );
-            layer.output_norm.apply(&mut s.projected, &s.hidden, self.eps);
+            layer
+                .output_norm
+                .apply(&mut s.projected, &s.hidden, self.eps);
             std::mem::swap(&mut s.hidden, &mut s.projected);
         }
         let mut pooled = vec![0.0f32; h];
@@ -542,7 +564,10 @@ mod tests {
         gelu(&mut got);
         for (x, g) in xs.iter().zip(got) {
             let want = 0.5 * *x as f64 * (1.0 + libm::erf(*x as f64 / std::f64::consts::SQRT_2));
-            assert!((g as f64 - want).abs() < 1e-6, "gelu({x}) = {g}, want {want}");
+            assert!(
+                (g as f64 - want).abs() < 1e-6,
+                "gelu({x}) = {g}, want {want}"
+            );
         }
     }
 

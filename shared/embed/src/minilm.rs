@@ -167,7 +167,7 @@ impl Embedder for MiniLm {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| EmbedError::Inference(e.to_string()))?;
-        let vocab = self.tokenizer.get_vocab_size(true);
+        let vocab = self.bert.vocab_size();
         if let Some(bad) = encodings
             .iter()
             .flat_map(|e| e.get_ids())

@@ -42,7 +42,7 @@ pub use crate::{
         EmbedInput, EmbedRequest, EmbedResponse, EmbedUsage, EmbeddingItem, MAX_EMBED_TEXTS,
         RemoteEmbedder,
     },
-    embedders::{InlineEmbedder, TextEmbedder},
+    embedders::{EmbeddingHealth, InlineEmbedder, TextEmbedder},
     engine::{CompactionTrigger, Engine, NoCompactionTrigger, NoPause, Pause},
     error::EngineError,
     export::{

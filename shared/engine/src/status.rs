@@ -17,6 +17,8 @@ pub struct Health {
     pub wal_segments: u64,
     pub wal_chunks: u64,
     pub queries: QueryHealth,
+    /// This process's embedding model (absent when it has none measured here).
+    pub embedding: Option<crate::EmbeddingHealth>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -119,6 +121,7 @@ impl Engine {
                 p99_ms: q.p99_ms,
                 error_rate: q.error_rate,
             },
+            embedding: self.embedder.as_ref().and_then(|e| e.stats()),
         })
     }
 

@@ -19,6 +19,30 @@ pub trait TextEmbedder: MaybeSendSync {
     /// The counter chunks are measured with (the model's tokenizer).
     async fn piece_counter(&self) -> Result<Arc<dyn PieceCounter>, EmbedError>;
     async fn embed(&self, texts: Vec<String>) -> Result<Embedded, EmbedError>;
+    /// What this process's model has done so far, for health (`None` when it is not measured
+    /// here, e.g. a remote endpoint or an inline test embedder).
+    fn stats(&self) -> Option<EmbeddingHealth> {
+        None
+    }
+}
+
+/// The embedding model's work in this process since it started: what `GET /health` reports so an
+/// operator sees what ingest and text queries spend on the model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct EmbeddingHealth {
+    pub model: String,
+    /// How long loading the model took (0 until it is first used).
+    pub model_load_ms: f64,
+    /// Calls to the model, texts embedded, and word pieces read.
+    pub calls: u64,
+    pub texts: u64,
+    pub pieces: u64,
+    /// Wall-clock milliseconds spent in the model.
+    pub busy_ms: f64,
+    /// Texts per second of model time.
+    pub texts_per_s: f64,
+    /// Mean milliseconds per call.
+    pub mean_call_ms: f64,
 }
 
 /// Runs an [`Embedder`] on the calling task.
