@@ -173,30 +173,16 @@ impl Dense {
                 for _ in 0..tokens {
                     out.extend_from_slice(&self.bias);
                 }
+                let (k, n) = (self.inputs as isize, self.outputs as isize);
                 // SAFETY: `x` holds tokens × inputs, `w` inputs × outputs and `out`
-                // tokens × outputs elements, all row-major with the strides given, and `out`
-                // does not alias either input.
+                // tokens × outputs elements, all row-major, and `out` aliases neither input.
                 unsafe {
-                    gemm::gemm(
-                        tokens,
-                        self.outputs,
-                        self.inputs,
-                        out.as_mut_ptr(),
-                        1,
-                        self.outputs as isize,
-                        true,
-                        x.as_ptr(),
-                        1,
-                        self.inputs as isize,
-                        w.as_ptr(),
-                        1,
-                        self.outputs as isize,
+                    product(
+                        (tokens, self.outputs, self.inputs),
+                        (out.as_mut_ptr(), n, true),
+                        (x.as_ptr(), k, 1),
+                        (w.as_ptr(), n, 1),
                         1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
                     );
                 }
             }
@@ -436,29 +422,17 @@ fn attend(
     context: &mut [f32],
 ) {
     let row = 3 * h as isize;
-    // SAFETY: Q, K and V of this head are `tokens × d` views into `qkv` with row stride 3h;
-    // `scores` holds tokens × tokens and `context` tokens × h elements; outputs alias no input.
+    let n = tokens as isize;
+    // SAFETY: Q, K and V of this head are `tokens × d` views into `qkv` with row stride 3h (Kᵀ
+    // read as `d × tokens` by swapping its strides); `scores` holds tokens × tokens and
+    // `context` tokens × h elements; outputs alias no input.
     unsafe {
-        gemm::gemm(
-            tokens,
-            tokens,
-            d,
-            scores.as_mut_ptr(),
-            1,
-            tokens as isize,
-            false,
-            qkv.as_ptr().add(offset),
-            1,
-            row,
-            qkv.as_ptr().add(h + offset),
-            row,
-            1,
-            0.0,
+        product(
+            (tokens, tokens, d),
+            (scores.as_mut_ptr(), n, false),
+            (qkv.as_ptr().add(offset), row, 1),
+            (qkv.as_ptr().add(h + offset), 1, row),
             scale,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
         );
     }
     for r in scores.chunks_exact_mut(tokens) {
@@ -466,22 +440,48 @@ fn attend(
     }
     // SAFETY: as above.
     unsafe {
-        gemm::gemm(
-            tokens,
-            d,
-            tokens,
-            context.as_mut_ptr().add(offset),
-            1,
-            h as isize,
-            false,
-            scores.as_ptr(),
-            1,
-            tokens as isize,
-            qkv.as_ptr().add(2 * h + offset),
-            1,
-            row,
-            0.0,
+        product(
+            (tokens, d, tokens),
+            (context.as_mut_ptr().add(offset), h as isize, false),
+            (scores.as_ptr(), n, 1),
+            (qkv.as_ptr().add(2 * h + offset), row, 1),
             1.0,
+        );
+    }
+}
+
+/// `dst (m × n) = [dst +] scale · lhs (m × k) · rhs (k × n)` on the `gemm` crate, one thread.
+/// Each matrix is `(pointer, row stride, column stride)` (`dst` has column stride 1 and says
+/// whether it is accumulated into).
+///
+/// # Safety
+/// Every element the shapes and strides address must be inside its allocation, and `dst` must
+/// alias neither input.
+unsafe fn product(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs, accumulate): (*mut f32, isize, bool),
+    (lhs, lhs_rs, lhs_cs): (*const f32, isize, isize),
+    (rhs, rhs_rs, rhs_cs): (*const f32, isize, isize),
+    scale: f32,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs,
+            accumulate,
+            lhs,
+            lhs_cs,
+            lhs_rs,
+            rhs,
+            rhs_cs,
+            rhs_rs,
+            if accumulate { 1.0 } else { 0.0 },
+            scale,
             false,
             false,
             false,

@@ -102,6 +102,14 @@ impl MiniLm {
         // tokenizer.json carries its own padding settings; sequences run one at a time and
         // unpadded, and counting must see no truncation either.
         tokenizer.with_padding(None);
+        // Checked once here so no token id can fall outside the embedding table later.
+        let vocab = tokenizer.get_vocab_size(true);
+        if vocab > bert.vocab_size() {
+            return Err(invalid(format!(
+                "tokenizer.json has {vocab} tokens, the model's embedding table {}",
+                bert.vocab_size()
+            )));
+        }
         let mut plain = tokenizer.clone();
         plain
             .with_truncation(None)
@@ -126,11 +134,6 @@ impl MiniLm {
     /// Counts word pieces with this model's tokenizer (for chunking).
     pub fn piece_counter(&self) -> TokenizerCounter {
         self.counter.clone()
-    }
-
-    /// The precision dense layers run at.
-    pub fn precision(&self) -> Precision {
-        self.precision
     }
 
     fn take_scratch(&self) -> Scratch {
@@ -167,58 +170,38 @@ impl Embedder for MiniLm {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| EmbedError::Inference(e.to_string()))?;
-        let vocab = self.bert.vocab_size();
-        if let Some(bad) = encodings
-            .iter()
-            .flat_map(|e| e.get_ids())
-            .find(|&&id| id as usize >= vocab)
-        {
-            return Err(EmbedError::Inference(format!(
-                "token id {bad} is outside the vocabulary"
-            )));
-        }
         // Longest first, so the last sequence a worker picks up is a short one.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
         let next = AtomicUsize::new(0);
-        let work = |scratch: &mut Scratch| {
+        // One worker: takes texts until none are left, with its own buffers.
+        let work = || {
+            let mut scratch = self.take_scratch();
             let mut done = Vec::new();
             loop {
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = order.get(k) else { break };
-                done.push((i, self.bert.embed(encodings[i].get_ids(), scratch)));
+                done.push((i, self.bert.embed(encodings[i].get_ids(), &mut scratch)));
             }
+            self.return_scratch(scratch);
             done
         };
         let workers = self.threads.min(texts.len()).max(1);
-        let mut results: Vec<(usize, Vec<f32>)> = Vec::with_capacity(texts.len());
-        if workers == 1 {
-            let mut scratch = self.take_scratch();
-            results = work(&mut scratch);
-            self.return_scratch(scratch);
+        let results: Vec<(usize, Vec<f32>)> = if workers == 1 {
+            work()
         } else {
             std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|_| {
-                        scope.spawn(|| {
-                            let mut scratch = self.take_scratch();
-                            let done = work(&mut scratch);
-                            self.return_scratch(scratch);
-                            done
-                        })
-                    })
-                    .collect();
-                for handle in handles {
-                    match handle.join() {
-                        Ok(done) => results.extend(done),
-                        Err(_) => results.clear(),
-                    }
-                }
-            });
-            if results.len() != texts.len() {
-                return Err(EmbedError::Inference("an embedding worker failed".into()));
-            }
-        }
+                let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join())
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|_| EmbedError::Inference("an embedding worker failed".into()))?
+            .into_iter()
+            .flatten()
+            .collect()
+        };
         let mut vectors = vec![Vec::new(); texts.len()];
         for (i, v) in results {
             vectors[i] = v;
