@@ -10,10 +10,7 @@
 
 use safetensors::{Dtype, SafeTensors};
 
-use crate::{
-    few_tokens,
-    quant::{QuantizedMatrix, quantize_rows},
-};
+use crate::quant::{QuantizedMatrix, quantize_rows};
 
 /// Shapes read from config.json; only what the forward pass needs.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -165,10 +162,6 @@ impl Dense {
     ) {
         out.clear();
         match &self.weights {
-            DenseWeights::F32(w) if tokens <= few_tokens::MAX_TOKENS => {
-                out.resize(tokens * self.outputs, 0.0);
-                few_tokens::dense(x, w, &self.bias, self.inputs, out);
-            }
             DenseWeights::F32(w) => {
                 for _ in 0..tokens {
                     out.extend_from_slice(&self.bias);

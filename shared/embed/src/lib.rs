@@ -11,8 +11,6 @@ mod chunk;
 mod document;
 mod embedder;
 mod error;
-#[cfg(feature = "model")]
-mod few_tokens;
 mod html;
 mod markdown;
 #[cfg(feature = "model")]
